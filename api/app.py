@@ -1,0 +1,63 @@
+"""The FastAPI application, built from settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from psycopg_pool import AsyncConnectionPool
+
+from api.auth import TokenCache
+from api.feed import ChangeFeed, Hub
+from api.routes import feed, kpis, ops
+from api.state import AppState
+from ioc.clock import Clock, SystemClock
+from ioc.reference import load_reference
+from ioc.settings import Settings
+
+WALL_DIR = Path(__file__).resolve().parent.parent / "dashboards" / "wall"
+
+
+def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
+    reference = load_reference(settings.reference_file)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = AsyncConnectionPool(settings.database_url, min_size=1, max_size=10, open=False,
+                                   kwargs={"autocommit": True})
+        await pool.open(wait=True, timeout=30)
+        hub = Hub()
+        change_feed = ChangeFeed(settings.kafka_bootstrap, settings.changes_topic, hub)
+        await change_feed.start()
+        app.state.ioc = AppState(settings, reference, clock or SystemClock(), pool,
+                                 TokenCache(pool), hub, change_feed)
+        try:
+            yield
+        finally:
+            await change_feed.stop()
+            await pool.close()
+
+    app = FastAPI(
+        title="IOC streaming backend",
+        version="0.1.0",
+        description="Live KPIs of the province's public services: reads, live feed, operations.",
+        lifespan=lifespan,
+    )
+    app.include_router(kpis.router)
+    app.include_router(feed.router)
+    app.include_router(ops.router)
+
+    @app.get("/wall", include_in_schema=False)
+    async def wall() -> FileResponse:
+        return FileResponse(WALL_DIR / "index.html", media_type="text/html; charset=utf-8")
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/wall")
+
+    app.mount("/wall/static", StaticFiles(directory=WALL_DIR), name="wall-static")
+    return app

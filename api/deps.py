@@ -1,0 +1,43 @@
+"""Shared dependencies, declared once as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.state import AppState
+from ioc.tokens import READ_ROLES, Principal
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.ioc
+    return state
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+async def get_principal(
+    state: State,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    token = credentials.credentials if credentials else None
+    principal = await state.tokens.principal(token)
+    if principal is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid bearer token is required",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return principal
+
+
+async def get_reader(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    if principal.role not in READ_ROLES:
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            "reading needs an operator, leader or admin token")
+    return principal
+
+
+Reader = Annotated[Principal, Depends(get_reader)]

@@ -1,0 +1,196 @@
+"""The live feed: one consumer of KPI changes per API process, fanned out to every client.
+
+Each client has its own sender task and a bounded buffer that keeps only the latest value
+per key, so a slow client never delays the others; one that stays stuck is disconnected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from prometheus_client import Counter, Gauge
+
+from ioc.changes import change_key
+
+log = logging.getLogger(__name__)
+
+WS_CLIENTS = Gauge("ioc_ws_clients", "WebSocket clients connected")
+WS_DISCONNECTS = Counter("ioc_ws_disconnects_total", "Clients disconnected by the server", ["reason"])
+FEED_MESSAGES = Counter("ioc_feed_changes_total", "KPI changes read from the change topic")
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    kpis: frozenset[str] | None = None
+    districts: frozenset[str] | None = None
+    """District codes; "" (or "province") stands for the whole province. None = all."""
+
+    def wants(self, message: dict[str, Any]) -> bool:
+        if self.kpis is not None and message.get("kpi") not in self.kpis:
+            return False
+        return self.districts is None or (message.get("district") or "") in self.districts
+
+
+class ClientSession:
+    """One connected client: a latest-value-per-key buffer and its own sender."""
+
+    def __init__(self, send: Callable[[str], Awaitable[None]], *, buffer_limit: int,
+                 stuck_timeout_s: float, heartbeat_s: float) -> None:
+        self._send = send
+        self._limit = buffer_limit
+        self._stuck = stuck_timeout_s
+        self._heartbeat = heartbeat_s
+        self._pending: dict[str, dict[str, Any]] = {}
+        self._versions: dict[str, int] = {}
+        self._wakeup = asyncio.Event()
+        self.subscription = Subscription()
+        self.closed_reason: str | None = None
+
+    def snapshot(self, message: dict[str, Any]) -> None:
+        """Queue a snapshot ahead of everything pending; drop pending values it supersedes."""
+        for value in message["values"]:
+            self._versions[change_key(value)] = int(value.get("version", 0))
+        newer = {k: m for k, m in self._pending.items()
+                 if m.get("type") != "kpi" or int(m.get("version", 0)) > self._versions.get(k, 0)}
+        self._pending = {f"snapshot|{id(message)}": message, **newer}
+        self._wakeup.set()
+
+    def offer(self, message: dict[str, Any]) -> None:
+        if self.closed_reason is not None or not self.subscription.wants(message):
+            return
+        key = change_key(message)
+        version = int(message.get("version", 0))
+        if version and self._versions.get(key, 0) >= version:
+            return  # older than what the client has
+        self._pending[key] = message
+        if len(self._pending) > self._limit:
+            self.close("buffer_overflow")
+        self._wakeup.set()
+
+    def push(self, message: dict[str, Any]) -> None:
+        """Queue a message that is not a KPI value (snapshot, alert), under its own key."""
+        self._pending[f"{message['type']}|{id(message)}"] = message
+        self._wakeup.set()
+
+    def close(self, reason: str) -> None:
+        if self.closed_reason is None:
+            self.closed_reason = reason
+            WS_DISCONNECTS.labels(reason).inc()
+        self._wakeup.set()
+
+    async def run_sender(self) -> None:
+        """Send what is pending until closed; a send stuck past the limit closes the client."""
+        loop = asyncio.get_running_loop()
+        while self.closed_reason is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self._heartbeat)
+            self._wakeup.clear()
+            if self.closed_reason is not None:
+                break
+            batch, self._pending = self._pending, {}
+            if not batch:
+                batch = {"heartbeat": {"type": "heartbeat", "ts": loop.time()}}
+            for key, message in batch.items():
+                try:
+                    await asyncio.wait_for(self._send(json.dumps(message, separators=(",", ":"))),
+                                           self._stuck)
+                except TimeoutError:
+                    self.close("stuck")
+                    return
+                if message.get("type") == "kpi":
+                    self._versions[key] = int(message.get("version", 0))
+
+
+class Hub:
+    def __init__(self) -> None:
+        self._clients: set[ClientSession] = set()
+
+    def add(self, client: ClientSession) -> None:
+        self._clients.add(client)
+        WS_CLIENTS.set(len(self._clients))
+
+    def remove(self, client: ClientSession) -> None:
+        self._clients.discard(client)
+        WS_CLIENTS.set(len(self._clients))
+
+    def publish(self, message: dict[str, Any]) -> None:
+        for client in list(self._clients):
+            client.offer(message)
+
+    def broadcast(self, message: dict[str, Any]) -> None:
+        for client in list(self._clients):
+            client.push(message)
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+
+class ChangeFeed:
+    """Reads the change topic from its end (no consumer group: every API process reads all)."""
+
+    def __init__(self, bootstrap: str, topic: str, hub: Hub) -> None:
+        self._bootstrap = bootstrap
+        self._topic = topic
+        self._hub = hub
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap.split(","), group_id=None,
+            enable_auto_commit=False, client_id="ioc-api-feed")
+        await self._consumer.start()
+        partitions = self._consumer.partitions_for_topic(self._topic) or set()
+        if not partitions:
+            await self._consumer.stop()
+            raise RuntimeError(f"topic {self._topic} does not exist; run `ioc migrate` first")
+        tps = [TopicPartition(self._topic, p) for p in sorted(partitions)]
+        self._consumer.assign(tps)
+        await self._consumer.seek_to_end(*tps)
+        self._task = asyncio.create_task(self._run(), name="change-feed")
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        while True:
+            try:
+                batches = await self._consumer.getmany(timeout_ms=500, max_records=5000)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("change feed read failed; retrying")
+                await asyncio.sleep(1)
+                continue
+            for records in batches.values():
+                for record in records:
+                    try:
+                        message = json.loads(record.value or b"")
+                    except ValueError:
+                        log.warning("unreadable change message skipped",
+                                    extra={"offset": record.offset})
+                        continue
+                    FEED_MESSAGES.inc()
+                    self._hub.publish(message)
+
+    async def broker_reachable(self, timeout_s: float = 2.0) -> bool:
+        if self._consumer is None:
+            return False
+        try:
+            await asyncio.wait_for(self._consumer.topics(), timeout_s)
+            return True
+        except Exception:
+            return False
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()

@@ -1,0 +1,130 @@
+"""``/ws``: the live feed for the operations wall (message fields in docs/feed.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from api.feed import ClientSession, Subscription
+from api.state import AppState
+from api.views import snapshot_values
+from ioc.changes import local_iso
+from ioc.kpis.buckets import Bucket, bucket_start
+from ioc.kpis.catalogue import BY_ID, CATALOGUE
+from ioc.kpis.counters import PROVINCE
+from ioc.storage import kpi_reads
+from ioc.tokens import READ_ROLES
+
+router = APIRouter(tags=["feed"])
+
+AUTH_TIMEOUT_S = 10.0
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_STUCK = 4408
+
+
+def parse_subscription(raw: dict[str, Any], known_districts: frozenset[str]) -> Subscription:
+    def _set(name: str, known: frozenset[str] | None) -> frozenset[str] | None:
+        value = raw.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"'{name}' must be a list of strings or null")
+        items = frozenset("" if v == "province" else v for v in value)
+        unknown = sorted(v for v in items if known is not None and v not in known)
+        if unknown:
+            raise ValueError(f"unknown {name}: {', '.join(unknown)}")
+        return items
+
+    return Subscription(kpis=_set("kpis", frozenset(BY_ID)),
+                        districts=_set("districts", known_districts | {PROVINCE}))
+
+
+async def build_snapshot(state: AppState, subscription: Subscription) -> dict[str, Any]:
+    now = state.clock.now()
+    offset = state.reference.utc_offset
+    day = bucket_start(now, Bucket.DAY, offset)
+    kpis = [k for k in CATALOGUE if subscription.kpis is None or k.id in subscription.kpis]
+    scopes = [PROVINCE, *(d.code for d in state.reference.districts)]
+    if subscription.districts is not None:
+        scopes = [s for s in scopes if s in subscription.districts]
+    async with state.pool.connection() as conn:
+        rows = await kpi_reads.day_cells(conn, day, [k.id for k in kpis])
+    return {"type": "snapshot", "as_of": local_iso(now, offset),
+            "day_start": local_iso(day, offset),
+            "day_end": local_iso(day + timedelta(days=1), offset),
+            "values": snapshot_values(kpis, scopes, rows, day, offset)}
+
+
+async def _authenticate(ws: WebSocket, state: AppState, token: str | None) -> bool:
+    if token is None:
+        try:
+            first = json.loads(await asyncio.wait_for(ws.receive_text(), AUTH_TIMEOUT_S))
+            token = first.get("token") if isinstance(first, dict) else None
+        except (TimeoutError, ValueError, WebSocketDisconnect):
+            token = None
+    principal = await state.tokens.principal(token)
+    if principal is None:
+        await ws.send_json({"type": "error", "error": "a valid token is required"})
+        await ws.close(CLOSE_UNAUTHORIZED)
+        return False
+    if principal.role not in READ_ROLES:
+        await ws.send_json({"type": "error", "error": "the feed needs an operator, leader or admin token"})
+        await ws.close(CLOSE_FORBIDDEN)
+        return False
+    return True
+
+
+@router.websocket("/ws")
+async def feed(ws: WebSocket, token: str | None = None) -> None:
+    state: AppState = ws.app.state.ioc
+    await ws.accept()
+    if not await _authenticate(ws, state, token):
+        return
+    settings = state.settings
+    client = ClientSession(ws.send_text, buffer_limit=settings.ws_queue_limit,
+                           stuck_timeout_s=settings.ws_stuck_timeout_s,
+                           heartbeat_s=settings.ws_heartbeat_s)
+    known = state.reference.district_codes
+    state.hub.add(client)
+    sender = asyncio.create_task(client.run_sender())
+    try:
+        client.snapshot(await build_snapshot(state, client.subscription))
+        receiver = asyncio.create_task(_receive(ws, state, client, known))
+        done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        receiver.cancel()
+        if client.closed_reason is not None:
+            with contextlib.suppress(Exception):
+                await ws.close(CLOSE_STUCK, client.closed_reason)
+    finally:
+        client.close("gone") if client.closed_reason is None else None
+        sender.cancel()
+        state.hub.remove(client)
+
+
+async def _receive(ws: WebSocket, state: AppState, client: ClientSession,
+                   known: frozenset[str]) -> None:
+    while True:
+        try:
+            text = await ws.receive_text()
+        except (WebSocketDisconnect, RuntimeError):
+            return
+        try:
+            message = json.loads(text)
+            if not isinstance(message, dict):
+                raise ValueError("messages must be JSON objects")
+            kind = message.get("type")
+            if kind == "subscribe":
+                client.subscription = parse_subscription(message, known)
+                client.snapshot(await build_snapshot(state, client.subscription))
+            elif kind == "ping":
+                client.push({"type": "pong"})
+            elif kind != "auth":
+                raise ValueError(f"unknown message type {kind!r}")
+        except ValueError as exc:
+            client.push({"type": "error", "error": str(exc)})

@@ -1,0 +1,24 @@
+"""What the API process holds while it runs, built in the app's lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg_pool import AsyncConnectionPool
+
+from api.auth import TokenCache
+from api.feed import ChangeFeed, Hub
+from ioc.clock import Clock
+from ioc.reference import Reference
+from ioc.settings import Settings
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    reference: Reference
+    clock: Clock
+    pool: AsyncConnectionPool
+    tokens: TokenCache
+    hub: Hub
+    feed: ChangeFeed

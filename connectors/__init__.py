@@ -1,0 +1,1 @@
+"""Connectors publish events into Kafka: the publisher, the simulator, and source adapters."""

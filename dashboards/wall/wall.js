@@ -1,0 +1,176 @@
+// The operations wall: a snapshot, then live updates over /ws. No build step.
+"use strict";
+
+const I18N = {
+  vi: { title: "Trung tâm điều hành thông minh", subtitle: "Dịch vụ công — số liệu hôm nay",
+        updated: "Cập nhật", districts: "Theo huyện, thị xã, thành phố", colour_by: "Tô màu theo",
+        token_prompt: "Mã truy cập (token) của người vận hành", connected: "Đã kết nối",
+        connecting: "Đang kết nối…", disconnected: "Mất kết nối", target: "Mục tiêu", province: "Toàn tỉnh" },
+  en: { title: "Intelligent Operations Center", subtitle: "Public services — today's figures",
+        updated: "Updated", districts: "By district", colour_by: "Colour by",
+        token_prompt: "Operator access token", connected: "Connected", connecting: "Connecting…",
+        disconnected: "Disconnected", target: "Target", province: "Province" },
+};
+// Headline tiles: KPI id, target, and whether higher is better.
+const TILES = [
+  { kpi: "dossier.received" },
+  { kpi: "dossier.resolved" },
+  { kpi: "dossier.on_time_rate", target: 95, higher: true },
+  { kpi: "dossier.online_rate", target: 89, higher: true },
+  { kpi: "dossier.full_online_rate", target: 30, higher: true },
+  { kpi: "payment.count" },
+  { kpi: "payment.non_cash_rate", target: 65, higher: true },
+];
+
+const state = { lang: localStorage.getItem("ioc.lang") || "vi", token: null, kpis: {}, districts: [],
+                values: new Map(), dayStart: null, ws: null, retry: 0, lastUpdate: null,
+                districtKpi: localStorage.getItem("ioc.districtKpi") || "dossier.online_rate" };
+
+const $ = (id) => document.getElementById(id);
+const t = (key) => I18N[state.lang][key] || key;
+const locale = () => (state.lang === "vi" ? "vi-VN" : "en-GB");
+const key = (kpi, district) => `${kpi}|${district || ""}`;
+
+function fmt(kpiId, value) {
+  if (value === null || value === undefined) return "—";
+  const kpi = state.kpis[kpiId];
+  if (kpi && kpi.unit === "%") return new Intl.NumberFormat(locale(), { maximumFractionDigits: 1, minimumFractionDigits: 1 }).format(value) + " %";
+  return new Intl.NumberFormat(locale()).format(value);
+}
+
+function grade(tile, value) {
+  if (tile.target === undefined || value === null || value === undefined) return "";
+  const ok = tile.higher ? value >= tile.target : value <= tile.target;
+  const near = tile.higher ? value >= tile.target * 0.95 : value <= tile.target * 1.05;
+  return ok ? "good" : near ? "warn" : "bad";
+}
+
+function kpiName(id) { const k = state.kpis[id]; return k ? k.name[state.lang] || k.name.vi : id; }
+
+function render() {
+  document.documentElement.lang = state.lang;
+  document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
+  $("lang").textContent = state.lang === "vi" ? "EN" : "VI";
+  const tiles = $("tiles");
+  tiles.replaceChildren(...TILES.map((tile) => {
+    const v = state.values.get(key(tile.kpi, null));
+    const el = document.createElement("div");
+    el.className = `tile ${grade(tile, v && v.value)}`;
+    el.dataset.kpi = tile.kpi;
+    const detail = tile.target !== undefined ? `${t("target")}: ${fmt(tile.kpi, tile.target)}` :
+      (v && v.denominator !== undefined ? `${fmt("", v.numerator)} / ${fmt("", v.denominator)}` : "");
+    el.innerHTML = `<div class="label"></div><div class="value"></div><div class="detail"></div>`;
+    el.querySelector(".label").textContent = kpiName(tile.kpi);
+    el.querySelector(".value").textContent = fmt(tile.kpi, v ? v.value : null);
+    el.querySelector(".detail").textContent = detail;
+    return el;
+  }));
+  const select = $("district-kpi");
+  if (select.options.length === 0) {
+    for (const tile of TILES) select.add(new Option(kpiName(tile.kpi), tile.kpi));
+    select.value = state.districtKpi;
+  } else {
+    [...select.options].forEach((o) => { o.text = kpiName(o.value); });
+  }
+  const tile = TILES.find((x) => x.kpi === state.districtKpi) || TILES[0];
+  $("district-grid").replaceChildren(...state.districts.map((d) => {
+    const v = state.values.get(key(tile.kpi, d.code));
+    const el = document.createElement("div");
+    el.className = `district ${grade(tile, v && v.value)}`;
+    el.dataset.district = d.code;
+    el.innerHTML = `<div class="name"></div><div class="value"></div>`;
+    el.querySelector(".name").textContent = d.name;
+    el.querySelector(".value").textContent = fmt(tile.kpi, v ? v.value : null);
+    return el;
+  }));
+  $("last-update").textContent = state.lastUpdate ? state.lastUpdate.toLocaleTimeString(locale()) : "—";
+}
+
+function setConn(kind) {
+  const el = $("conn");
+  el.className = `conn ${kind === "connected" ? "up" : "down"}`;
+  el.dataset.state = kind;
+  $("conn-text").textContent = t(kind);
+}
+
+async function api(path) {
+  const r = await fetch(path, { headers: { Authorization: `Bearer ${state.token}` } });
+  if (r.status === 401 || r.status === 403) { askToken(); throw new Error("unauthorized"); }
+  if (!r.ok) throw new Error(`${path}: ${r.status}`);
+  return r.json();
+}
+
+function apply(msg) {
+  if (msg.bucket !== "1d" || msg.start !== state.dayStart) return;
+  const k = key(msg.kpi, msg.district);
+  const old = state.values.get(k);
+  if (old && old.version >= msg.version) return;
+  state.values.set(k, msg);
+}
+
+let renderQueued = false;
+function scheduleRender() {
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => { renderQueued = false; render(); });
+}
+
+function connect() {
+  setConn("connecting");
+  const proto = location.protocol === "https:" ? "wss" : "ws";
+  const ws = new WebSocket(`${proto}://${location.host}/ws?token=${encodeURIComponent(state.token)}`);
+  state.ws = ws;
+  ws.onopen = () => { state.retry = 0; setConn("connected"); };
+  ws.onmessage = (ev) => {
+    const msg = JSON.parse(ev.data);
+    if (msg.type === "snapshot") {
+      state.values.clear();
+      state.dayStart = msg.day_start;
+      msg.values.forEach(apply);
+    } else if (msg.type === "kpi") {
+      if (state.dayStart && msg.bucket === "1d" && msg.start > state.dayStart) { ws.close(); return; } // a new day: resnapshot
+      apply(msg);
+    } else { return; }
+    state.lastUpdate = new Date();
+    scheduleRender();
+  };
+  ws.onclose = (ev) => {
+    setConn("disconnected");
+    if (ev.code === 4401 || ev.code === 4403) { askToken(); return; }
+    const delay = Math.min(30000, 500 * 2 ** state.retry++);
+    setTimeout(connect, delay);
+  };
+}
+
+function askToken() {
+  $("token-dialog").hidden = false;
+  $("token-form").onsubmit = (ev) => {
+    ev.preventDefault();
+    state.token = $("token-input").value.trim();
+    localStorage.setItem("ioc.token", state.token);
+    $("token-dialog").hidden = true;
+    start();
+  };
+}
+
+async function start() {
+  try {
+    const [kpis, districts] = await Promise.all([api("/api/v1/kpis"), api("/api/v1/districts")]);
+    state.kpis = Object.fromEntries(kpis.map((k) => [k.id, k]));
+    state.districts = districts;
+    render();
+    connect();
+  } catch (e) {
+    if (String(e.message) !== "unauthorized") { setConn("disconnected"); setTimeout(start, 3000); }
+  }
+}
+
+$("lang").onclick = () => { state.lang = state.lang === "vi" ? "en" : "vi"; localStorage.setItem("ioc.lang", state.lang); render(); };
+$("district-kpi").onchange = (ev) => { state.districtKpi = ev.target.value; localStorage.setItem("ioc.districtKpi", state.districtKpi); render(); };
+setInterval(() => { $("clock").textContent = new Date().toLocaleString(locale()); }, 1000);
+
+const params = new URLSearchParams(location.search);
+state.token = params.get("token") || localStorage.getItem("ioc.token");
+if (params.get("token")) localStorage.setItem("ioc.token", state.token);
+if (params.get("lang")) state.lang = params.get("lang");
+if (state.token) start(); else askToken();

@@ -1,0 +1,36 @@
+"""Messages about KPI changes, as published for the wall and sent over the WebSocket."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from ioc.kpis.catalogue import BY_ID, kpi_value
+from ioc.storage.kpi_cells import StoredCell
+
+
+def local_iso(instant: datetime, utc_offset: timedelta) -> str:
+    return instant.astimezone(timezone(utc_offset)).isoformat()
+
+
+def change_message(cell: StoredCell, utc_offset: timedelta) -> dict[str, Any]:
+    """The ``kpi`` message of the feed (docs/feed.md)."""
+    kpi = BY_ID[cell.kpi]
+    message: dict[str, Any] = {
+        "type": "kpi",
+        "kpi": cell.kpi,
+        "district": cell.district or None,
+        "bucket": cell.bucket_size.value,
+        "start": local_iso(cell.bucket, utc_offset),
+        "value": kpi_value(kpi.kind, cell.num, cell.den),
+        "version": cell.version,
+    }
+    if kpi.kind.value == "ratio":
+        message["numerator"] = cell.num
+        message["denominator"] = cell.den
+    return message
+
+
+def change_key(message: dict[str, Any]) -> str:
+    """Identity of the value a message carries; the feed keeps only the latest per key."""
+    return f"{message['kpi']}|{message['district'] or ''}|{message['bucket']}|{message['start']}"

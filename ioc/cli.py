@@ -1,0 +1,101 @@
+"""The ``ioc`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ioc.logs import setup_logging
+from ioc.settings import Settings, load_settings
+
+
+def _cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    from ioc.embedded.stack import run_up
+
+    overrides = {"sim_rate": args.rate} if args.rate else {}
+    data_dir = Path(args.data_dir)
+    return run_up(settings.model_copy(update={"data_dir": data_dir, **overrides}),
+                  port=args.port, data_dir=data_dir, simulator=not args.no_simulator)
+
+
+def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.worker import run_worker
+
+    run_worker(settings)
+    return 0
+
+
+def _cmd_api(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    host = args.host or settings.api_host
+    port = args.port or settings.api_port
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(),
+                access_log=False, ws_ping_interval=20, ws_ping_timeout=20)
+    return 0
+
+
+def _cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from connectors.simulate import run_simulator
+
+    if args.rate:
+        settings = settings.model_copy(update={"sim_rate": args.rate})
+    run_simulator(settings, duration_s=args.duration)
+    return 0
+
+
+def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from ioc.storage.migrate import migrate
+    from ioc.topics import ensure_topics
+
+    applied = migrate(settings.database_url)
+    print(f"migrations applied: {applied or 'none pending'}")
+    if not args.no_topics:
+        created = ensure_topics(settings)
+        print(f"topics created: {created or 'none missing'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ioc", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="start everything on this machine (embedded broker and database)")
+    up.add_argument("--port", type=int, default=8000, help="API and wall port (default 8000)")
+    up.add_argument("--data-dir", default=".ioc", help="where state is kept (default ./.ioc)")
+    up.add_argument("--no-simulator", action="store_true", help="do not start the simulator")
+    up.add_argument("--rate", type=float, default=None, help="simulator events per second")
+    up.set_defaults(func=_cmd_up)
+
+    worker = sub.add_parser("worker", help="run a stream worker against IOC_KAFKA_BOOTSTRAP")
+    worker.set_defaults(func=_cmd_worker)
+
+    api = sub.add_parser("api", help="serve the API and the wall")
+    api.add_argument("--host", default=None)
+    api.add_argument("--port", type=int, default=None)
+    api.set_defaults(func=_cmd_api)
+
+    sim = sub.add_parser("simulate", help="publish simulated events in real time")
+    sim.add_argument("--rate", type=float, default=None, help="dossier and payment events per second")
+    sim.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    sim.set_defaults(func=_cmd_simulate)
+
+    mig = sub.add_parser("migrate", help="apply database migrations and create Kafka topics")
+    mig.add_argument("--no-topics", action="store_true", help="only the database")
+    mig.set_defaults(func=_cmd_migrate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = load_settings()
+    setup_logging(settings.log_level, settings.log_json)
+    code: int = args.func(args, settings)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The embedded default: a Kafka-protocol broker and PostgreSQL from PyPI wheels, supervised."""

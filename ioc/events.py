@@ -1,0 +1,308 @@
+"""The event contract (shared/spec/events.md): CloudEvents 1.0 envelope and the five types.
+
+:func:`validate_event` is pure: bytes in, an :class:`Event` or a :class:`Rejection` out.
+The clock and the reference data are parameters, so the same rules hold over HTTP, in
+connectors and in the stream worker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ioc.reference import Reference
+
+
+def _parse_rfc3339(value: object) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 timestamp string")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"'{value}' is not an RFC 3339 timestamp") from None
+    if parsed.tzinfo is None or "T" not in value.upper():
+        raise ValueError(f"'{value}' needs a date, a time and an explicit offset (e.g. +07:00)")
+    return parsed
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_parse_rfc3339)]
+Code = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class ReasonCode(StrEnum):
+    """Why an event was rejected; a bounded set, used as a metric label."""
+
+    INVALID_JSON = "invalid_json"
+    INVALID_ENVELOPE = "invalid_envelope"
+    UNKNOWN_TYPE = "unknown_type"
+    INVALID_DATA = "invalid_data"
+    UNKNOWN_DISTRICT = "unknown_district"
+    FUTURE_TIME = "future_time"
+    TOO_OLD = "too_old"
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True, str_strip_whitespace=False)
+
+
+class DossierReceived(_Data):
+    dossier_id: Code
+    service_code: Code
+    agency_code: Code
+    district: Code
+    channel: Literal["online", "counter", "postal"]
+    service_level: Literal["full_online", "partial_online", "offline"]
+    due_at: Timestamp
+
+
+class DossierResolved(_Data):
+    dossier_id: Code
+    service_code: Code
+    agency_code: Code
+    district: Code
+    due_at: Timestamp
+
+
+class DossierWithdrawn(_Data):
+    dossier_id: Code
+    district: Code
+
+
+class PaymentCompleted(_Data):
+    payment_id: Code
+    district: Code
+    amount_vnd: StrictInt = Field(gt=0)
+    method: Literal["cash", "card", "bank_transfer", "e_wallet", "qr"]
+    purpose: Literal["fee", "tax", "utility", "other"]
+    service_code: Code | None = None
+
+
+class SensorReading(_Data):
+    station_id: Code
+    district: Code
+    metric: Literal[
+        "pm2_5", "pm10", "no2", "o3", "water_level_cm", "rainfall_mm",
+        "temperature_c", "humidity_pct", "noise_db",
+    ]
+    value: float = Field(allow_inf_nan=False)
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _number_not_text(cls, value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError("must be a finite number")
+        return value
+
+
+EventData = DossierReceived | DossierResolved | DossierWithdrawn | PaymentCompleted | SensorReading
+
+DATA_MODELS: dict[str, type[_Data]] = {
+    "dossier.received": DossierReceived,
+    "dossier.resolved": DossierResolved,
+    "dossier.withdrawn": DossierWithdrawn,
+    "payment.completed": PaymentCompleted,
+    "sensor.reading": SensorReading,
+}
+
+
+class Envelope(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    specversion: Literal["1.0"]
+    id: str = Field(min_length=1, max_length=128)
+    source: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9._-]+$")
+    type: str = Field(min_length=1)
+    time: Timestamp
+    datacontenttype: str | None = None
+    data: dict[str, Any]
+
+    @field_validator("id")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        if not value.isprintable():
+            raise ValueError("must contain only printable characters")
+        return value
+
+    @model_validator(mode="after")
+    def _json_content(self) -> Envelope:
+        if self.datacontenttype not in (None, "application/json"):
+            raise ValueError("datacontenttype must be application/json when present")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """An accepted event: valid envelope, valid data, known district, time within limits."""
+
+    source: str
+    id: str
+    type: str
+    time: datetime
+    data: EventData
+
+    @property
+    def dedup_key(self) -> bytes:
+        return dedup_key(self.source, self.id)
+
+    @property
+    def entity_key(self) -> str:
+        return entity_key(self.data)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    code: ReasonCode
+    reason: str
+    source: str | None = None
+    id: str | None = None
+
+
+def dedup_key(source: str, event_id: str) -> bytes:
+    """A 16-byte digest of (source, id): the deduplication key, fixed size in storage."""
+    return hashlib.blake2b(f"{source}\x00{event_id}".encode(), digest_size=16).digest()
+
+
+def entity_key(data: EventData) -> str:
+    """The Kafka key: everything about one entity lands in one partition."""
+    if isinstance(data, DossierReceived | DossierResolved | DossierWithdrawn):
+        return data.dossier_id
+    if isinstance(data, PaymentCompleted):
+        return data.payment_id
+    return data.station_id
+
+
+def describe_errors(error: ValidationError, prefix: str = "") -> str:
+    """Readable sentences naming each field at fault."""
+    parts = []
+    for err in error.errors(include_url=False):
+        loc = ".".join(str(p) for p in err["loc"] if p != "function-after[_json_content()]")
+        field = f"{prefix}{loc}" if loc else prefix.rstrip(".") or "event"
+        message = str(err["msg"])
+        if message.startswith("Value error, "):
+            message = message[len("Value error, "):]
+        if err["type"] == "missing":
+            parts.append(f"field '{field}' is required")
+        else:
+            parts.append(f"field '{field}': {message}")
+    return "; ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """The time and reference rules an event is judged by."""
+
+    reference: Reference
+    lateness_limit: timedelta = timedelta(days=7)
+    future_tolerance: timedelta = timedelta(minutes=5)
+
+
+def parse_json(raw: bytes | str) -> Any:
+    """Decode UTF-8 JSON; raises ValueError with a readable message."""
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"body is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+
+
+def validate_event(raw: bytes | str | dict[str, Any], rules: Rules, now: datetime) -> Event | Rejection:
+    """Judge one event. Pure: no I/O; ``now`` is when it is judged."""
+    if isinstance(raw, dict):
+        obj: Any = raw
+    else:
+        try:
+            obj = parse_json(raw)
+        except ValueError as exc:
+            return Rejection(ReasonCode.INVALID_JSON, str(exc))
+    if not isinstance(obj, dict):
+        return Rejection(ReasonCode.INVALID_ENVELOPE, "an event must be a JSON object")
+    ident = obj.get("id") if isinstance(obj.get("id"), str) else None
+    source = obj.get("source") if isinstance(obj.get("source"), str) else None
+    try:
+        envelope = Envelope.model_validate(obj)
+    except ValidationError as exc:
+        return Rejection(ReasonCode.INVALID_ENVELOPE, describe_errors(exc), source, ident)
+    model = DATA_MODELS.get(envelope.type)
+    if model is None:
+        known = ", ".join(sorted(DATA_MODELS))
+        return Rejection(
+            ReasonCode.UNKNOWN_TYPE,
+            f"field 'type': unknown event type '{envelope.type}' (known: {known})",
+            source, ident,
+        )
+    try:
+        data = model.model_validate(envelope.data)
+    except ValidationError as exc:
+        return Rejection(ReasonCode.INVALID_DATA, describe_errors(exc, "data."), source, ident)
+    assert isinstance(data, DossierReceived | DossierResolved | DossierWithdrawn | PaymentCompleted | SensorReading)
+    district = data.district
+    if district not in rules.reference.district_codes:
+        return Rejection(
+            ReasonCode.UNKNOWN_DISTRICT,
+            f"field 'data.district': unknown district code '{district}'",
+            source, ident,
+        )
+    if isinstance(data, DossierReceived) and data.due_at <= envelope.time:
+        return Rejection(
+            ReasonCode.INVALID_DATA, "field 'data.due_at': must be after the event's time",
+            source, ident,
+        )
+    if envelope.time > now + rules.future_tolerance:
+        return Rejection(
+            ReasonCode.FUTURE_TIME,
+            f"field 'time': {envelope.time.isoformat()} is more than "
+            f"{_human(rules.future_tolerance)} in the future",
+            source, ident,
+        )
+    if envelope.time < now - rules.lateness_limit:
+        return Rejection(
+            ReasonCode.TOO_OLD,
+            f"field 'time': {envelope.time.isoformat()} is older than the lateness limit of "
+            f"{_human(rules.lateness_limit)}",
+            source, ident,
+        )
+    return Event(envelope.source, envelope.id, envelope.type, envelope.time, data)
+
+
+def _human(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds % 86400 == 0:
+        return f"{seconds // 86400} days"
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} hours"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} minutes"
+    return f"{seconds} seconds"
+
+
+def to_cloudevent(
+    *, source: str, event_id: str, type_: str, time: datetime, data: dict[str, Any]
+) -> dict[str, Any]:
+    """Build the structured-JSON CloudEvent for publishing."""
+    return {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": source,
+        "type": type_,
+        "time": time.isoformat(),
+        "datacontenttype": "application/json",
+        "data": data,
+    }

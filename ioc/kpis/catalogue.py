@@ -1,0 +1,58 @@
+"""The KPI catalogue (shared/spec/kpis.md): ids, names, units, kinds and breakdowns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    COUNTER = "counter"
+    RATIO = "ratio"
+    AGGREGATE = "aggregate"
+    GAUGE = "gauge"
+
+
+@dataclass(frozen=True, slots=True)
+class KpiDef:
+    id: str
+    name_vi: str
+    name_en: str
+    unit: str
+    kind: Kind
+    dimensions: tuple[str, ...] = ()
+    """Optional breakdowns besides province and district."""
+
+
+CATALOGUE: tuple[KpiDef, ...] = (
+    KpiDef("dossier.received", "Hồ sơ tiếp nhận", "Dossiers received", "dossiers", Kind.COUNTER,
+           ("agency_code", "channel", "service_level")),
+    KpiDef("dossier.resolved", "Hồ sơ đã giải quyết", "Dossiers resolved", "dossiers", Kind.COUNTER,
+           ("agency_code",)),
+    KpiDef("dossier.resolved_on_time", "Hồ sơ giải quyết đúng hạn", "Dossiers resolved on time",
+           "dossiers", Kind.COUNTER, ("agency_code",)),
+    KpiDef("dossier.on_time_rate", "Tỷ lệ giải quyết đúng hạn", "On-time resolution rate", "%",
+           Kind.RATIO),
+    KpiDef("dossier.online_rate", "Tỷ lệ hồ sơ trực tuyến", "Online dossier rate", "%", Kind.RATIO),
+    KpiDef("dossier.full_online_rate", "Tỷ lệ hồ sơ trực tuyến toàn trình",
+           "Full-online dossier rate", "%", Kind.RATIO),
+    KpiDef("payment.count", "Số giao dịch thanh toán", "Payments", "payments", Kind.COUNTER,
+           ("method",)),
+    KpiDef("payment.value_vnd", "Giá trị thanh toán", "Payment value", "VND", Kind.COUNTER,
+           ("method",)),
+    KpiDef("payment.non_cash_rate", "Tỷ lệ thanh toán không dùng tiền mặt", "Non-cash payment rate",
+           "%", Kind.RATIO),
+    KpiDef("payment.non_cash_value_rate", "Tỷ lệ giá trị thanh toán không dùng tiền mặt",
+           "Non-cash payment value rate", "%", Kind.RATIO),
+)
+
+BY_ID: dict[str, KpiDef] = {k.id: k for k in CATALOGUE}
+
+
+def kpi_value(kind: Kind, numerator: int, denominator: int) -> float | int | None:
+    """The value shown for a stored (numerator, denominator): ratios in percent, null on 0/0."""
+    if kind is Kind.RATIO:
+        if denominator == 0:
+            return None
+        return numerator * 100 / denominator
+    return numerator

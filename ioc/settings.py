@@ -1,0 +1,81 @@
+"""The one frozen settings object, built at start-up from the environment (prefix ``IOC_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Built once by :func:`load_settings` and passed inward."""
+
+    model_config = SettingsConfigDict(env_prefix="IOC_", frozen=True, extra="ignore")
+
+    # Where things are
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/ioc"
+    data_dir: Path = Path(".ioc")
+    reference_file: Path | None = Field(
+        default=None, description="JSON reference list of districts; default: Hai Duong"
+    )
+
+    # Topics
+    topic_prefix: str = "ioc"
+    event_partitions: int = Field(default=6, ge=1)
+    change_partitions: int = Field(default=3, ge=1)
+
+    # Event rules (events.md)
+    lateness_limit_s: int = Field(default=7 * 24 * 3600, ge=60)
+    future_tolerance_s: int = Field(default=300, ge=0)
+
+    # Stream worker
+    worker_id: str = "ioc-kpi"
+    worker_batch_size: int = Field(default=2000, ge=1)
+    worker_batch_window_s: float = Field(default=0.2, gt=0)
+    worker_metrics_port: int = Field(default=0, ge=0, description="0 disables the worker's /metrics")
+    broker_session_timeout_s: float = 10.0
+    faust_producer_max_batch_size: int = Field(
+        default=16384, ge=1, description="set 1 on the embedded broker when Faust tables are used"
+    )
+
+    # API
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    ws_queue_limit: int = Field(default=10_000, ge=1)
+    ws_stuck_timeout_s: float = Field(default=10.0, gt=0)
+    ws_heartbeat_s: float = Field(default=15.0, gt=0)
+
+    # Simulator
+    sim_rate: float = Field(default=10.0, gt=0, description="dossier and payment events per second")
+    sim_seed: int = 2026
+    sim_source: str = "sim.haiduong"
+    sim_backlog_days: int = Field(default=2, ge=0)
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _prefix_is_simple(cls, value: str) -> str:
+        if not value or not all(c.isalnum() or c in "._-" for c in value):
+            raise ValueError("topic_prefix must be letters, digits, '.', '_' or '-'")
+        return value
+
+    @property
+    def events_topic(self) -> str:
+        return f"{self.topic_prefix}.events"
+
+    @property
+    def deadletter_topic(self) -> str:
+        return f"{self.topic_prefix}.events.deadletter"
+
+    @property
+    def changes_topic(self) -> str:
+        return f"{self.topic_prefix}.kpi.changes"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings from the environment, with explicit overrides winning."""
+    return Settings(**overrides)  # type: ignore[arg-type]

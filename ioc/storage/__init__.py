@@ -1,0 +1,1 @@
+"""PostgreSQL/TimescaleDB storage: migrations, the transactional KPI writer, and reads."""

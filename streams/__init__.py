@@ -1,0 +1,1 @@
+"""Faust stream workers: consume raw events, compute KPIs, store them, publish changes."""

@@ -1,0 +1,152 @@
+"""The Faust application, built from settings (no global app object)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import faust
+import psycopg
+from psycopg import AsyncConnection
+
+from ioc.clock import Clock
+from ioc.events import Rules
+from ioc.intake import RawRecord
+from ioc.reference import Reference
+from ioc.settings import Settings
+from ioc.storage import ledger
+from streams import metrics
+from streams.batch import BatchConfig, BatchProcessor
+from streams.publishing import OutRecord
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DEDUP_HORIZON = timedelta(days=8)
+"""Ledger keys are kept a day longer than the 7-day deduplication promise."""
+
+
+class FaustPublisher:
+    """Publishes through the Faust app's producer and waits for the broker's acks."""
+
+    def __init__(self, app: faust.App) -> None:
+        self._app = app
+        self._topics: dict[str, Any] = {}
+
+    def _topic(self, name: str) -> Any:
+        if name not in self._topics:
+            self._topics[name] = self._app.topic(name, key_serializer="raw", value_serializer="raw")
+        return self._topics[name]
+
+    async def publish(self, records: Sequence[OutRecord]) -> None:
+        futures = []
+        for rec in records:
+            fut = await self._topic(rec.topic).send(
+                key=rec.key, value=rec.value, headers=list(rec.headers) or None)
+            futures.append(fut)
+        await asyncio.gather(*futures)
+
+
+def kafka_broker_url(bootstrap: str) -> str:
+    return ";".join(f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip())
+
+
+def create_app(settings: Settings, reference: Reference, clock: Clock, cluster_id: str) -> faust.App:
+    app = faust.App(
+        settings.worker_id,
+        broker=kafka_broker_url(settings.kafka_bootstrap),
+        datadir=str(settings.data_dir / "faust"),
+        store="memory://",
+        web_enabled=False,
+        web_host="127.0.0.1",
+        topic_allow_declare=False,
+        topic_disable_leader=True,
+        broker_session_timeout=settings.broker_session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.broker_session_timeout_s / 3),
+        consumer_auto_offset_reset="earliest",
+        producer_max_batch_size=settings.faust_producer_max_batch_size,
+        stream_buffer_maxsize=max(4096, settings.worker_batch_size * 2),
+    )
+    events_topic = app.topic(
+        settings.events_topic, key_serializer="raw", value_serializer="raw",
+        partitions=settings.event_partitions,
+    )
+    rules = Rules(
+        reference=reference,
+        lateness_limit=timedelta(seconds=settings.lateness_limit_s),
+        future_tolerance=timedelta(seconds=settings.future_tolerance_s),
+    )
+    processor = BatchProcessor(
+        BatchConfig(
+            cluster_id=cluster_id,
+            consumer=settings.worker_id,
+            deadletter_topic=settings.deadletter_topic,
+            changes_topic=settings.changes_topic,
+            utc_offset=reference.utc_offset,
+        ),
+        rules, clock, FaustPublisher(app),
+    )
+    database = Database(settings.database_url)
+
+    @app.agent(events_topic, name="kpi")
+    async def kpi_agent(stream: faust.StreamT[bytes]) -> None:
+        async for batch in stream.take_events(
+            settings.worker_batch_size, within=settings.worker_batch_window_s
+        ):
+            records = [
+                RawRecord(e.message.topic, e.message.partition, e.message.offset,
+                          e.message.value if isinstance(e.message.value, bytes) else bytes(e.value),
+                          e.message.key)
+                for e in batch
+            ]
+            with metrics.BATCH_SECONDS.time():
+                await database.run(lambda conn: processor.process(conn, records))
+            metrics.BATCH_RECORDS.observe(len(records))
+
+    @app.timer(interval=5.0)
+    async def heartbeat() -> None:
+        async def beat(conn: AsyncConnection) -> None:
+            await conn.execute(
+                "INSERT INTO worker_heartbeats (worker, seen_at) VALUES (%s, now())"
+                " ON CONFLICT (worker) DO UPDATE SET seen_at = now()", (settings.worker_id,))
+        await database.run(beat)
+
+    @app.timer(interval=3600.0)
+    async def prune_ledger() -> None:
+        horizon = clock.now() - DEDUP_HORIZON
+        async def prune(conn: AsyncConnection) -> None:
+            removed = await ledger.prune(conn, horizon)
+            log.info("ledger pruned", extra={"removed": removed})
+        await database.run(prune)
+
+    return app
+
+
+class Database:
+    """One autocommit connection for the worker; after a failure it is reopened and the
+    work retried (the work keeps its own transaction, so a retry starts clean)."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._conn: AsyncConnection | None = None
+        self._lock = asyncio.Lock()
+
+    async def run(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        delay = 0.5
+        while True:
+            async with self._lock:
+                try:
+                    if self._conn is None or self._conn.closed:
+                        self._conn = await AsyncConnection.connect(self._url, autocommit=True)
+                    return await work(self._conn)
+                except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                    log.warning("database unavailable, retrying", extra={"error": str(exc)})
+                    metrics.DB_RETRIES.inc()
+                    if self._conn is not None:
+                        await self._conn.close()
+                    self._conn = None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)

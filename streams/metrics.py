@@ -1,0 +1,24 @@
+"""The worker's Prometheus metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+EVENTS = Counter(
+    "ioc_events_total",
+    "Events judged by the stream worker, by source, outcome and reason",
+    ["source", "outcome", "reason"],
+)
+REDELIVERED = Counter(
+    "ioc_records_redelivered_total",
+    "Records skipped because their offsets were already stored with their KPIs",
+)
+BATCH_SECONDS = Histogram(
+    "ioc_worker_batch_seconds", "Time to process one batch, publish to commit",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+BATCH_RECORDS = Histogram(
+    "ioc_worker_batch_records", "Records per batch",
+    buckets=(1, 10, 100, 500, 1000, 2000, 5000, 10000),
+)
+DB_RETRIES = Counter("ioc_worker_db_retries_total", "Batches retried after a database error")

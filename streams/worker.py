@@ -1,0 +1,37 @@
+"""Entry point of a stream worker process (``ioc worker``)."""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+from kafka.admin import KafkaAdminClient
+from prometheus_client import start_http_server
+
+from ioc.clock import SystemClock
+from ioc.reference import load_reference
+from ioc.settings import Settings
+from streams.app import create_app
+
+log = logging.getLogger(__name__)
+
+
+def broker_cluster_id(bootstrap: str) -> str:
+    """The broker's cluster id: stored offsets belong to one broker incarnation."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), client_id="ioc-worker-probe")
+    try:
+        return str(admin.describe_cluster()["cluster_id"])
+    finally:
+        admin.close()
+
+
+def run_worker(settings: Settings) -> None:
+    cluster_id = broker_cluster_id(settings.kafka_bootstrap)
+    reference = load_reference(settings.reference_file)
+    app = create_app(settings, reference, SystemClock(), cluster_id)
+    if settings.worker_metrics_port:
+        start_http_server(settings.worker_metrics_port, addr="127.0.0.1")
+    log.info("worker starting", extra={"cluster_id": cluster_id, "worker": settings.worker_id})
+    level = {"warning": "warn", "critical": "crit"}.get(settings.log_level.lower(), settings.log_level.lower())
+    worker = faust.Worker(app, loglevel=level, quiet=True)
+    worker.execute_from_commandline()
