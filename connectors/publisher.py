@@ -38,19 +38,17 @@ class EventPublisher:
 
     def publish(self, events: Iterable[dict[str, Any]], *, timeout_s: float = 30.0) -> int:
         """Send the events and wait for the broker's acks; returns how many were sent."""
-        futures = [
-            self._producer.send(
-                self._topic, key=event_key(ev),
-                value=json.dumps(ev, ensure_ascii=False, separators=(",", ":")).encode())
-            for ev in events
-        ]
-        for future in futures:
-            future.get(timeout=timeout_s)
-        return len(futures)
+        return len(self.publish_raw(
+            ((event_key(ev), json.dumps(ev, ensure_ascii=False, separators=(",", ":")).encode())
+             for ev in events), timeout_s=timeout_s))
 
-    def publish_raw(self, value: bytes, key: bytes | None = None, *, timeout_s: float = 30.0) -> None:
-        """Send bytes as they are (replays of files, tests of bad input)."""
-        self._producer.send(self._topic, key=key, value=value).get(timeout=timeout_s)
+    def publish_raw(self, records: Iterable[tuple[bytes | None, bytes]], *,
+                    timeout_s: float = 30.0) -> list[tuple[int, int]]:
+        """Send (key, value) records as they are; wait for the acks; returns (partition, offset)
+        of each."""
+        futures = [self._producer.send(self._topic, key=key, value=value) for key, value in records]
+        acks = [future.get(timeout=timeout_s) for future in futures]
+        return [(ack.partition, ack.offset) for ack in acks]
 
     def close(self) -> None:
         self._producer.flush()

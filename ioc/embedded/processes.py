@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -26,12 +27,16 @@ def _die_with_parent() -> None:
 
 def spawn(args: Sequence[str], *, log_file: Path, env: dict[str, str] | None = None,
           user: str | None = None, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start a child; with ``user``, it runs as that user with that user's group only (root's
+    groups would otherwise make the group bits, not the 'other' bits, apply to folders)."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     out = open(log_file, "ab")  # noqa: SIM115 - handed to the child
+    group = pwd.getpwnam(user).pw_gid if user else None
     try:
         return subprocess.Popen(
             list(args), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, user=user, cwd=cwd, preexec_fn=_die_with_parent,
+            env=env, user=user, group=group, extra_groups=[] if user else None, cwd=cwd,
+            preexec_fn=_die_with_parent,
         )
     finally:
         out.close()

@@ -1,0 +1,89 @@
+"""Generated event streams with duplicates, late, out-of-order and invalid events."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import datetime, timedelta
+
+DISTRICTS = ["288", "290", "291", "292", "293", "294", "295", "296", "297", "298", "299", "300"]
+
+
+def _event(kind: str, eid: str, time: datetime, data: dict, source: str = "gen.test") -> dict:
+    return {"specversion": "1.0", "id": eid, "source": source, "type": kind,
+            "time": time.isoformat(), "datacontenttype": "application/json", "data": data}
+
+
+def valid_event(rng: random.Random, n: int, time: datetime) -> dict:
+    district = rng.choice(DISTRICTS)
+    roll = rng.random()
+    if roll < 0.35:
+        return _event("dossier.received", f"r-{n}", time, {
+            "dossier_id": f"D{n}", "service_code": f"S{rng.randrange(20)}",
+            "agency_code": f"A{rng.randrange(5)}", "district": district,
+            "channel": rng.choice(["online", "online", "online", "counter", "postal"]),
+            "service_level": rng.choice(["full_online", "partial_online", "offline"]),
+            "due_at": (time + timedelta(days=rng.randint(1, 10))).isoformat()})
+    if roll < 0.6:
+        return _event("dossier.resolved", f"s-{n}", time, {
+            "dossier_id": f"D{rng.randrange(n + 1)}", "service_code": "S1", "agency_code": "A1",
+            "district": district,
+            "due_at": (time + timedelta(hours=rng.randint(-48, 48))).isoformat()})
+    if roll < 0.65:
+        return _event("dossier.withdrawn", f"w-{n}", time,
+                      {"dossier_id": f"D{rng.randrange(n + 1)}", "district": district})
+    if roll < 0.9:
+        return _event("payment.completed", f"p-{n}", time, {
+            "payment_id": f"P{n}", "district": district,
+            "amount_vnd": rng.randint(1, 5000) * 1000,
+            "method": rng.choice(["cash", "card", "bank_transfer", "e_wallet", "qr"]),
+            "purpose": rng.choice(["fee", "tax", "utility", "other"])})
+    return _event("sensor.reading", f"x-{n}", time, {
+        "station_id": f"ST{rng.randrange(6)}", "district": district,
+        "metric": rng.choice(["pm2_5", "pm10", "noise_db"]), "value": round(rng.uniform(0, 90), 2)})
+
+
+def invalid_record(rng: random.Random, n: int, now: datetime) -> bytes:
+    kind = rng.randrange(8)
+    base = valid_event(rng, 10_000_000 + n, now - timedelta(minutes=5))
+    if kind == 0:
+        return b"{not json"
+    if kind == 1:
+        return b"\xff\xfe\x00garbage"
+    if kind == 2:
+        base["type"] = "dossier.teleported"
+    elif kind == 3:
+        base["data"]["district"] = "999"
+    elif kind == 4:
+        base["time"] = (now + timedelta(hours=2)).isoformat()
+    elif kind == 5:
+        base["time"] = (now - timedelta(days=9)).isoformat()
+    elif kind == 6:
+        base.pop("specversion")
+    else:
+        base["time"] = "2026-01-01 10:00"  # no offset
+    return json.dumps(base).encode()
+
+
+def generate_stream(seed: int, now: datetime, count: int, *, invalid_share: float = 0.03,
+                    duplicate_share: float = 0.05) -> list[bytes]:
+    """``count`` valid events spread over the last 3 days (so many arrive late, in shuffled
+    order), plus duplicates re-sent later and invalid records."""
+    rng = random.Random(seed)
+    events = []
+    for n in range(count):
+        age = timedelta(seconds=rng.uniform(60, 3 * 86400)) if rng.random() < 0.4 else \
+            timedelta(seconds=rng.uniform(60, 3600))
+        events.append(valid_event(rng, n, now - age))
+    rng.shuffle(events)  # out of order
+    records = [json.dumps(e, ensure_ascii=False).encode() for e in events]
+    for _ in range(int(count * duplicate_share)):
+        original = rng.choice(events)
+        dup = dict(original)
+        if rng.random() < 0.5:  # same (source, id), different content: still a duplicate
+            dup = json.loads(json.dumps(original))
+            dup["time"] = (now - timedelta(minutes=1)).isoformat()
+        records.insert(rng.randrange(len(records) + 1), json.dumps(dup).encode())
+    for n in range(int(count * invalid_share)):
+        records.insert(rng.randrange(len(records) + 1), invalid_record(rng, n, now))
+    return records

@@ -1,0 +1,209 @@
+"""Real embedded PostgreSQL and Kafka-protocol broker, started once per test session.
+
+Each test module that needs the pipeline gets its own database and topic prefix, with its
+own stream worker and API processes, so KPI totals start from zero.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from connectors.publisher import EventPublisher
+from ioc.credentials import ensure_credentials
+from ioc.embedded.broker import EmbeddedBroker
+from ioc.embedded.postgres import EmbeddedPostgres
+from ioc.embedded.processes import free_port, wait_until
+from ioc.settings import Settings
+from ioc.storage.migrate import migrate
+from ioc.topics import ensure_topics
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Services:
+    postgres: EmbeddedPostgres
+    broker: EmbeddedBroker
+    root: Path
+
+    def database_url(self, name: str) -> str:
+        with psycopg.connect(self.postgres.admin_url, autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+                conn.execute(f'CREATE DATABASE "{name}"')
+        return f"postgresql://postgres@127.0.0.1:{self.postgres.port}/{name}"
+
+
+@pytest.fixture(scope="session")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    root = tmp_path_factory.mktemp("stack")
+    pg = EmbeddedPostgres(root / "postgres", free_port(), root / "logs" / "postgres.log")
+    broker = EmbeddedBroker("127.0.0.1", free_port(), root / "logs" / "broker.log")
+    pg.start()
+    broker.start()
+    try:
+        yield Services(pg, broker, root)
+    finally:
+        broker.stop()
+        pg.stop()
+
+
+@dataclass
+class Pipeline:
+    name: str
+    settings: Settings
+    cluster_id: str
+    tokens: dict[str, str]
+    root: Path
+    api_url: str = ""
+    metrics_url: str = ""
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    targets: dict[int, int] = field(default_factory=dict)
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({
+            "IOC_KAFKA_BOOTSTRAP": self.settings.kafka_bootstrap,
+            "IOC_DATABASE_URL": self.settings.database_url,
+            "IOC_TOPIC_PREFIX": self.settings.topic_prefix,
+            "IOC_DATA_DIR": str(self.root),
+            "IOC_WORKER_ID": self.settings.worker_id,
+            "IOC_WORKER_METRICS_PORT": str(self.settings.worker_metrics_port),
+            "IOC_LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+        })
+        return env
+
+    def spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115
+        proc = subprocess.Popen([sys.executable, "-m", "ioc", *args], env=self.env(),
+                                stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        self.procs[name] = proc
+        return proc
+
+    def start_worker(self) -> None:
+        since = datetime.now(UTC)
+        proc = self.spawn("worker", "worker")
+
+        def seen() -> bool:
+            with psycopg.connect(self.settings.database_url) as conn:
+                row = conn.execute("SELECT seen_at FROM worker_heartbeats WHERE worker = %s",
+                                   (self.settings.worker_id,)).fetchone()
+            return bool(row and row[0] >= since)
+
+        wait_until(seen, timeout_s=90, what="worker", alive=lambda: proc.poll() is None,
+                   interval_s=0.25)
+
+    def stop(self, name: str, sig: int = signal.SIGTERM) -> None:
+        proc = self.procs.pop(name)
+        proc.send_signal(sig)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def start_api(self) -> None:
+        port = free_port()
+        proc = self.spawn("api", "api", "--port", str(port))
+        self.api_url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _ok(f"{self.api_url}/readyz"), timeout_s=60, what="API",
+                   alive=lambda: proc.poll() is None, interval_s=0.2)
+
+    def publish(self, records: list[bytes]) -> None:
+        """Publish raw records keyed as a connector would; remember what must be consumed."""
+        publisher = EventPublisher(self.settings, client_id=f"test-{self.name}")
+        try:
+            acks = publisher.publish_raw([(_key(raw), raw) for raw in records])
+        finally:
+            publisher.close()
+        for partition, offset in acks:
+            self.targets[partition] = max(self.targets.get(partition, 0), offset + 1)
+
+    def consumed(self) -> dict[int, int]:
+        with psycopg.connect(self.settings.database_url) as conn:
+            rows = conn.execute(
+                "SELECT partition, next_offset FROM consumer_offsets WHERE cluster_id = %s"
+                " AND consumer = %s AND topic = %s",
+                (self.cluster_id, self.settings.worker_id, self.settings.events_topic)).fetchall()
+        return {p: o for p, o in rows}
+
+    def wait_processed(self, timeout_s: float = 180) -> None:
+        def done() -> bool:
+            got = self.consumed()
+            return all(got.get(p, 0) >= o for p, o in self.targets.items())
+
+        wait_until(done, timeout_s=timeout_s, what="processing of the published events",
+                   interval_s=0.25)
+
+    def get(self, path: str, token_role: str = "operator", **params: Any) -> Any:
+        response = httpx.get(f"{self.api_url}{path}", params=params,
+                             headers={"Authorization": f"Bearer {self.tokens[token_role]}"},
+                             timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+
+def _key(raw: bytes) -> bytes | None:
+    try:
+        data = json.loads(raw).get("data", {})
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return None
+    for name in ("dossier_id", "payment_id", "station_id"):
+        if isinstance(data, dict) and isinstance(data.get(name), str):
+            return str(data[name]).encode()
+    return None
+
+
+def _ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def make_pipeline(services: Services, name: str, *, api: bool = True) -> Pipeline:
+    root = services.root / name
+    root.mkdir(parents=True, exist_ok=True)
+    settings = Settings(
+        kafka_bootstrap=services.broker.bootstrap,
+        database_url=services.database_url(name),
+        topic_prefix=name,
+        data_dir=root,
+        worker_id=f"kpi-{name}",
+        worker_metrics_port=free_port(),
+    )
+    ensure_topics(settings)
+    migrate(settings.database_url)
+    tokens = ensure_credentials(root / "credentials.json", settings.database_url)
+    pipeline = Pipeline(name, settings, services.broker.cluster_id, tokens, root,
+                        metrics_url=f"http://127.0.0.1:{settings.worker_metrics_port}/metrics")
+    pipeline.start_worker()
+    if api:
+        pipeline.start_api()
+    return pipeline
+
+
+@pytest.fixture(scope="module")
+def pipeline(services: Services, request: pytest.FixtureRequest) -> Iterator[Pipeline]:
+    name = request.module.__name__.rsplit(".", 1)[-1].replace("test_", "p_")
+    pipe = make_pipeline(services, name)
+    try:
+        yield pipe
+    finally:
+        for proc_name in list(pipe.procs):
+            pipe.stop(proc_name)

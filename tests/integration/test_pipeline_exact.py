@@ -1,0 +1,131 @@
+"""End to end through the real broker, a real Faust worker and PostgreSQL: every KPI series,
+every district, every bucket size equals the independent reference computation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from kafka import KafkaConsumer
+
+from ioc.kpis.catalogue import CATALOGUE, Kind
+from ioc.reference import load_reference
+from tests.generator import generate_stream
+from tests.integration.conftest import Pipeline
+from tests.reference_kpis import TZ, accepted_events, expected_cells, rejected_count
+
+pytestmark = pytest.mark.integration
+
+REF = load_reference()
+SCOPES = [None, *sorted(REF.district_codes)]
+NOW = datetime.now(UTC)
+STREAM = generate_stream(11, NOW, 4000)
+
+
+def api_cells(pipeline: Pipeline) -> dict[tuple[str, str, str, datetime], list[int]]:
+    """Every (KPI, scope, bucket size, start) the API serves, as [numerator, denominator]."""
+    got = {}
+    start = (NOW - timedelta(days=4)).isoformat()
+    end = (NOW + timedelta(hours=1)).isoformat()
+    for kpi in CATALOGUE:
+        for scope in SCOPES:
+            for bucket in ("1m", "1h", "1d"):
+                params = {"bucket": bucket, "start": start, "end": end}
+                if scope:
+                    params["district"] = scope
+                body = pipeline.get(f"/api/v1/kpis/{kpi.id}/series", **params)
+                assert body["kpi"] == kpi.id and body["bucket"] == bucket
+                for p in body["points"]:
+                    if kpi.kind is Kind.RATIO:
+                        cell = [p["numerator"], p["denominator"]]
+                        expected_value = None if not p["denominator"] else p["numerator"] * 100 / p["denominator"]
+                        assert p["value"] == expected_value
+                    else:
+                        cell = [p["value"], 0]
+                    got[(kpi.id, scope or "", bucket, datetime.fromisoformat(p["start"]))] = cell
+    return got
+
+
+@pytest.fixture(scope="module")
+def processed(pipeline: Pipeline) -> Pipeline:
+    pipeline.publish(STREAM)
+    pipeline.wait_processed()
+    return pipeline
+
+
+def reference() -> dict[tuple[str, str, str, datetime], list[int]]:
+    return dict(expected_cells(accepted_events(STREAM, set(REF.district_codes), NOW)))
+
+
+def test_every_series_equals_the_reference(processed: Pipeline) -> None:
+    expected = reference()
+    got = api_cells(processed)
+    assert len(expected) > 5000
+    missing = {k: v for k, v in expected.items() if got.get(k) != v}
+    extra = {k: v for k, v in got.items() if k not in expected}
+    assert not missing, list(missing.items())[:5]
+    assert not extra, list(extra.items())[:5]
+
+
+def test_current_is_todays_total(processed: Pipeline) -> None:
+    expected = reference()
+    today = datetime.now(UTC).astimezone(TZ).replace(hour=0, minute=0, second=0, microsecond=0)
+    for kpi in CATALOGUE:
+        for scope in SCOPES:
+            params = {"district": scope} if scope else {}
+            body = processed.get(f"/api/v1/kpis/{kpi.id}/current", **params)
+            num, den = expected.get((kpi.id, scope or "", "1d", today), [0, 0])
+            if kpi.kind is Kind.RATIO:
+                assert (body["numerator"], body["denominator"]) == (num, den)
+                assert body["value"] == (num * 100 / den if den else None)
+            else:
+                assert body["value"] == num
+
+
+def test_rejected_events_reach_the_dead_letter_topic_with_reasons(processed: Pipeline) -> None:
+    consumer = KafkaConsumer(processed.settings.deadletter_topic,
+                             bootstrap_servers=processed.settings.kafka_bootstrap,
+                             auto_offset_reset="earliest", consumer_timeout_ms=3000)
+    letters = list(consumer)
+    consumer.close()
+    assert len(letters) == rejected_count(STREAM, set(REF.district_codes), NOW) > 120
+    originals = set(STREAM)
+    for letter in letters:
+        headers = dict(letter.headers)
+        assert headers["ioc-reason"] and headers["ioc-reason-code"]
+        assert letter.value in originals  # the original bytes, untouched
+
+
+def test_worker_metrics_count_every_outcome(processed: Pipeline) -> None:
+    text = httpx.get(processed.metrics_url, timeout=5).text
+    totals = {"accepted": 0.0, "duplicate": 0.0, "rejected": 0.0}
+    for line in text.splitlines():
+        if line.startswith("ioc_events_total{"):
+            for outcome in totals:
+                if f'outcome="{outcome}"' in line:
+                    totals[outcome] += float(line.rsplit(" ", 1)[1])
+    accepted = len(accepted_events(STREAM, set(REF.district_codes), NOW))
+    assert totals["accepted"] == accepted
+    assert totals["rejected"] == rejected_count(STREAM, set(REF.district_codes), NOW)
+    assert sum(totals.values()) == len(STREAM)
+
+
+def test_replaying_the_same_events_changes_nothing(processed: Pipeline) -> None:
+    before = api_cells(processed)
+    processed.publish(STREAM)
+    processed.wait_processed()
+    assert api_cells(processed) == before
+
+
+def test_reads_need_a_reader_token(processed: Pipeline) -> None:
+    url = f"{processed.api_url}/api/v1/kpis"
+    assert httpx.get(url).status_code == 401
+    assert httpx.get(url, headers={"Authorization": "Bearer nope"}).status_code == 401
+    integrator = {"Authorization": f"Bearer {processed.tokens['integrator']}"}
+    assert httpx.get(url, headers=integrator).status_code == 403
+    for role in ("operator", "leader", "admin"):
+        assert len(processed.get("/api/v1/kpis", token_role=role)) == len(CATALOGUE)
+    bad = httpx.get(f"{processed.api_url}/api/v1/kpis/nope/current",
+                    headers={"Authorization": f"Bearer {processed.tokens['operator']}"})
+    assert bad.status_code == 404

@@ -1,0 +1,152 @@
+"""An independent recomputation of the KPIs from a list of events, in plain Python.
+
+Written from shared/spec/events.md and kpis.md without using the project's KPI code:
+it judges each event itself, keeps the first of each (source, id), and counts per bucket
+using local wall-clock arithmetic (zoneinfo) rather than epoch offsets.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+CHANNELS = {"online", "counter", "postal"}
+LEVELS = {"full_online", "partial_online", "offline"}
+METHODS = {"cash", "card", "bank_transfer", "e_wallet", "qr"}
+PURPOSES = {"fee", "tax", "utility", "other"}
+
+
+def _ts(value: object) -> datetime | None:
+    if not isinstance(value, str) or "T" not in value.upper():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else None
+
+
+def _str(data: dict, *names: str) -> bool:
+    return all(isinstance(data.get(n), str) and 0 < len(data[n]) <= 64 for n in names)
+
+
+def acceptable(event: object, districts: set[str], now: datetime,
+               lateness: timedelta = timedelta(days=7)) -> bool:
+    """Would the contract accept this event (ignoring duplicates)?"""
+    if not isinstance(event, dict) or event.get("specversion") != "1.0":
+        return False
+    eid, source, data = event.get("id"), event.get("source"), event.get("data")
+    if not (isinstance(eid, str) and 1 <= len(eid) <= 128 and eid.isprintable()):
+        return False
+    if not (isinstance(source, str) and 1 <= len(source) <= 64
+            and all(c in "abcdefghijklmnopqrstuvwxyz0123456789._-" for c in source)):
+        return False
+    time = _ts(event.get("time"))
+    if time is None or not isinstance(data, dict):
+        return False
+    if time > now + timedelta(minutes=5) or time < now - lateness:
+        return False
+    if data.get("district") not in districts:
+        return False
+    kind = event.get("type")
+    if kind == "dossier.received":
+        due = _ts(data.get("due_at"))
+        return (_str(data, "dossier_id", "service_code", "agency_code")
+                and data.get("channel") in CHANNELS and data.get("service_level") in LEVELS
+                and due is not None and due > time)
+    if kind == "dossier.resolved":
+        return _str(data, "dossier_id", "service_code", "agency_code") and _ts(data.get("due_at")) is not None
+    if kind == "dossier.withdrawn":
+        return _str(data, "dossier_id")
+    if kind == "payment.completed":
+        amount = data.get("amount_vnd")
+        return (_str(data, "payment_id") and type(amount) is int and amount > 0
+                and data.get("method") in METHODS and data.get("purpose") in PURPOSES)
+    if kind == "sensor.reading":
+        value = data.get("value")
+        return (_str(data, "station_id") and isinstance(value, int | float)
+                and not isinstance(value, bool) and value == value and abs(value) != float("inf"))
+    return False
+
+
+def _bucket(time: datetime, size: str) -> datetime:
+    local = time.astimezone(TZ)
+    if size == "1m":
+        local = local.replace(second=0, microsecond=0)
+    elif size == "1h":
+        local = local.replace(minute=0, second=0, microsecond=0)
+    else:
+        local = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return local
+
+
+def rejected_count(raw_events: list[bytes], districts: set[str], now: datetime) -> int:
+    """How many records the contract rejects (invalid, unknown, out of time limits)."""
+    count = 0
+    for raw in raw_events:
+        try:
+            event = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            count += 1
+            continue
+        count += not acceptable(event, districts, now)
+    return count
+
+
+def accepted_events(raw_events: list[bytes], districts: set[str], now: datetime) -> list[dict]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for raw in raw_events:
+        try:
+            event = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            continue
+        if not acceptable(event, districts, now):
+            continue
+        key = (event["source"], event["id"])
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(event)
+    return out
+
+
+Expected = dict[tuple[str, str, str, datetime], list[int]]
+"""(kpi, district or '', bucket size, local bucket start) -> [numerator, denominator]"""
+
+
+def expected_cells(events: list[dict]) -> Expected:
+    cells: Expected = defaultdict(lambda: [0, 0])
+
+    def add(kpi: str, district: str, time: datetime, num: int, den: int) -> None:
+        for size in ("1m", "1h", "1d"):
+            for scope in ("", district):
+                cell = cells[(kpi, scope, size, _bucket(time, size))]
+                cell[0] += num
+                cell[1] += den
+
+    for ev in events:
+        data, time, kind = ev["data"], datetime.fromisoformat(ev["time"]), ev["type"]
+        d = data["district"]
+        if kind == "dossier.received":
+            online = data["channel"] == "online"
+            add("dossier.received", d, time, 1, 0)
+            add("dossier.online_rate", d, time, 1 if online else 0, 1)
+            add("dossier.full_online_rate", d, time,
+                1 if online and data["service_level"] == "full_online" else 0, 1)
+        elif kind == "dossier.resolved":
+            on_time = 1 if time <= datetime.fromisoformat(data["due_at"]) else 0
+            add("dossier.resolved", d, time, 1, 0)
+            add("dossier.resolved_on_time", d, time, on_time, 0)
+            add("dossier.on_time_rate", d, time, on_time, 1)
+        elif kind == "payment.completed":
+            amount = data["amount_vnd"]
+            non_cash = data["method"] != "cash"
+            add("payment.count", d, time, 1, 0)
+            add("payment.value_vnd", d, time, amount, 0)
+            add("payment.non_cash_rate", d, time, 1 if non_cash else 0, 1)
+            add("payment.non_cash_value_rate", d, time, amount if non_cash else 0, amount)
+    return cells

@@ -1,0 +1,90 @@
+"""The per-client buffer of the live feed: latest value per key, versions, stuck clients."""
+
+import asyncio
+import json
+
+from api.feed import ClientSession, Hub, Subscription
+
+
+def kpi(value: int, version: int, kpi_id: str = "dossier.received", district: str | None = None) -> dict:
+    return {"type": "kpi", "kpi": kpi_id, "district": district, "bucket": "1d",
+            "start": "2026-11-22T00:00:00+07:00", "value": value, "version": version}
+
+
+def run(coro: object) -> object:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def test_keeps_only_the_latest_value_per_key_and_sends_snapshot_first() -> None:
+    sent: list[dict] = []
+
+    async def send(text: str) -> None:
+        sent.append(json.loads(text))
+
+    async def scenario() -> None:
+        client = ClientSession(send, buffer_limit=100, stuck_timeout_s=1, heartbeat_s=60)
+        client.offer(kpi(5, 5))
+        client.offer(kpi(1, 1, "payment.count"))
+        client.offer(kpi(7, 7))
+        client.snapshot({"type": "snapshot", "values": [kpi(6, 6), kpi(0, 0, "payment.count")]})
+        client.offer(kpi(4, 4))  # older than the snapshot: dropped
+        task = asyncio.create_task(client.run_sender())
+        await asyncio.sleep(0.05)
+        client.offer(kpi(8, 8))
+        await asyncio.sleep(0.05)
+        client.close("test")
+        await task
+
+    run(scenario())
+    assert [m["type"] for m in sent] == ["snapshot", "kpi", "kpi", "kpi"]
+    assert [(m["kpi"], m["value"]) for m in sent[1:]] == [
+        ("dossier.received", 7), ("payment.count", 1), ("dossier.received", 8)]
+
+
+def test_subscription_filters_kpis_and_districts() -> None:
+    sub = Subscription(kpis=frozenset({"dossier.received"}), districts=frozenset({"288"}))
+    assert sub.wants(kpi(1, 1, district="288"))
+    assert not sub.wants(kpi(1, 1, district="290"))
+    assert not sub.wants(kpi(1, 1, "payment.count", "288"))
+    assert Subscription(districts=frozenset({""})).wants(kpi(1, 1))
+
+
+def test_a_stuck_client_is_closed_while_others_receive() -> None:
+    fast: list[str] = []
+
+    async def stuck_send(text: str) -> None:
+        await asyncio.sleep(3600)
+
+    async def fast_send(text: str) -> None:
+        fast.append(text)
+
+    async def scenario() -> tuple[str | None, str | None]:
+        hub = Hub()
+        slow = ClientSession(stuck_send, buffer_limit=100, stuck_timeout_s=0.1, heartbeat_s=60)
+        quick = ClientSession(fast_send, buffer_limit=100, stuck_timeout_s=0.1, heartbeat_s=60)
+        hub.add(slow)
+        hub.add(quick)
+        tasks = [asyncio.create_task(c.run_sender()) for c in (slow, quick)]
+        for version in range(1, 20):
+            hub.publish(kpi(version, version))
+            await asyncio.sleep(0.02)
+        quick.close("done")
+        await asyncio.gather(*tasks)
+        return slow.closed_reason, quick.closed_reason
+
+    slow_reason, quick_reason = run(scenario())  # type: ignore[misc]
+    assert slow_reason == "stuck" and quick_reason == "done"
+    assert json.loads(fast[-1])["value"] == 19
+
+
+def test_buffer_overflow_closes_the_client() -> None:
+    async def send(text: str) -> None:
+        return None
+
+    async def scenario() -> str | None:
+        client = ClientSession(send, buffer_limit=3, stuck_timeout_s=1, heartbeat_s=60)
+        for district in ("288", "290", "291", "292"):
+            client.offer(kpi(1, 1, district=district))
+        return client.closed_reason
+
+    assert run(scenario()) == "buffer_overflow"
