@@ -154,6 +154,8 @@ class ChangeFeed:
         tps = [TopicPartition(self._topic, p) for p in sorted(partitions)]
         self._consumer.assign(tps)
         await self._consumer.seek_to_end(*tps)
+        positions = {tp.partition: await self._consumer.position(tp) for tp in tps}
+        log.info("change feed started", extra={"topic": self._topic, "positions": str(positions)})
         self._task = asyncio.create_task(self._run(), name="change-feed")
 
     async def _run(self) -> None:

@@ -1,0 +1,158 @@
+"""The WebSocket feed against the real stack: auth, snapshot, live update, late correction,
+subscription changes, reconnect."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from tests.integration.conftest import Pipeline
+
+pytestmark = pytest.mark.integration
+
+
+def ws_url(pipeline: Pipeline, role: str | None = "operator") -> str:
+    base = pipeline.api_url.replace("http://", "ws://") + "/ws"
+    return f"{base}?token={pipeline.tokens[role]}" if role else base
+
+
+@pytest.fixture
+def feed(pipeline: Pipeline) -> Iterator[Inbox]:
+    with connect(ws_url(pipeline), open_timeout=10) as ws:
+        yield Inbox(ws)
+
+
+class Inbox:
+    """Messages read from a client connection, kept so that later waits see earlier ones."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.messages: list[dict] = []
+
+    def until(self, predicate: Any, timeout_s: float = 60) -> dict:
+        for message in self.messages:
+            if predicate(message):
+                self.messages.remove(message)
+                return message
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                message = json.loads(self.ws.recv(timeout=max(0.1, deadline - time.monotonic())))
+            except TimeoutError:
+                break
+            if predicate(message):
+                return message
+            self.messages.append(message)
+        raise AssertionError(f"expected message not received; got {self.messages[:20]}")
+
+
+def received_event(n: str, when: datetime, district: str = "288", channel: str = "online") -> bytes:
+    return json.dumps({
+        "specversion": "1.0", "id": f"feed-{n}", "source": "feed.test", "type": "dossier.received",
+        "time": when.isoformat(),
+        "data": {"dossier_id": f"FD-{n}", "service_code": "S", "agency_code": "A",
+                 "district": district, "channel": channel, "service_level": "full_online",
+                 "due_at": (when + timedelta(days=3)).isoformat()},
+    }).encode()
+
+
+def value_of(snapshot: dict, kpi: str, district: str | None) -> Any:
+    for item in snapshot["values"]:
+        if item["kpi"] == kpi and item["district"] == district:
+            return item
+    raise KeyError((kpi, district))
+
+
+def test_snapshot_then_live_update_equal_to_the_api(pipeline: Pipeline, feed: Inbox) -> None:
+    snapshot = feed.until(lambda m: m.get("type") == "snapshot", 10)
+    assert snapshot["type"] == "snapshot"
+    before = value_of(snapshot, "dossier.received", "288")["value"]
+    pipeline.publish([received_event("live-1", datetime.now(UTC))])
+    update = feed.until(lambda m: m.get("type") == "kpi" and m["kpi"] == "dossier.received"
+                        and m["district"] == "288" and m["bucket"] == "1d")
+    assert update["value"] == before + 1
+    assert update["start"] == snapshot["day_start"]
+    current = pipeline.get("/api/v1/kpis/dossier.received/current", district="288")
+    assert current["value"] == update["value"]
+    rate = feed.until(lambda m: m.get("type") == "kpi" and m["kpi"] == "dossier.online_rate"
+                         and m["district"] is None and m["bucket"] == "1d")
+    assert rate["numerator"] <= rate["denominator"] and rate["value"] is not None
+
+
+def test_a_late_event_corrects_its_past_bucket_on_the_feed(pipeline: Pipeline,
+                                                           feed: Inbox) -> None:
+    feed.until(lambda m: m.get("type") == "snapshot", 10)
+    two_days_ago = datetime.now(UTC) - timedelta(days=2)
+    pipeline.publish([received_event("late-1", two_days_ago, district="290")])
+    update = feed.until(lambda m: m.get("type") == "kpi" and m["kpi"] == "dossier.received"
+                           and m["district"] == "290" and m["bucket"] == "1m")
+    start = datetime.fromisoformat(update["start"])
+    assert start <= two_days_ago < start + timedelta(minutes=1)
+    series = pipeline.get("/api/v1/kpis/dossier.received/series", bucket="1m", district="290",
+                          start=(two_days_ago - timedelta(minutes=5)).isoformat(),
+                          end=(two_days_ago + timedelta(minutes=5)).isoformat())
+    assert [p["value"] for p in series["points"]] == [update["value"]]
+
+
+def test_subscription_narrows_what_is_sent(pipeline: Pipeline, feed: Inbox) -> None:
+    feed.until(lambda m: m.get("type") == "snapshot", 10)
+    feed.ws.send(json.dumps({"type": "subscribe", "kpis": ["payment.count"], "districts": ["291"]}))
+    snapshot = feed.until(lambda m: m.get("type") == "snapshot")
+    assert {(v["kpi"], v["district"]) for v in snapshot["values"]} == {("payment.count", "291")}
+    pipeline.publish([received_event("sub-1", datetime.now(UTC), district="291")])
+    payment = {"specversion": "1.0", "id": "feed-pay-1", "source": "feed.test",
+               "type": "payment.completed", "time": datetime.now(UTC).isoformat(),
+               "data": {"payment_id": "FP1", "district": "291", "amount_vnd": 20000,
+                        "method": "qr", "purpose": "fee"}}
+    pipeline.publish([json.dumps(payment).encode()])
+    update = feed.until(lambda m: m.get("type") == "kpi")
+    assert (update["kpi"], update["district"]) == ("payment.count", "291")
+    feed.ws.send(json.dumps({"type": "subscribe", "kpis": ["no.such"]}))
+    error = feed.until(lambda m: m.get("type") == "error")
+    assert "no.such" in error["error"]
+
+
+def test_token_in_first_message_and_refusals(pipeline: Pipeline) -> None:
+    with connect(ws_url(pipeline, None), open_timeout=10) as ws:
+        ws.send(json.dumps({"type": "auth", "token": pipeline.tokens["leader"]}))
+        assert json.loads(ws.recv(timeout=10))["type"] == "snapshot"
+    for role, code in (("integrator", 4403), (None, 4401)):
+        with connect(ws_url(pipeline, role), open_timeout=10) as ws:
+            if role is None:
+                ws.send(json.dumps({"type": "auth", "token": "wrong"}))
+            assert json.loads(ws.recv(timeout=10))["type"] == "error"
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == code
+
+
+def test_a_reconnecting_client_gets_a_fresh_snapshot(pipeline: Pipeline) -> None:
+    with connect(ws_url(pipeline), open_timeout=10) as ws:
+        first = json.loads(ws.recv(timeout=10))
+    pipeline.publish([received_event("re-1", datetime.now(UTC), district="292")])
+    pipeline.wait_processed()
+    with connect(ws_url(pipeline), open_timeout=10) as ws:
+        second = json.loads(ws.recv(timeout=10))
+    assert value_of(second, "dossier.received", "292")["value"] == \
+        value_of(first, "dossier.received", "292")["value"] + 1
+
+
+def test_wall_page_and_operations_endpoints(pipeline: Pipeline) -> None:
+    page = httpx.get(f"{pipeline.api_url}/wall", timeout=10)
+    assert page.status_code == 200 and "wall.js" in page.text
+    assert httpx.get(f"{pipeline.api_url}/wall/static/wall.js", timeout=10).status_code == 200
+    assert httpx.get(f"{pipeline.api_url}/healthz", timeout=10).json() == {"status": "ok"}
+    ready = httpx.get(f"{pipeline.api_url}/readyz", timeout=10).json()
+    assert ready["database"] and ready["broker"] and ready["workers"]
+    metrics = httpx.get(f"{pipeline.api_url}/metrics", timeout=10).text
+    assert "ioc_ws_clients" in metrics
+    schema = httpx.get(f"{pipeline.api_url}/openapi.json", timeout=10).json()
+    assert "/api/v1/kpis/{kpi_id}/series" in schema["paths"]
