@@ -1,0 +1,115 @@
+"""`ioc up` as a newcomer runs it: ready with live numbers, one instance per data dir,
+an orderly stop that leaves no process behind, and a clean second start on the same data."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ioc.embedded.processes import free_port
+
+pytestmark = pytest.mark.integration
+
+
+def start_up(data_dir: Path, port: int, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "ioc", "up", "--data-dir", str(data_dir), "--port", str(port), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "IOC_SIM_RATE": "20"})
+
+
+def wait_ready(proc: subprocess.Popen[str], timeout_s: float = 120) -> list[str]:
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout_s
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            raise AssertionError(f"ioc up ended early: {lines}")
+        lines.append(line.rstrip())
+        if line.startswith("ioc: running"):
+            return lines
+    raise AssertionError(f"not ready in time: {lines}")
+
+
+def processes_using(data_dir: Path) -> list[str]:
+    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if str(data_dir) in line and "pytest" not in line]
+
+
+def stop_up(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=90)
+    assert proc.returncode == 0, output
+    return output
+
+
+def test_ioc_up_runs_the_whole_system_and_stops_cleanly(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    port = free_port()
+    proc = start_up(data_dir, port)
+    try:
+        lines = wait_ready(proc)
+        wall = next(line for line in lines if "Wall:" in line)
+        assert f"http://127.0.0.1:{port}/wall?token=" in wall
+        tokens = json.loads((data_dir / "credentials.json").read_text())
+        assert set(tokens) == {"integrator", "operator", "leader", "admin"}
+        assert all(tokens[role] in "\n".join(lines) for role in tokens)
+        assert oct((data_dir / "credentials.json").stat().st_mode)[-3:] == "600"
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200
+        assert httpx.get(wall.split("Wall:")[1].strip(), timeout=5).status_code == 200
+
+        # the simulator's numbers arrive and move
+        headers = {"Authorization": f"Bearer {tokens['operator']}"}
+        url = f"http://127.0.0.1:{port}/api/v1/kpis/payment.count/current"
+        deadline = time.monotonic() + 60
+        values = []
+        while time.monotonic() < deadline and len(set(values)) < 2:
+            values.append(httpx.get(url, headers=headers, timeout=5).json()["value"])
+            time.sleep(1)
+        assert len(set(values)) >= 2 and values[-1] > 0
+
+        # a second `ioc up` on the same data dir refuses, saying why
+        second = subprocess.run(
+            [sys.executable, "-m", "ioc", "up", "--data-dir", str(data_dir), "--port", str(free_port())],
+            capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1
+        assert "in use" in second.stderr and len(second.stderr.strip().splitlines()) == 1
+    finally:
+        output = stop_up(proc)
+    assert "ioc: stopped" in output
+    assert processes_using(data_dir) == []
+
+    # a second start on the same data keeps the tokens and the stored KPIs
+    proc = start_up(data_dir, port, "--no-simulator")
+    try:
+        wait_ready(proc)
+        assert json.loads((data_dir / "credentials.json").read_text()) == tokens
+        again = httpx.get(url, headers=headers, timeout=5).json()["value"]
+        assert again >= values[-1]
+    finally:
+        stop_up(proc)
+    assert processes_using(data_dir) == []
+
+
+def test_a_port_in_use_gives_a_one_line_error(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "ioc", "up", "--data-dir", str(tmp_path / "d"), "--port", str(port)],
+            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert f"port {port}" in result.stderr and "--port" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
