@@ -125,7 +125,8 @@ class Simulator:
             channel = "online"
         if channel != "online" and not counter_open:
             channel = "online"
-        agency = f"UBND-{district}" if rng.random() < 0.7 else f"SO-{rng.choice(('TP', 'TNMT', 'KHDT', 'GTVT', 'LDTBXH'))}"
+        departments = ("TP", "TNMT", "KHDT", "GTVT", "LDTBXH")
+        agency = f"UBND-{district}" if rng.random() < 0.7 else f"SO-{rng.choice(departments)}"
         due = (t + timedelta(days=service.days)).astimezone(self._tz).replace(
             hour=17, minute=0, second=0, microsecond=0)
         dossier = OpenDossier(self._next_id("HS", district), service, agency, district, due)

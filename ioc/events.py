@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import (
     BaseModel,
@@ -249,10 +249,9 @@ def validate_event(raw: bytes | str | dict[str, Any], rules: Rules, now: datetim
             source, ident,
         )
     try:
-        data = model.model_validate(envelope.data)
+        data = cast(EventData, model.model_validate(envelope.data))
     except ValidationError as exc:
         return Rejection(ReasonCode.INVALID_DATA, describe_errors(exc, "data."), source, ident)
-    assert isinstance(data, DossierReceived | DossierResolved | DossierWithdrawn | PaymentCompleted | SensorReading)
     district = data.district
     if district not in rules.reference.district_codes:
         return Rejection(

@@ -6,10 +6,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 import faust
 import psycopg
+from faust.streams import Stream
 from psycopg import AsyncConnection
 
 from ioc.clock import Clock
@@ -93,6 +95,7 @@ def create_app(settings: Settings, reference: Reference, clock: Clock, cluster_i
 
     @app.agent(events_topic, name="kpi")
     async def kpi_agent(stream: faust.StreamT[bytes]) -> None:
+        assert isinstance(stream, Stream)  # the concrete class has take_events
         async for batch in stream.take_events(
             settings.worker_batch_size, within=settings.worker_batch_window_s
         ):
@@ -103,7 +106,7 @@ def create_app(settings: Settings, reference: Reference, clock: Clock, cluster_i
                 for e in batch
             ]
             with metrics.BATCH_SECONDS.time():
-                await database.run(lambda conn: processor.process(conn, records))
+                await database.run(partial(processor.process, records=records))
             metrics.BATCH_RECORDS.observe(len(records))
 
     @app.timer(interval=5.0)

@@ -32,6 +32,7 @@ def run_worker(settings: Settings) -> None:
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port, addr="127.0.0.1")
     log.info("worker starting", extra={"cluster_id": cluster_id, "worker": settings.worker_id})
-    level = {"warning": "warn", "critical": "crit"}.get(settings.log_level.lower(), settings.log_level.lower())
+    level = settings.log_level.lower()
+    level = {"warning": "warn", "critical": "crit"}.get(level, level)
     worker = faust.Worker(app, loglevel=level, quiet=True)
     worker.execute_from_commandline()

@@ -96,7 +96,7 @@ async def feed(ws: WebSocket, token: str | None = None) -> None:
     try:
         client.snapshot(await build_snapshot(state, client.subscription))
         receiver = asyncio.create_task(_receive(ws, state, client, known))
-        done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        _done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
         receiver.cancel()
         if client.closed_reason is not None:
             with contextlib.suppress(Exception):

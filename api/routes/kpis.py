@@ -80,7 +80,8 @@ async def catalogue(_: Reader) -> list[KpiInfo]:
 async def series(
     kpi_id: str, state: State, _: Reader,
     bucket: Annotated[Bucket, Query(description="1m, 1h or 1d (local days, UTC+07:00)")] = Bucket.MINUTE,
-    start: Annotated[AwareDatetime | None, Query(description="RFC 3339; default: a window before end")] = None,
+    start: Annotated[AwareDatetime | None,
+                     Query(description="RFC 3339; default: a window before end")] = None,
     end: Annotated[AwareDatetime | None, Query(description="RFC 3339, exclusive; default: now")] = None,
     district: Annotated[str | None, Query(description="district code; omit for the province")] = None,
 ) -> dict[str, Any]:

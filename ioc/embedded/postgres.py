@@ -6,12 +6,12 @@ user (created on first use) that owns the data directory.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pwd
 import stat
 import subprocess
 from dataclasses import dataclass, field
-import importlib.util
 from pathlib import Path
 
 import psycopg

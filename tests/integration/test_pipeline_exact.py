@@ -39,8 +39,8 @@ def api_cells(pipeline: Pipeline) -> dict[tuple[str, str, str, datetime], list[i
                 for p in body["points"]:
                     if kpi.kind is Kind.RATIO:
                         cell = [p["numerator"], p["denominator"]]
-                        expected_value = None if not p["denominator"] else p["numerator"] * 100 / p["denominator"]
-                        assert p["value"] == expected_value
+                        num, den = cell
+                        assert p["value"] == (num * 100 / den if den else None)
                     else:
                         cell = [p["value"], 0]
                     got[(kpi.id, scope or "", bucket, datetime.fromisoformat(p["start"]))] = cell

@@ -1,5 +1,6 @@
 """The pure KPI math against the independent reference, and its algebra (hypothesis)."""
 
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -9,7 +10,7 @@ from hypothesis import strategies as st
 from ioc.events import Event, Rules, validate_event
 from ioc.intake import RawRecord, triage
 from ioc.kpis.buckets import Bucket
-from ioc.kpis.counters import Cells, CellKey, event_cells, merge, rollup
+from ioc.kpis.counters import CellKey, Cells, event_cells, merge, rollup
 from ioc.reference import load_reference
 from tests.generator import generate_stream
 from tests.reference_kpis import accepted_events, expected_cells
@@ -71,7 +72,7 @@ def test_breakdowns_sum_to_their_totals() -> None:
 def test_any_split_in_any_order_gives_the_same_cells(cuts: list[int], rnd: object) -> None:
     events = accepted(STREAM)
     bounds = sorted({0, len(events), *(min(c, len(events)) for c in cuts)})
-    batches = [events[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    batches = [events[a:b] for a, b in itertools.pairwise(bounds)]
     rnd.shuffle(batches)  # type: ignore[attr-defined]
     combined: Cells = {}
     for batch in batches:
@@ -97,5 +98,6 @@ def test_rollups_of_rollups_match_direct_rollups(items: list[tuple[int, int, str
     minute = event_cells(events, ICT)
     hour = rollup(minute, Bucket.HOUR, ICT)
     assert rollup(hour, Bucket.DAY, ICT) == rollup(minute, Bucket.DAY, ICT)
-    received = sum(n for k, (n, _) in minute.items() if k.kpi == "dossier.received" and not k.district and not k.dim)
+    received = sum(n for k, (n, _) in minute.items()
+                   if k.kpi == "dossier.received" and not k.district and not k.dim)
     assert received == len(events)

@@ -4,7 +4,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ioc.events import (
-    DossierReceived, Event, ReasonCode, Rejection, Rules, SensorReading, validate_event,
+    DossierReceived,
+    Event,
+    ReasonCode,
+    Rejection,
+    Rules,
+    SensorReading,
+    validate_event,
 )
 from ioc.reference import load_reference
 
