@@ -30,7 +30,7 @@ def run_worker(settings: Settings) -> None:
     reference = load_reference(settings.reference_file)
     app = create_app(settings, reference, SystemClock(), cluster_id)
     if settings.worker_metrics_port:
-        start_http_server(settings.worker_metrics_port, addr="127.0.0.1")
+        start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
     log.info("worker starting", extra={"cluster_id": cluster_id, "worker": settings.worker_id})
     level = settings.log_level.lower()
     level = {"warning": "warn", "critical": "crit"}.get(level, level)
