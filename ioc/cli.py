@@ -59,6 +59,13 @@ def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    from ioc.bench import print_results, run_bench
+
+    print_results(run_bench(args.events, args.rate, args.seconds, args.batch_size))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ioc", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -86,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     mig = sub.add_parser("migrate", help="apply database migrations and create Kafka topics")
     mig.add_argument("--no-topics", action="store_true", help="only the database")
     mig.set_defaults(func=_cmd_migrate)
+    bench = sub.add_parser("bench", help="measure one stream worker on the embedded stack")
+    bench.add_argument("--events", type=int, default=200_000, help="events for the throughput run")
+    bench.add_argument("--rate", type=float, default=2000, help="events/s for the delay run")
+    bench.add_argument("--seconds", type=float, default=20, help="length of the delay run")
+    bench.add_argument("--batch-size", type=int, default=2000, help="worker batch size")
+    bench.set_defaults(func=_cmd_bench)
     return parser
 
 

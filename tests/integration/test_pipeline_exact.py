@@ -3,7 +3,7 @@ every district, every bucket size equals the independent reference computation."
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -13,38 +13,14 @@ from ioc.kpis.catalogue import CATALOGUE, Kind
 from ioc.reference import load_reference
 from tests.generator import generate_stream
 from tests.integration.conftest import Pipeline
+from tests.integration.kpi_check import SCOPES, api_cells
 from tests.reference_kpis import TZ, accepted_events, expected_cells, rejected_count
 
 pytestmark = pytest.mark.integration
 
 REF = load_reference()
-SCOPES = [None, *sorted(REF.district_codes)]
 NOW = datetime.now(UTC)
 STREAM = generate_stream(11, NOW, 4000)
-
-
-def api_cells(pipeline: Pipeline) -> dict[tuple[str, str, str, datetime], list[int]]:
-    """Every (KPI, scope, bucket size, start) the API serves, as [numerator, denominator]."""
-    got = {}
-    start = (NOW - timedelta(days=4)).isoformat()
-    end = (NOW + timedelta(hours=1)).isoformat()
-    for kpi in CATALOGUE:
-        for scope in SCOPES:
-            for bucket in ("1m", "1h", "1d"):
-                params = {"bucket": bucket, "start": start, "end": end}
-                if scope:
-                    params["district"] = scope
-                body = pipeline.get(f"/api/v1/kpis/{kpi.id}/series", **params)
-                assert body["kpi"] == kpi.id and body["bucket"] == bucket
-                for p in body["points"]:
-                    if kpi.kind is Kind.RATIO:
-                        cell = [p["numerator"], p["denominator"]]
-                        num, den = cell
-                        assert p["value"] == (num * 100 / den if den else None)
-                    else:
-                        cell = [p["value"], 0]
-                    got[(kpi.id, scope or "", bucket, datetime.fromisoformat(p["start"]))] = cell
-    return got
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +36,7 @@ def reference() -> dict[tuple[str, str, str, datetime], list[int]]:
 
 def test_every_series_equals_the_reference(processed: Pipeline) -> None:
     expected = reference()
-    got = api_cells(processed)
+    got = api_cells(processed, NOW)
     assert len(expected) > 5000
     missing = {k: v for k, v in expected.items() if got.get(k) != v}
     extra = {k: v for k, v in got.items() if k not in expected}
@@ -112,10 +88,10 @@ def test_worker_metrics_count_every_outcome(processed: Pipeline) -> None:
 
 
 def test_replaying_the_same_events_changes_nothing(processed: Pipeline) -> None:
-    before = api_cells(processed)
+    before = api_cells(processed, NOW)
     processed.publish(STREAM)
     processed.wait_processed()
-    assert api_cells(processed) == before
+    assert api_cells(processed, NOW) == before
 
 
 def test_reads_need_a_reader_token(processed: Pipeline) -> None:

@@ -1,0 +1,180 @@
+"""``ioc bench``: one stream worker on the embedded stack, measured.
+
+1. Throughput: N simulated events are published while the worker is stopped; the worker
+   is started and the time from its first stored batch to the last is measured.
+2. Delay: events are published at a fixed rate while the worker runs; each record's
+   delay is the time from its publish to the moment its offset is seen committed with its
+   KPIs (polled every 10 ms).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+
+from connectors.publisher import EventPublisher, event_key
+from connectors.simulator import Simulator
+from ioc.embedded.broker import EmbeddedBroker
+from ioc.embedded.postgres import EmbeddedPostgres
+from ioc.embedded.processes import free_port
+from ioc.reference import load_reference
+from ioc.settings import Settings
+from ioc.storage.migrate import migrate
+from ioc.topics import ensure_topics
+
+
+def _events(count: int, seed: int, now: datetime) -> list[tuple[bytes | None, bytes]]:
+    """``count`` simulated events over the last hours, as publishable records."""
+    sim = Simulator(load_reference(), seed=seed, source="bench", rate=400, start=now)
+    out: list[tuple[bytes | None, bytes]] = []
+    t = now - timedelta(hours=6)
+    while len(out) < count:
+        for ev in sim.between(t, t + timedelta(seconds=30)):
+            out.append((event_key(ev), json.dumps(ev, separators=(",", ":")).encode()))
+        t += timedelta(seconds=30)
+    return out[:count]
+
+
+def _committed(conn: psycopg.Connection, cluster_id: str, settings: Settings) -> dict[int, int]:
+    rows = conn.execute(
+        "SELECT partition, next_offset FROM consumer_offsets WHERE cluster_id = %s AND consumer = %s"
+        " AND topic = %s", (cluster_id, settings.worker_id, settings.events_topic)).fetchall()
+    return {p: o for p, o in rows}
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def run_bench(events: int, rate: float, seconds: float, batch_size: int) -> dict[str, float]:
+    root = Path(tempfile.mkdtemp(prefix="ioc-bench-"))
+    pg = EmbeddedPostgres(root / "postgres", free_port(), root / "postgres.log")
+    broker = EmbeddedBroker("127.0.0.1", free_port(), root / "broker.log")
+    results: dict[str, float] = {}
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        pg.start()
+        broker.start()
+        settings = Settings(kafka_bootstrap=broker.bootstrap, database_url=pg.url, topic_prefix="bench",
+                            data_dir=root, worker_id="bench", worker_batch_size=batch_size)
+        ensure_topics(settings)
+        migrate(settings.database_url)
+        env = {**os.environ, "IOC_KAFKA_BOOTSTRAP": broker.bootstrap, "IOC_DATABASE_URL": pg.url,
+               "IOC_TOPIC_PREFIX": "bench", "IOC_DATA_DIR": str(root), "IOC_WORKER_ID": "bench",
+               "IOC_WORKER_BATCH_SIZE": str(batch_size), "IOC_LOG_LEVEL": "WARNING"}
+        conn = psycopg.connect(pg.url, autocommit=True)
+        publisher = EventPublisher(settings, client_id="bench")
+
+        def start_worker() -> subprocess.Popen[bytes]:
+            log = open(root / "worker.log", "ab")  # noqa: SIM115
+            return subprocess.Popen([sys.executable, "-m", "ioc", "worker"], env=env,
+                                    stdout=log, stderr=subprocess.STDOUT)
+
+        now = datetime.now(UTC)
+        print(f"bench: generating {events:,} simulated events…", flush=True)
+        records = _events(events, 1, now)
+        print("bench: publishing them with the worker stopped…", flush=True)
+        t0 = time.perf_counter()
+        acks = publisher.publish_raw(records, timeout_s=120)
+        print(f"bench: published in {time.perf_counter() - t0:.1f} s", flush=True)
+        targets: dict[int, int] = {}
+        for partition, offset in acks:
+            targets[partition] = max(targets.get(partition, 0), offset + 1)
+        total = sum(targets.values())
+
+        worker = start_worker()
+        first: float | None = None
+        last_print = 0.0
+        while True:
+            done = _committed(conn, broker.cluster_id, settings)
+            consumed = sum(min(done.get(p, 0), o) for p, o in targets.items())
+            stamp = time.perf_counter()
+            if consumed and first is None:
+                first, first_count = stamp, consumed
+            if stamp - last_print > 2 and first is not None:
+                print(f"bench: {consumed:,}/{total:,} processed", flush=True)
+                last_print = stamp
+            if consumed >= total:
+                break
+            if worker.poll() is not None:
+                raise RuntimeError(f"worker exited; see {root / 'worker.log'}")
+            time.sleep(0.01)
+        assert first is not None
+        elapsed = time.perf_counter() - first
+        results["throughput_events_per_s"] = (total - first_count) / elapsed if elapsed else float("inf")
+        results["throughput_events"] = float(total)
+
+        print(f"bench: publishing at {rate:,.0f} events/s for {seconds:.0f} s to measure delay…",
+              flush=True)
+        live = _events(int(rate * seconds), 2, datetime.now(UTC))
+        sent: list[tuple[int, int, float]] = []
+        lock = threading.Lock()
+
+        def produce() -> None:
+            chunk = max(1, int(rate / 50))
+            start = time.perf_counter()
+            for i in range(0, len(live), chunk):
+                wait = start + i / rate - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)
+                stamp = time.perf_counter()
+                for partition, offset in publisher.publish_raw(live[i:i + chunk]):
+                    with lock:
+                        sent.append((partition, offset, stamp))
+
+        thread = threading.Thread(target=produce)
+        thread.start()
+        pending: list[tuple[int, int, float]] = []
+        delays: list[float] = []
+        while thread.is_alive() or pending or len(delays) < len(live):
+            with lock:
+                pending.extend(sent)
+                sent.clear()
+            done = _committed(conn, broker.cluster_id, settings)
+            stamp = time.perf_counter()
+            still = []
+            for partition, offset, published in pending:
+                if done.get(partition, 0) > offset:
+                    delays.append(stamp - published)
+                else:
+                    still.append((partition, offset, published))
+            pending = still
+            if not thread.is_alive() and not pending and len(delays) >= len(live):
+                break
+            time.sleep(0.01)
+        results["delay_p50_ms"] = _percentile(delays, 0.5) * 1000
+        results["delay_p99_ms"] = _percentile(delays, 0.99) * 1000
+        results["delay_mean_ms"] = statistics.fmean(delays) * 1000
+        results["delay_events"] = float(len(delays))
+        results["ledger_bytes_per_million"] = conn.execute(
+            "SELECT pg_total_relation_size('event_ledger')::float8 * 1e6 / greatest(count(*), 1)"
+            " FROM event_ledger").fetchone()[0]  # type: ignore[index]
+        publisher.close()
+        conn.close()
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(30)
+        broker.stop()
+        pg.stop()
+    return results
+
+
+def print_results(results: dict[str, float]) -> None:
+    print("")
+    print(f"throughput   {results['throughput_events_per_s']:>10,.0f} events/s  "
+          f"(one worker, {results['throughput_events']:,.0f} events, whole catalogue)")
+    print(f"delay p50    {results['delay_p50_ms']:>10,.1f} ms  publish → KPIs committed")
+    print(f"delay p99    {results['delay_p99_ms']:>10,.1f} ms  ({results['delay_events']:,.0f} events)")
+    print(f"ledger       {results['ledger_bytes_per_million'] / 1e6:>10,.1f} MB per million events")

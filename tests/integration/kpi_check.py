@@ -1,0 +1,35 @@
+"""Reading every KPI cell back through the API, for comparison with the reference."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from ioc.kpis.catalogue import CATALOGUE, Kind
+from ioc.reference import load_reference
+from tests.integration.conftest import Pipeline
+
+SCOPES = [None, *sorted(load_reference().district_codes)]
+
+
+def api_cells(pipeline: Pipeline, now: datetime) -> dict[tuple[str, str, str, datetime], list[int]]:
+    """Every (KPI, scope, bucket size, start) the API serves, as [numerator, denominator]."""
+    got = {}
+    start = (now - timedelta(days=4)).isoformat()
+    end = (now + timedelta(hours=1)).isoformat()
+    for kpi in CATALOGUE:
+        for scope in SCOPES:
+            for bucket in ("1m", "1h", "1d"):
+                params = {"bucket": bucket, "start": start, "end": end}
+                if scope:
+                    params["district"] = scope
+                body = pipeline.get(f"/api/v1/kpis/{kpi.id}/series", **params)
+                assert body["kpi"] == kpi.id and body["bucket"] == bucket
+                for p in body["points"]:
+                    if kpi.kind is Kind.RATIO:
+                        cell = [p["numerator"], p["denominator"]]
+                        num, den = cell
+                        assert p["value"] == (num * 100 / den if den else None)
+                    else:
+                        cell = [p["value"], 0]
+                    got[(kpi.id, scope or "", bucket, datetime.fromisoformat(p["start"]))] = cell
+    return got
