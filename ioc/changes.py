@@ -6,7 +6,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ioc.kpis.catalogue import BY_ID, kpi_value
+from ioc.kpis.sensors import SENSOR_KPIS, aggregate_value
 from ioc.storage.kpi_cells import StoredCell
+from ioc.storage.sensor_cells import StoredSensorCell
 
 
 def local_iso(instant: datetime, utc_offset: timedelta) -> str:
@@ -31,6 +33,21 @@ def change_message(cell: StoredCell, utc_offset: timedelta) -> dict[str, Any]:
     return message
 
 
+def sensor_change_messages(cell: StoredSensorCell, utc_offset: timedelta) -> list[dict[str, Any]]:
+    """One ``kpi`` message per sensor KPI for a province or district cell of one metric."""
+    return [{
+        "type": "kpi",
+        "kpi": kpi,
+        "district": cell.key.district or None,
+        "metric": cell.key.metric,
+        "bucket": cell.bucket_size.value,
+        "start": local_iso(cell.key.bucket, utc_offset),
+        "value": aggregate_value(kpi, cell.agg),
+        "version": cell.version,
+    } for kpi in SENSOR_KPIS]
+
+
 def change_key(message: dict[str, Any]) -> str:
     """Identity of the value a message carries; the feed keeps only the latest per key."""
-    return f"{message['kpi']}|{message['district'] or ''}|{message['bucket']}|{message['start']}"
+    return (f"{message['kpi']}|{message['district'] or ''}|{message.get('metric', '')}"
+            f"|{message['bucket']}|{message['start']}")

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal, cast, get_args
 
 from pydantic import (
     BaseModel,
@@ -92,13 +92,15 @@ class PaymentCompleted(_Data):
     service_code: Code | None = None
 
 
+Metric = Literal["pm2_5", "pm10", "no2", "o3", "water_level_cm", "rainfall_mm",
+                 "temperature_c", "humidity_pct", "noise_db"]
+METRICS: tuple[str, ...] = get_args(Metric)
+
+
 class SensorReading(_Data):
     station_id: Code
     district: Code
-    metric: Literal[
-        "pm2_5", "pm10", "no2", "o3", "water_level_cm", "rainfall_mm",
-        "temperature_c", "humidity_pct", "noise_db",
-    ]
+    metric: Metric
     value: float = Field(allow_inf_nan=False)
 
     @field_validator("value", mode="before")

@@ -17,14 +17,16 @@ from datetime import timedelta
 
 from psycopg import AsyncConnection
 
-from ioc.changes import change_key, change_message
+from ioc.changes import change_key, change_message, sensor_change_messages
 from ioc.clock import Clock
 from ioc.events import Event, Rejection, Rules
 from ioc.intake import RawRecord, next_offsets, triage
 from ioc.kpis.buckets import Bucket
 from ioc.kpis.counters import NO_DIM, event_cells, rollup
+from ioc.kpis.sensors import ALL, rollup_sensors, sensor_cells
 from ioc.storage import ledger, offsets
 from ioc.storage.kpi_cells import StoredCell, add_cells
+from ioc.storage.sensor_cells import StoredSensorCell, add_sensor_cells
 from streams import metrics
 from streams.publishing import OutRecord, Publisher
 
@@ -45,6 +47,7 @@ class BatchOutcome:
     duplicates: list[Event] = field(default_factory=list)
     rejected: list[tuple[RawRecord, Rejection]] = field(default_factory=list)
     stored: list[StoredCell] = field(default_factory=list)
+    stored_sensors: list[StoredSensorCell] = field(default_factory=list)
 
 
 def deadletter_record(topic: str, record: RawRecord, rejection: Rejection) -> OutRecord:
@@ -91,25 +94,31 @@ class BatchProcessor:
             for event in sorted_out.accepted:
                 (outcome.accepted if event.dedup_key in new_keys else outcome.duplicates).append(event)
             minute_cells = event_cells(outcome.accepted, cfg.utc_offset)
+            minute_sensors = sensor_cells(outcome.accepted, cfg.utc_offset)
             for size in (Bucket.MINUTE, Bucket.HOUR, Bucket.DAY):
-                cells = minute_cells if size is Bucket.MINUTE else rollup(
-                    minute_cells, size, cfg.utc_offset)
+                coarse = size is not Bucket.MINUTE
+                cells = rollup(minute_cells, size, cfg.utc_offset) if coarse else minute_cells
                 outcome.stored.extend(await add_cells(conn, size, cells))
+                sensors = (rollup_sensors(minute_sensors, size, cfg.utc_offset) if coarse
+                           else minute_sensors)
+                outcome.stored_sensors.extend(await add_sensor_cells(conn, size, sensors))
             await offsets.advance(conn, cfg.cluster_id, cfg.consumer, next_offsets(fresh))
         self._count(outcome)
-        await self._publish_changes(outcome.stored)
+        await self._publish_changes(outcome.stored, outcome.stored_sensors)
         return outcome
 
-    async def _publish_changes(self, stored: Sequence[StoredCell]) -> None:
-        out = []
-        for cell in stored:
-            if cell.dim != NO_DIM:
-                continue
-            message = change_message(cell, self._config.utc_offset)
-            out.append(OutRecord(self._config.changes_topic, change_key(message).encode(),
-                                 json.dumps(message, separators=(",", ":")).encode()))
-        if out:
-            await self._publisher.publish(out)
+    async def _publish_changes(self, stored: Sequence[StoredCell],
+                               sensors: Sequence[StoredSensorCell]) -> None:
+        """Province and district values (no breakdowns, no single stations) for the wall."""
+        offset = self._config.utc_offset
+        messages = [change_message(c, offset) for c in stored if c.dim == NO_DIM]
+        for cell in sensors:
+            if cell.key.station_id == ALL:
+                messages.extend(sensor_change_messages(cell, offset))
+        if messages:
+            await self._publisher.publish([
+                OutRecord(self._config.changes_topic, change_key(m).encode(),
+                          json.dumps(m, separators=(",", ":")).encode()) for m in messages])
 
     @staticmethod
     def _count(outcome: BatchOutcome) -> None:

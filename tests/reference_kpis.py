@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from datetime import datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -17,6 +18,8 @@ CHANNELS = {"online", "counter", "postal"}
 LEVELS = {"full_online", "partial_online", "offline"}
 METHODS = {"cash", "card", "bank_transfer", "e_wallet", "qr"}
 PURPOSES = {"fee", "tax", "utility", "other"}
+METRICS = {"pm2_5", "pm10", "no2", "o3", "water_level_cm", "rainfall_mm", "temperature_c",
+           "humidity_pct", "noise_db"}
 
 
 def _ts(value: object) -> datetime | None:
@@ -67,8 +70,8 @@ def acceptable(event: object, districts: set[str], now: datetime,
                 and data.get("method") in METHODS and data.get("purpose") in PURPOSES)
     if kind == "sensor.reading":
         value = data.get("value")
-        return (_str(data, "station_id") and isinstance(value, int | float)
-                and not isinstance(value, bool) and value == value and abs(value) != float("inf"))
+        return (_str(data, "station_id") and data.get("metric") in METRICS
+                and isinstance(value, int | Decimal) and not isinstance(value, bool))
     return False
 
 
@@ -88,7 +91,9 @@ def rejected_count(raw_events: list[bytes], districts: set[str], now: datetime) 
     count = 0
     for raw in raw_events:
         try:
-            event = json.loads(raw.decode("utf-8"))
+            # numbers with a fraction parse as the exact decimals written; NaN and
+            # Infinity stay floats and are refused below
+            event = json.loads(raw.decode("utf-8"), parse_float=Decimal)
         except (UnicodeDecodeError, ValueError):
             count += 1
             continue
@@ -101,7 +106,9 @@ def accepted_events(raw_events: list[bytes], districts: set[str], now: datetime)
     out = []
     for raw in raw_events:
         try:
-            event = json.loads(raw.decode("utf-8"))
+            # numbers with a fraction parse as the exact decimals written; NaN and
+            # Infinity stay floats and are refused below
+            event = json.loads(raw.decode("utf-8"), parse_float=Decimal)
         except (UnicodeDecodeError, ValueError):
             continue
         if not acceptable(event, districts, now):
@@ -150,3 +157,28 @@ def expected_cells(events: list[dict]) -> Expected:
             add("payment.non_cash_rate", d, time, 1 if non_cash else 0, 1)
             add("payment.non_cash_value_rate", d, time, amount if non_cash else 0, amount)
     return cells
+
+
+SensorExpected = dict[tuple[str, str, str, str, str, datetime], float | int]
+"""(kpi, metric, district or '', station_id or '', bucket size, local start) -> value"""
+
+
+def expected_sensor_values(events: list[dict]) -> SensorExpected:
+    """sensor.avg/min/max/readings per metric: province-wide, per district and per station."""
+    groups: dict[tuple[str, str, str, str, datetime], list[Decimal]] = defaultdict(list)
+    for ev in events:
+        if ev["type"] != "sensor.reading":
+            continue
+        data, time = ev["data"], datetime.fromisoformat(ev["time"])
+        value = Decimal(data["value"])
+        for size in ("1m", "1h", "1d"):
+            for district, station in (("", ""), (data["district"], ""), ("", data["station_id"])):
+                groups[(data["metric"], district, station, size, _bucket(time, size))].append(value)
+    out: SensorExpected = {}
+    for (metric, district, station, size, start), values in groups.items():
+        key = (metric, district, station, size, start)
+        out[("sensor.readings", *key)] = len(values)
+        out[("sensor.avg", *key)] = float(sum(values, Decimal(0)) / len(values))
+        out[("sensor.min", *key)] = float(min(values))
+        out[("sensor.max", *key)] = float(max(values))
+    return out

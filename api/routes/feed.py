@@ -15,7 +15,7 @@ from api.state import AppState
 from api.views import snapshot_values
 from ioc.changes import local_iso
 from ioc.kpis.buckets import Bucket, bucket_start
-from ioc.kpis.catalogue import BY_ID, CATALOGUE
+from ioc.kpis.catalogue import BY_ID, CATALOGUE, Kind
 from ioc.kpis.counters import PROVINCE
 from ioc.storage import kpi_reads
 from ioc.tokens import READ_ROLES
@@ -49,7 +49,8 @@ async def build_snapshot(state: AppState, subscription: Subscription) -> dict[st
     now = state.clock.now()
     offset = state.reference.utc_offset
     day = bucket_start(now, Bucket.DAY, offset)
-    kpis = [k for k in CATALOGUE if subscription.kpis is None or k.id in subscription.kpis]
+    kpis = [k for k in CATALOGUE if k.kind is not Kind.AGGREGATE
+            and (subscription.kpis is None or k.id in subscription.kpis)]
     scopes = [PROVINCE, *(d.code for d in state.reference.districts)]
     if subscription.districts is not None:
         scopes = [s for s in scopes if s in subscription.districts]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -11,10 +12,12 @@ from pydantic import AwareDatetime, BaseModel
 from api.deps import Reader, State
 from api.views import day_value, point
 from ioc.changes import local_iso
+from ioc.events import METRICS
 from ioc.kpis.buckets import Bucket, bucket_range, bucket_start
-from ioc.kpis.catalogue import BY_ID, CATALOGUE, KpiDef
+from ioc.kpis.catalogue import BY_ID, CATALOGUE, Kind, KpiDef
 from ioc.kpis.counters import PROVINCE
-from ioc.storage import kpi_reads
+from ioc.kpis.sensors import SensorAgg, aggregate_value
+from ioc.storage import kpi_reads, sensor_cells
 
 router = APIRouter(prefix="/api/v1/kpis", tags=["kpis"])
 
@@ -36,21 +39,27 @@ class Point(BaseModel):
     value: float | int | None
     numerator: int | None = None
     denominator: int | None = None
+    readings: int | None = None
 
 
 class Series(BaseModel):
     kpi: str
     bucket: str
     district: str | None
+    station_id: str | None = None
+    metric: str | None = None
     points: list[Point]
 
 
 class Current(BaseModel):
     kpi: str
     district: str | None
+    station_id: str | None = None
+    metric: str | None = None
     value: float | int | None
     numerator: int | None = None
     denominator: int | None = None
+    readings: int | None = None
     as_of: str
 
 
@@ -59,6 +68,39 @@ def _kpi(kpi_id: str) -> KpiDef:
     if kpi is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown KPI '{kpi_id}'")
     return kpi
+
+
+@dataclass(frozen=True)
+class SensorScope:
+    metric: str
+    district: str
+    station_id: str
+
+
+def _sensor_scope(kpi: KpiDef, scope: str, station_id: str | None,
+                  metric: str | None) -> SensorScope | None:
+    """For sensor KPIs: which cells to read; None for the other KPIs (which take neither)."""
+    if kpi.kind is not Kind.AGGREGATE:
+        if station_id is not None or metric is not None:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+                                "only sensor KPIs take station_id and metric")
+        return None
+    if metric is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+                            f"{kpi.id} needs metric= (one of {', '.join(METRICS)})")
+    if metric not in METRICS:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"unknown metric '{metric}'")
+    if station_id is not None and scope:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+                            "give district or station_id, not both")
+    return SensorScope(metric, scope, station_id or "")
+
+
+def _sensor_point(kpi: KpiDef, start: datetime, agg: SensorAgg | None,
+                  offset: timedelta) -> dict[str, Any]:
+    return {"start": local_iso(start, offset),
+            "value": aggregate_value(kpi.id, agg) if agg else None,
+            "readings": agg.readings if agg else 0}
 
 
 def _scope(state: State, district: str | None) -> str:
@@ -84,11 +126,14 @@ async def series(
                      Query(description="RFC 3339; default: a window before end")] = None,
     end: Annotated[AwareDatetime | None, Query(description="RFC 3339, exclusive; default: now")] = None,
     district: Annotated[str | None, Query(description="district code; omit for the province")] = None,
+    station_id: Annotated[str | None, Query(description="sensor KPIs: one station")] = None,
+    metric: Annotated[str | None, Query(description="sensor KPIs: required, e.g. pm2_5")] = None,
 ) -> dict[str, Any]:
     """One point per bucket with data whose start lies in [start, end), start aligned down
     to its bucket."""
     kpi = _kpi(kpi_id)
     scope = _scope(state, district)
+    sensor = _sensor_scope(kpi, scope, station_id, metric)
     offset = state.reference.utc_offset
     end = end or state.clock.now()
     start = start or end - DEFAULT_WINDOW[bucket]
@@ -98,6 +143,14 @@ async def series(
     if (end - first).total_seconds() / bucket.seconds > MAX_POINTS:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
                             f"range too long: at most {MAX_POINTS} buckets of {bucket.value}")
+    if sensor is not None:
+        async with state.pool.connection() as conn:
+            cells = await sensor_cells.sensor_series(
+                conn, bucket=bucket, metric=sensor.metric, district=sensor.district,
+                station_id=sensor.station_id, start=first, end=end)
+        return {"kpi": kpi.id, "bucket": bucket.value, "district": district,
+                "station_id": station_id, "metric": metric,
+                "points": [_sensor_point(kpi, start, agg, offset) for start, agg in cells]}
     async with state.pool.connection() as conn:
         rows = await kpi_reads.series(conn, kpi=kpi.id, bucket=bucket, district=scope,
                                       start=first, end=end)
@@ -109,12 +162,25 @@ async def series(
 async def current(
     kpi_id: str, state: State, _: Reader,
     district: Annotated[str | None, Query(description="district code; omit for the province")] = None,
+    station_id: Annotated[str | None, Query(description="sensor KPIs: one station")] = None,
+    metric: Annotated[str | None, Query(description="sensor KPIs: required, e.g. pm2_5")] = None,
 ) -> dict[str, Any]:
     """Today's (local day) value so far."""
     kpi = _kpi(kpi_id)
     scope = _scope(state, district)
+    sensor = _sensor_scope(kpi, scope, station_id, metric)
     now = state.clock.now()
-    day = bucket_start(now, Bucket.DAY, state.reference.utc_offset)
+    offset = state.reference.utc_offset
+    day = bucket_start(now, Bucket.DAY, offset)
+    if sensor is not None:
+        async with state.pool.connection() as conn:
+            cells = await sensor_cells.sensor_series(
+                conn, bucket=Bucket.DAY, metric=sensor.metric, district=sensor.district,
+                station_id=sensor.station_id, start=day, end=day + timedelta(days=1))
+        found = _sensor_point(kpi, day, cells[0][1] if cells else None, offset)
+        return {"kpi": kpi.id, "district": district, "station_id": station_id, "metric": metric,
+                "value": found["value"], "readings": found["readings"],
+                "as_of": local_iso(now, offset)}
     async with state.pool.connection() as conn:
         rows = await kpi_reads.series(conn, kpi=kpi.id, bucket=Bucket.DAY, district=scope,
                                       start=day, end=day + timedelta(days=1))

@@ -44,6 +44,14 @@ CATALOGUE: tuple[KpiDef, ...] = (
            "%", Kind.RATIO),
     KpiDef("payment.non_cash_value_rate", "Tỷ lệ giá trị thanh toán không dùng tiền mặt",
            "Non-cash payment value rate", "%", Kind.RATIO),
+    KpiDef("sensor.avg", "Giá trị trung bình cảm biến", "Sensor mean", "metric unit",
+           Kind.AGGREGATE, ("station_id", "metric")),
+    KpiDef("sensor.min", "Giá trị nhỏ nhất cảm biến", "Sensor minimum", "metric unit",
+           Kind.AGGREGATE, ("station_id", "metric")),
+    KpiDef("sensor.max", "Giá trị lớn nhất cảm biến", "Sensor maximum", "metric unit",
+           Kind.AGGREGATE, ("station_id", "metric")),
+    KpiDef("sensor.readings", "Số lần đo", "Sensor readings", "readings", Kind.AGGREGATE,
+           ("station_id", "metric")),
 )
 
 BY_ID: dict[str, KpiDef] = {k.id: k for k in CATALOGUE}

@@ -17,6 +17,8 @@ def api_cells(pipeline: Pipeline, now: datetime) -> dict[tuple[str, str, str, da
     start = (now - timedelta(days=4)).isoformat()
     end = (now + timedelta(hours=1)).isoformat()
     for kpi in CATALOGUE:
+        if kpi.kind is Kind.AGGREGATE:
+            continue
         for scope in SCOPES:
             for bucket in ("1m", "1h", "1d"):
                 params = {"bucket": bucket, "start": start, "end": end}
@@ -32,4 +34,28 @@ def api_cells(pipeline: Pipeline, now: datetime) -> dict[tuple[str, str, str, da
                     else:
                         cell = [p["value"], 0]
                     got[(kpi.id, scope or "", bucket, datetime.fromisoformat(p["start"]))] = cell
+    return got
+
+
+def api_sensor_values(pipeline: Pipeline, now: datetime, metrics: list[str], stations: list[str],
+                      ) -> dict[tuple[str, str, str, str, str, datetime], float | int]:
+    """Every sensor KPI value the API serves for the given metrics: province-wide, per
+    district and per station."""
+    got = {}
+    start = (now - timedelta(days=4)).isoformat()
+    end = (now + timedelta(hours=1)).isoformat()
+    scopes = [("", ""), *((d, "") for d in SCOPES if d), *(("", s) for s in stations)]
+    for kpi in ("sensor.avg", "sensor.min", "sensor.max", "sensor.readings"):
+        for metric in metrics:
+            for district, station in scopes:
+                for bucket in ("1m", "1h", "1d"):
+                    params = {"bucket": bucket, "start": start, "end": end, "metric": metric}
+                    if district:
+                        params["district"] = district
+                    if station:
+                        params["station_id"] = station
+                    body = pipeline.get(f"/api/v1/kpis/{kpi}/series", **params)
+                    for p in body["points"]:
+                        key = (kpi, metric, district, station, bucket, datetime.fromisoformat(p["start"]))
+                        got[key] = p["value"]
     return got

@@ -12,8 +12,8 @@ import pytest
 from ioc.reference import load_reference
 from tests.generator import generate_stream
 from tests.integration.conftest import Pipeline
-from tests.integration.kpi_check import api_cells
-from tests.reference_kpis import accepted_events, expected_cells
+from tests.integration.kpi_check import api_cells, api_sensor_values
+from tests.reference_kpis import accepted_events, expected_cells, expected_sensor_values
 
 pytestmark = pytest.mark.integration
 
@@ -46,3 +46,6 @@ def test_sigkill_mid_stream_twice_stays_exact(pipeline: Pipeline) -> None:
     wrong = {k: (got.get(k), v) for k, v in expected.items() if got.get(k) != v}
     assert not wrong, list(wrong.items())[:5]
     assert set(got) == set(expected)
+    sensors = expected_sensor_values(accepted_events(STREAM, set(REF.district_codes), NOW))
+    stations = sorted({k[3] for k in sensors if k[3]})
+    assert api_sensor_values(pipeline, NOW, sorted({k[1] for k in sensors}), stations) == sensors

@@ -13,8 +13,14 @@ from ioc.kpis.catalogue import CATALOGUE, Kind
 from ioc.reference import load_reference
 from tests.generator import generate_stream
 from tests.integration.conftest import Pipeline
-from tests.integration.kpi_check import SCOPES, api_cells
-from tests.reference_kpis import TZ, accepted_events, expected_cells, rejected_count
+from tests.integration.kpi_check import SCOPES, api_cells, api_sensor_values
+from tests.reference_kpis import (
+    TZ,
+    accepted_events,
+    expected_cells,
+    expected_sensor_values,
+    rejected_count,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -44,10 +50,33 @@ def test_every_series_equals_the_reference(processed: Pipeline) -> None:
     assert not extra, list(extra.items())[:5]
 
 
+def test_sensor_aggregates_equal_the_reference(processed: Pipeline) -> None:
+    expected = expected_sensor_values(accepted_events(STREAM, set(REF.district_codes), NOW))
+    stations = sorted({k[3] for k in expected if k[3]})
+    metrics = sorted({k[1] for k in expected})
+    got = api_sensor_values(processed, NOW, metrics, stations)
+    assert len(expected) > 2000 and len(stations) == 6
+    assert got == expected
+
+
+def test_sensor_kpis_need_a_metric(processed: Pipeline) -> None:
+    headers = {"Authorization": f"Bearer {processed.tokens['operator']}"}
+    base = f"{processed.api_url}/api/v1/kpis"
+    assert httpx.get(f"{base}/sensor.avg/current", headers=headers).status_code == 422
+    assert httpx.get(f"{base}/sensor.avg/current", headers=headers,
+                     params={"metric": "pm2_5", "district": "288", "station_id": "ST1"}).status_code == 422
+    assert httpx.get(f"{base}/payment.count/current", headers=headers,
+                     params={"metric": "pm2_5"}).status_code == 422
+    body = processed.get("/api/v1/kpis/sensor.readings/current", metric="pm2_5", station_id="ST1")
+    assert body["station_id"] == "ST1" and isinstance(body["value"], int)
+
+
 def test_current_is_todays_total(processed: Pipeline) -> None:
     expected = reference()
     today = datetime.now(UTC).astimezone(TZ).replace(hour=0, minute=0, second=0, microsecond=0)
     for kpi in CATALOGUE:
+        if kpi.kind is Kind.AGGREGATE:
+            continue
         for scope in SCOPES:
             params = {"district": scope} if scope else {}
             body = processed.get(f"/api/v1/kpis/{kpi.id}/current", **params)
