@@ -11,6 +11,7 @@ after the commit.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -122,10 +123,11 @@ class BatchProcessor:
 
     @staticmethod
     def _count(outcome: BatchOutcome) -> None:
+        """Count outcomes per batch (one metric update per label set, not per event)."""
         metrics.REDELIVERED.inc(outcome.redelivered)
-        for event in outcome.accepted:
-            metrics.EVENTS.labels(event.source, "accepted", "").inc()
-        for event in outcome.duplicates:
-            metrics.EVENTS.labels(event.source, "duplicate", "").inc()
-        for _, rejection in outcome.rejected:
-            metrics.EVENTS.labels(rejection.source or "unknown", "rejected", rejection.code.value).inc()
+        counts: Counter[tuple[str, str, str]] = Counter()
+        counts.update((e.source, "accepted", "") for e in outcome.accepted)
+        counts.update((e.source, "duplicate", "") for e in outcome.duplicates)
+        counts.update((r.source or "unknown", "rejected", r.code.value) for _, r in outcome.rejected)
+        for labels, n in counts.items():
+            metrics.EVENTS.labels(*labels).inc(n)

@@ -103,7 +103,8 @@ async def feed(ws: WebSocket, token: str | None = None) -> None:
             with contextlib.suppress(Exception):
                 await ws.close(CLOSE_STUCK, client.closed_reason)
     finally:
-        client.close("gone") if client.closed_reason is None else None
+        if client.closed_reason is None:
+            client.close("gone")
         sender.cancel()
         state.hub.remove(client)
 

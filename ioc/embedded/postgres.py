@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import pwd
+import signal
 import stat
 import subprocess
 from dataclasses import dataclass, field
@@ -120,7 +121,5 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         if self.proc is not None:
-            import signal
-
             stop(self.proc, sig=signal.SIGINT, timeout_s=30)  # fast shutdown
             self.proc = None

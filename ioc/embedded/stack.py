@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import signal
 import subprocess
@@ -87,6 +86,7 @@ class Stack:
             "IOC_DATA_DIR": str(self.data_dir),
             "IOC_API_HOST": self.settings.api_host,
             "IOC_API_PORT": str(self.port),
+            "IOC_SIM_RATE": str(self.settings.sim_rate),
             "PYTHONUNBUFFERED": "1",
         })
         return env
@@ -224,7 +224,3 @@ def run_up(settings: Settings, *, port: int, data_dir: Path, simulator: bool) ->
         stack.say("ioc: stopped")
     return code
 
-
-def credentials(data_dir: Path) -> dict[str, str]:
-    result: dict[str, str] = json.loads((data_dir / "credentials.json").read_text())
-    return result
