@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ioc.kpis.catalogue import BY_ID, kpi_value
+from ioc.kpis.gauges import GAUGE_KPIS
 from ioc.kpis.sensors import SENSOR_KPIS, aggregate_value
 from ioc.storage.kpi_cells import StoredCell
 from ioc.storage.sensor_cells import StoredSensorCell
@@ -47,7 +48,23 @@ def sensor_change_messages(cell: StoredSensorCell, utc_offset: timedelta) -> lis
     } for kpi in SENSOR_KPIS]
 
 
+GAUGE_BUCKET = "now"
+"""The ``bucket`` of a gauge's value at an instant (its ``start`` is that instant)."""
+
+
+def gauge_messages(values: dict[tuple[str, str], int], scopes: list[str], at: datetime,
+                   utc_offset: timedelta) -> list[dict[str, Any]]:
+    """``kpi`` messages of the gauges at instant ``at``, for every scope (0 where absent)."""
+    version = int(at.timestamp() * 1000)
+    return [{"type": "kpi", "kpi": kpi, "district": scope or None, "bucket": GAUGE_BUCKET,
+             "start": local_iso(at, utc_offset), "value": values.get((kpi, scope), 0),
+             "version": version}
+            for kpi in GAUGE_KPIS for scope in scopes]
+
+
 def change_key(message: dict[str, Any]) -> str:
-    """Identity of the value a message carries; the feed keeps only the latest per key."""
+    """Identity of the value a message carries; the feed keeps only the latest per key.
+    A gauge has one current value per scope, so its instant is not part of the key."""
+    start = "" if message["bucket"] == GAUGE_BUCKET else message["start"]
     return (f"{message['kpi']}|{message['district'] or ''}|{message.get('metric', '')}"
-            f"|{message['bucket']}|{message['start']}")
+            f"|{message['bucket']}|{start}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
@@ -14,12 +15,14 @@ import psycopg
 from faust.streams import Stream
 from psycopg import AsyncConnection
 
+from ioc.changes import change_key, gauge_messages
 from ioc.clock import Clock
 from ioc.events import Rules
 from ioc.intake import RawRecord
+from ioc.kpis.gauges import GAUGE_KPIS
 from ioc.reference import Reference
 from ioc.settings import Settings
-from ioc.storage import ledger
+from ioc.storage import dossier_state, ledger
 from streams import metrics
 from streams.batch import BatchConfig, BatchProcessor
 from streams.publishing import OutRecord
@@ -81,6 +84,7 @@ def create_app(settings: Settings, reference: Reference, clock: Clock, cluster_i
         lateness_limit=timedelta(seconds=settings.lateness_limit_s),
         future_tolerance=timedelta(seconds=settings.future_tolerance_s),
     )
+    publisher = FaustPublisher(app)
     processor = BatchProcessor(
         BatchConfig(
             cluster_id=cluster_id,
@@ -89,7 +93,7 @@ def create_app(settings: Settings, reference: Reference, clock: Clock, cluster_i
             changes_topic=settings.changes_topic,
             utc_offset=reference.utc_offset,
         ),
-        rules, clock, FaustPublisher(app),
+        rules, clock, publisher,
     )
     database = Database(settings.database_url)
 
@@ -116,6 +120,26 @@ def create_app(settings: Settings, reference: Reference, clock: Clock, cluster_i
                 "INSERT INTO worker_heartbeats (worker, seen_at) VALUES (%s, now())"
                 " ON CONFLICT (worker) DO UPDATE SET seen_at = now()", (settings.worker_id,))
         await database.run(beat)
+
+    scopes = ["", *(d.code for d in reference.districts)]
+    last_gauges: dict[tuple[str, str], int] = {}
+
+    @app.timer(interval=settings.gauge_interval_s)
+    async def publish_gauges() -> None:
+        """Gauges move as time passes: sample them and send the ones that changed."""
+        now = clock.now()
+        values = await database.run(partial(dossier_state.gauges_now, t=now))
+        changed = {k: values.get(k, 0) for k in
+                   ((kpi, s) for kpi in GAUGE_KPIS for s in scopes)
+                   if values.get(k, 0) != last_gauges.get(k)}
+        if not changed:
+            return
+        messages = [m for m in gauge_messages(changed, scopes, now, reference.utc_offset)
+                    if (m["kpi"], m["district"] or "") in changed]
+        await publisher.publish([OutRecord(settings.changes_topic, change_key(m).encode(),
+                                           json.dumps(m, separators=(",", ":")).encode())
+                                 for m in messages])
+        last_gauges.update(changed)
 
     @app.timer(interval=3600.0)
     async def prune_ledger() -> None:

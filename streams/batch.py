@@ -24,8 +24,9 @@ from ioc.events import Event, Rejection, Rules
 from ioc.intake import RawRecord, next_offsets, triage
 from ioc.kpis.buckets import Bucket
 from ioc.kpis.counters import NO_DIM, event_cells, rollup
+from ioc.kpis.gauges import dossier_facts
 from ioc.kpis.sensors import ALL, rollup_sensors, sensor_cells
-from ioc.storage import ledger, offsets
+from ioc.storage import dossier_state, ledger, offsets
 from ioc.storage.kpi_cells import StoredCell, add_cells
 from ioc.storage.sensor_cells import StoredSensorCell, add_sensor_cells
 from streams import metrics
@@ -103,6 +104,7 @@ class BatchProcessor:
                 sensors = (rollup_sensors(minute_sensors, size, cfg.utc_offset) if coarse
                            else minute_sensors)
                 outcome.stored_sensors.extend(await add_sensor_cells(conn, size, sensors))
+            await dossier_state.merge_facts(conn, dossier_facts(outcome.accepted))
             await offsets.advance(conn, cfg.cluster_id, cfg.consumer, next_offsets(fresh))
         self._count(outcome)
         await self._publish_changes(outcome.stored, outcome.stored_sensors)

@@ -182,3 +182,28 @@ def expected_sensor_values(events: list[dict]) -> SensorExpected:
         out[("sensor.min", *key)] = float(min(values))
         out[("sensor.max", *key)] = float(max(values))
     return out
+
+
+def expected_gauges(events: list[dict], t: datetime) -> dict[tuple[str, str], int]:
+    """dossier.open and dossier.overdue_open at instant t, by the catalogue's definition:
+    a receipt at or before t and no resolution or withdrawal at or before t."""
+    receipts: dict[str, list[tuple[datetime, str, datetime]]] = defaultdict(list)
+    closings: dict[str, list[datetime]] = defaultdict(list)
+    for ev in events:
+        data, time = ev["data"], datetime.fromisoformat(ev["time"])
+        if ev["type"] == "dossier.received":
+            receipts[data["dossier_id"]].append((time, data["district"],
+                                                 datetime.fromisoformat(data["due_at"])))
+        elif ev["type"] in ("dossier.resolved", "dossier.withdrawn"):
+            closings[data["dossier_id"]].append(time)
+    out: dict[tuple[str, str], int] = defaultdict(int)
+    for dossier, items in receipts.items():
+        seen = [r for r in items if r[0] <= t]
+        if not seen or any(c <= t for c in closings.get(dossier, [])):
+            continue
+        _, district, due = min(items)
+        for scope in ("", district):
+            out[("dossier.open", scope)] += 1
+            if due < t:
+                out[("dossier.overdue_open", scope)] += 1
+    return dict(out)

@@ -13,11 +13,12 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from api.feed import ClientSession, Subscription
 from api.state import AppState
 from api.views import snapshot_values
-from ioc.changes import local_iso
+from ioc.changes import gauge_messages, local_iso
 from ioc.kpis.buckets import Bucket, bucket_start
 from ioc.kpis.catalogue import BY_ID, CATALOGUE, Kind
 from ioc.kpis.counters import PROVINCE
-from ioc.storage import kpi_reads
+from ioc.kpis.gauges import GAUGE_KPIS
+from ioc.storage import dossier_state, kpi_reads
 from ioc.tokens import READ_ROLES
 
 router = APIRouter(tags=["feed"])
@@ -49,17 +50,20 @@ async def build_snapshot(state: AppState, subscription: Subscription) -> dict[st
     now = state.clock.now()
     offset = state.reference.utc_offset
     day = bucket_start(now, Bucket.DAY, offset)
-    kpis = [k for k in CATALOGUE if k.kind is not Kind.AGGREGATE
+    kpis = [k for k in CATALOGUE if k.kind in (Kind.COUNTER, Kind.RATIO)
             and (subscription.kpis is None or k.id in subscription.kpis)]
+    gauges = [k for k in GAUGE_KPIS if subscription.kpis is None or k in subscription.kpis]
     scopes = [PROVINCE, *(d.code for d in state.reference.districts)]
     if subscription.districts is not None:
         scopes = [s for s in scopes if s in subscription.districts]
     async with state.pool.connection() as conn:
         rows = await kpi_reads.day_cells(conn, day, [k.id for k in kpis])
+        gauge_values = await dossier_state.gauges_now(conn, now) if gauges else {}
+    values = snapshot_values(kpis, scopes, rows, day, offset)
+    values += [m for m in gauge_messages(gauge_values, scopes, now, offset) if m["kpi"] in gauges]
     return {"type": "snapshot", "as_of": local_iso(now, offset),
             "day_start": local_iso(day, offset),
-            "day_end": local_iso(day + timedelta(days=1), offset),
-            "values": snapshot_values(kpis, scopes, rows, day, offset)}
+            "day_end": local_iso(day + timedelta(days=1), offset), "values": values}
 
 
 async def _authenticate(ws: WebSocket, state: AppState, token: str | None) -> bool:

@@ -17,13 +17,27 @@ from ioc.kpis.buckets import Bucket, bucket_range, bucket_start
 from ioc.kpis.catalogue import BY_ID, CATALOGUE, Kind, KpiDef
 from ioc.kpis.counters import PROVINCE
 from ioc.kpis.sensors import SensorAgg, aggregate_value
-from ioc.storage import kpi_reads, sensor_cells
+from ioc.storage import dossier_state, kpi_reads, sensor_cells
 
 router = APIRouter(prefix="/api/v1/kpis", tags=["kpis"])
 
 DEFAULT_WINDOW = {Bucket.MINUTE: timedelta(hours=2), Bucket.HOUR: timedelta(days=2),
                   Bucket.DAY: timedelta(days=31)}
 MAX_POINTS = 20_000
+MAX_GAUGE_SAMPLES = 2_000
+
+
+def gauge_instants(first: datetime, end: datetime, now: datetime, bucket: Bucket,
+                   ) -> list[tuple[datetime, datetime]]:
+    """(bucket start, instant sampled) for each bucket from ``first`` before ``end`` that has
+    begun by ``now``: the bucket's end, or ``now`` for the bucket still running."""
+    step = timedelta(seconds=bucket.seconds)
+    out = []
+    start = first
+    while start < end and start <= now:
+        out.append((start, min(start + step, now)))
+        start += step
+    return out
 
 
 class KpiInfo(BaseModel):
@@ -37,6 +51,8 @@ class KpiInfo(BaseModel):
 class Point(BaseModel):
     start: str
     value: float | int | None
+    at: str | None = None
+    """Gauges: the instant sampled (the bucket's end, or now for the current bucket)."""
     numerator: int | None = None
     denominator: int | None = None
     readings: int | None = None
@@ -143,6 +159,17 @@ async def series(
     if (end - first).total_seconds() / bucket.seconds > MAX_POINTS:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
                             f"range too long: at most {MAX_POINTS} buckets of {bucket.value}")
+    if kpi.kind is Kind.GAUGE:
+        samples = gauge_instants(first, end, state.clock.now(), bucket)
+        if len(samples) > MAX_GAUGE_SAMPLES:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+                                f"range too long for a gauge: at most {MAX_GAUGE_SAMPLES} samples")
+        async with state.pool.connection() as conn:
+            values = await dossier_state.gauge_samples(conn, [at for _, at in samples], district)
+        index = 0 if kpi.id == "dossier.open" else 1
+        return {"kpi": kpi.id, "bucket": bucket.value, "district": district,
+                "points": [{"start": local_iso(s, offset), "at": local_iso(at, offset),
+                            "value": values.get(at, (0, 0))[index]} for s, at in samples]}
     if sensor is not None:
         async with state.pool.connection() as conn:
             cells = await sensor_cells.sensor_series(
@@ -172,6 +199,11 @@ async def current(
     now = state.clock.now()
     offset = state.reference.utc_offset
     day = bucket_start(now, Bucket.DAY, offset)
+    if kpi.kind is Kind.GAUGE:
+        async with state.pool.connection() as conn:
+            gauges = await dossier_state.gauges_now(conn, now)
+        return {"kpi": kpi.id, "district": district, "value": gauges.get((kpi.id, scope), 0),
+                "as_of": local_iso(now, offset)}
     if sensor is not None:
         async with state.pool.connection() as conn:
             cells = await sensor_cells.sensor_series(

@@ -18,6 +18,8 @@ const TILES = [
   { kpi: "dossier.on_time_rate", target: 95, higher: true },
   { kpi: "dossier.online_rate", target: 89, higher: true },
   { kpi: "dossier.full_online_rate", target: 30, higher: true },
+  { kpi: "dossier.open" },
+  { kpi: "dossier.overdue_open", target: 0, higher: false },
   { kpi: "payment.count" },
   { kpi: "payment.non_cash_rate", target: 65, higher: true },
 ];
@@ -41,7 +43,7 @@ function fmt(kpiId, value) {
 function grade(tile, value) {
   if (tile.target === undefined || value === null || value === undefined) return "";
   const ok = tile.higher ? value >= tile.target : value <= tile.target;
-  const near = tile.higher ? value >= tile.target * 0.95 : value <= tile.target * 1.05;
+  const near = tile.higher ? value >= tile.target * 0.95 : value <= Math.max(tile.target * 1.05, 10);
   return ok ? "good" : near ? "warn" : "bad";
 }
 
@@ -101,7 +103,8 @@ async function api(path) {
 }
 
 function apply(msg) {
-  if (msg.bucket !== "1d" || msg.start !== state.dayStart) return;
+  // today's counters and ratios, and gauges' current values
+  if (msg.metric || !((msg.bucket === "1d" && msg.start === state.dayStart) || msg.bucket === "now")) return;
   const k = key(msg.kpi, msg.district);
   const old = state.values.get(k);
   if (old && old.version >= msg.version) return;

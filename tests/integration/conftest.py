@@ -82,6 +82,7 @@ class Pipeline:
             "IOC_WORKER_ID": self.settings.worker_id,
             "IOC_WORKER_METRICS_PORT": str(self.settings.worker_metrics_port),
             "IOC_LOG_LEVEL": "INFO",
+            "IOC_GAUGE_INTERVAL_S": "1",
             "PYTHONUNBUFFERED": "1",
         })
         return env

@@ -17,7 +17,7 @@ def api_cells(pipeline: Pipeline, now: datetime) -> dict[tuple[str, str, str, da
     start = (now - timedelta(days=4)).isoformat()
     end = (now + timedelta(hours=1)).isoformat()
     for kpi in CATALOGUE:
-        if kpi.kind is Kind.AGGREGATE:
+        if kpi.kind in (Kind.AGGREGATE, Kind.GAUGE):
             continue
         for scope in SCOPES:
             for bucket in ("1m", "1h", "1d"):

@@ -87,6 +87,23 @@ def test_snapshot_then_live_update_equal_to_the_api(pipeline: Pipeline, feed: In
     assert rate["numerator"] <= rate["denominator"] and rate["value"] is not None
 
 
+def test_gauges_arrive_as_time_passes_and_events_come(pipeline: Pipeline, feed: Inbox) -> None:
+    snapshot = feed.until(lambda m: m.get("type") == "snapshot", 10)
+    before = value_of(snapshot, "dossier.open", "293")
+    assert before["bucket"] == "now" and isinstance(before["value"], int)
+    pipeline.publish([received_event("gauge-1", datetime.now(UTC), district="293")])
+    update = feed.until(lambda m: m.get("type") == "kpi" and m["kpi"] == "dossier.open"
+                        and m["district"] == "293" and m["value"] == before["value"] + 1)
+    assert update["bucket"] == "now" and update["version"] > before["version"]
+    # due in two seconds: it becomes overdue with no further event
+    due_soon = json.loads(received_event("gauge-2", datetime.now(UTC), district="294"))
+    due_soon["data"]["due_at"] = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+    pipeline.publish([json.dumps(due_soon).encode()])
+    overdue = feed.until(lambda m: m.get("type") == "kpi" and m["kpi"] == "dossier.overdue_open"
+                         and m["district"] == "294" and m["value"] >= 1)
+    assert datetime.fromisoformat(overdue["start"]) > datetime.fromisoformat(due_soon["data"]["due_at"])
+
+
 def test_a_late_event_corrects_its_past_bucket_on_the_feed(pipeline: Pipeline,
                                                            feed: Inbox) -> None:
     feed.until(lambda m: m.get("type") == "snapshot", 10)

@@ -1,0 +1,70 @@
+"""Dossier facts in PostgreSQL, merged with the same minima as ``ioc.kpis.gauges``, and
+gauges computed from them at any instant."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from psycopg import AsyncConnection
+
+from ioc.kpis.gauges import DossierFacts
+
+# The incoming receipt wins when it is the smaller (time, district, due date), as in
+# DossierFacts.merge. Every SET expression sees the old row, so the three agree.
+_EARLIER = ("(EXCLUDED.received_at IS NOT NULL AND (t.received_at IS NULL OR"
+            " (EXCLUDED.received_at, EXCLUDED.district, EXCLUDED.due_at)"
+            " < (t.received_at, t.district, t.due_at)))")
+
+
+async def merge_facts(conn: AsyncConnection, facts: Mapping[str, DossierFacts]) -> None:
+    """Merge a batch's facts (inside the batch transaction), order-independently."""
+    if not facts:
+        return
+    ids = sorted(facts)
+    rec = [facts[i].receipt for i in ids]
+    await conn.execute(
+        "INSERT INTO dossier_state AS t (dossier_id, received_at, district, due_at, closed_at)"
+        " SELECT * FROM unnest(%s::text[], %s::timestamptz[], %s::text[], %s::timestamptz[],"
+        " %s::timestamptz[])"
+        " ON CONFLICT (dossier_id) DO UPDATE SET"
+        f" received_at = CASE WHEN {_EARLIER} THEN EXCLUDED.received_at ELSE t.received_at END,"
+        f" district = CASE WHEN {_EARLIER} THEN EXCLUDED.district ELSE t.district END,"
+        f" due_at = CASE WHEN {_EARLIER} THEN EXCLUDED.due_at ELSE t.due_at END,"
+        " closed_at = LEAST(t.closed_at, EXCLUDED.closed_at)",
+        (ids, [r.at if r else None for r in rec], [r.district if r else None for r in rec],
+         [r.due_at if r else None for r in rec], [facts[i].closed_at for i in ids]),
+    )
+
+
+async def gauge_samples(conn: AsyncConnection, instants: list[datetime], district: str | None,
+                        ) -> dict[datetime, tuple[int, int]]:
+    """(open, overdue) at each instant, for one district or (None) the province."""
+    if not instants:
+        return {}
+    cur = await conn.execute(
+        "SELECT s.t, count(d.dossier_id), count(d.dossier_id) FILTER (WHERE d.due_at < s.t)"
+        " FROM unnest(%s::timestamptz[]) AS s(t)"
+        " LEFT JOIN dossier_state d ON d.received_at <= s.t"
+        "  AND (d.closed_at IS NULL OR d.closed_at > s.t)"
+        "  AND (%s::text IS NULL OR d.district = %s::text)"
+        " GROUP BY s.t",
+        (instants, district, district),
+    )
+    return {row[0]: (row[1], row[2]) for row in await cur.fetchall()}
+
+
+async def gauges_now(conn: AsyncConnection, t: datetime) -> dict[tuple[str, str], int]:
+    """Every province and district gauge at instant ``t`` (absent means 0)."""
+    cur = await conn.execute(
+        "SELECT district, count(*), count(*) FILTER (WHERE due_at < %s) FROM dossier_state"
+        " WHERE received_at <= %s AND (closed_at IS NULL OR closed_at > %s)"
+        " GROUP BY ROLLUP (district)",
+        (t, t, t),
+    )
+    out: dict[tuple[str, str], int] = {}
+    for district, open_, overdue in await cur.fetchall():
+        scope = district or ""
+        out[("dossier.open", scope)] = open_
+        out[("dossier.overdue_open", scope)] = overdue
+    return out
