@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     worker_batch_window_s: float = Field(default=0.2, gt=0)
     worker_metrics_port: int = Field(default=0, ge=0, description="0 disables the worker's /metrics")
     worker_metrics_host: str = "127.0.0.1"
+    station_silence_s: int = Field(default=600, ge=60, description="sensor.stations_silent window")
     gauge_interval_s: float = Field(default=10.0, gt=0, description="how often gauges go to the wall")
     broker_session_timeout_s: float = 10.0
     faust_producer_max_batch_size: int = Field(

@@ -22,7 +22,7 @@ from ioc.intake import RawRecord
 from ioc.kpis.gauges import GAUGE_KPIS
 from ioc.reference import Reference
 from ioc.settings import Settings
-from ioc.storage import dossier_state, ledger
+from ioc.storage import gauges, ledger, station_state
 from streams import metrics
 from streams.batch import BatchConfig, BatchProcessor
 from streams.publishing import OutRecord
@@ -122,13 +122,14 @@ def create_app(settings: Settings, reference: Reference, clock: Clock, cluster_i
         await database.run(beat)
 
     scopes = ["", *(d.code for d in reference.districts)]
+    silence = timedelta(seconds=settings.station_silence_s)
     last_gauges: dict[tuple[str, str], int] = {}
 
     @app.timer(interval=settings.gauge_interval_s)
     async def publish_gauges() -> None:
         """Gauges move as time passes: sample them and send the ones that changed."""
         now = clock.now()
-        values = await database.run(partial(dossier_state.gauges_now, t=now))
+        values = await database.run(partial(gauges.gauges_now, t=now, silence=silence))
         changed = {k: values.get(k, 0) for k in
                    ((kpi, s) for kpi in GAUGE_KPIS for s in scopes)
                    if values.get(k, 0) != last_gauges.get(k)}
@@ -146,7 +147,8 @@ def create_app(settings: Settings, reference: Reference, clock: Clock, cluster_i
         horizon = clock.now() - DEDUP_HORIZON
         async def prune(conn: AsyncConnection) -> None:
             removed = await ledger.prune(conn, horizon)
-            log.info("ledger pruned", extra={"removed": removed})
+            readings = await station_state.prune(conn, horizon - timedelta(days=1))
+            log.info("pruned", extra={"ledger_keys": removed, "station_readings": readings})
         await database.run(prune)
 
     return app

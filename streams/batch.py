@@ -26,7 +26,8 @@ from ioc.kpis.buckets import Bucket
 from ioc.kpis.counters import NO_DIM, event_cells, rollup
 from ioc.kpis.gauges import dossier_facts
 from ioc.kpis.sensors import ALL, rollup_sensors, sensor_cells
-from ioc.storage import dossier_state, ledger, offsets
+from ioc.kpis.stations import reading_times
+from ioc.storage import dossier_state, ledger, offsets, station_state
 from ioc.storage.kpi_cells import StoredCell, add_cells
 from ioc.storage.sensor_cells import StoredSensorCell, add_sensor_cells
 from streams import metrics
@@ -105,6 +106,7 @@ class BatchProcessor:
                            else minute_sensors)
                 outcome.stored_sensors.extend(await add_sensor_cells(conn, size, sensors))
             await dossier_state.merge_facts(conn, dossier_facts(outcome.accepted))
+            await station_state.add_readings(conn, reading_times(outcome.accepted))
             await offsets.advance(conn, cfg.cluster_id, cfg.consumer, next_offsets(fresh))
         self._count(outcome)
         await self._publish_changes(outcome.stored, outcome.stored_sensors)

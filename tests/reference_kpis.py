@@ -207,3 +207,27 @@ def expected_gauges(events: list[dict], t: datetime) -> dict[tuple[str, str], in
             if due < t:
                 out[("dossier.overdue_open", scope)] += 1
     return dict(out)
+
+
+def expected_silent(events: list[dict], t: datetime,
+                    silence: timedelta = timedelta(minutes=10)) -> dict[tuple[str, str], int]:
+    """sensor.stations_silent at t: stations with a reading in the 24 h before t and none in
+    the silence window before t ("in the D before t": t - D < time <= t). A station belongs
+    to the district of its latest reading (the smallest code on a tie)."""
+    latest: dict[str, tuple[datetime, str]] = {}
+    for ev in events:
+        if ev["type"] != "sensor.reading":
+            continue
+        time, station, district = (datetime.fromisoformat(ev["time"]), ev["data"]["station_id"],
+                                   ev["data"]["district"])
+        if not (t - timedelta(hours=24) < time <= t):
+            continue
+        candidates = [c for c in (latest.get(station), (time, district)) if c]
+        # the latest reading; on equal times the smaller district code
+        latest[station] = min(candidates, key=lambda c: (-c[0].timestamp(), c[1]))
+    out: dict[tuple[str, str], int] = defaultdict(int)
+    for time, district in latest.values():
+        if time <= t - silence:
+            out[("sensor.stations_silent", "")] += 1
+            out[("sensor.stations_silent", district)] += 1
+    return dict(out)

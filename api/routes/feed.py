@@ -18,7 +18,8 @@ from ioc.kpis.buckets import Bucket, bucket_start
 from ioc.kpis.catalogue import BY_ID, CATALOGUE, Kind
 from ioc.kpis.counters import PROVINCE
 from ioc.kpis.gauges import GAUGE_KPIS
-from ioc.storage import dossier_state, kpi_reads
+from ioc.storage import gauges as gauge_store
+from ioc.storage import kpi_reads
 from ioc.tokens import READ_ROLES
 
 router = APIRouter(tags=["feed"])
@@ -58,7 +59,8 @@ async def build_snapshot(state: AppState, subscription: Subscription) -> dict[st
         scopes = [s for s in scopes if s in subscription.districts]
     async with state.pool.connection() as conn:
         rows = await kpi_reads.day_cells(conn, day, [k.id for k in kpis])
-        gauge_values = await dossier_state.gauges_now(conn, now) if gauges else {}
+        gauge_values = await gauge_store.gauges_now(
+            conn, now, timedelta(seconds=state.settings.station_silence_s)) if gauges else {}
     values = snapshot_values(kpis, scopes, rows, day, offset)
     values += [m for m in gauge_messages(gauge_values, scopes, now, offset) if m["kpi"] in gauges]
     return {"type": "snapshot", "as_of": local_iso(now, offset),

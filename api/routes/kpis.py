@@ -17,7 +17,7 @@ from ioc.kpis.buckets import Bucket, bucket_range, bucket_start
 from ioc.kpis.catalogue import BY_ID, CATALOGUE, Kind, KpiDef
 from ioc.kpis.counters import PROVINCE
 from ioc.kpis.sensors import SensorAgg, aggregate_value
-from ioc.storage import dossier_state, kpi_reads, sensor_cells
+from ioc.storage import gauges, kpi_reads, sensor_cells
 
 router = APIRouter(prefix="/api/v1/kpis", tags=["kpis"])
 
@@ -119,6 +119,10 @@ def _sensor_point(kpi: KpiDef, start: datetime, agg: SensorAgg | None,
             "readings": agg.readings if agg else 0}
 
 
+def _silence(state: State) -> timedelta:
+    return timedelta(seconds=state.settings.station_silence_s)
+
+
 def _scope(state: State, district: str | None) -> str:
     if district is None:
         return PROVINCE
@@ -165,11 +169,11 @@ async def series(
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
                                 f"range too long for a gauge: at most {MAX_GAUGE_SAMPLES} samples")
         async with state.pool.connection() as conn:
-            values = await dossier_state.gauge_samples(conn, [at for _, at in samples], district)
-        index = 0 if kpi.id == "dossier.open" else 1
+            values = await gauges.gauge_samples(conn, kpi.id, [at for _, at in samples], district,
+                                                _silence(state))
         return {"kpi": kpi.id, "bucket": bucket.value, "district": district,
                 "points": [{"start": local_iso(s, offset), "at": local_iso(at, offset),
-                            "value": values.get(at, (0, 0))[index]} for s, at in samples]}
+                            "value": values.get(at, 0)} for s, at in samples]}
     if sensor is not None:
         async with state.pool.connection() as conn:
             cells = await sensor_cells.sensor_series(
@@ -201,8 +205,8 @@ async def current(
     day = bucket_start(now, Bucket.DAY, offset)
     if kpi.kind is Kind.GAUGE:
         async with state.pool.connection() as conn:
-            gauges = await dossier_state.gauges_now(conn, now)
-        return {"kpi": kpi.id, "district": district, "value": gauges.get((kpi.id, scope), 0),
+            values = await gauges.gauges_now(conn, now, _silence(state))
+        return {"kpi": kpi.id, "district": district, "value": values.get((kpi.id, scope), 0),
                 "as_of": local_iso(now, offset)}
     if sensor is not None:
         async with state.pool.connection() as conn:

@@ -22,6 +22,7 @@ const TILES = [
   { kpi: "dossier.overdue_open", target: 0, higher: false },
   { kpi: "payment.count" },
   { kpi: "payment.non_cash_rate", target: 65, higher: true },
+  { kpi: "sensor.stations_silent", target: 0, higher: false },
 ];
 
 const state = { lang: localStorage.getItem("ioc.lang") || "vi", token: null, kpis: {}, districts: [],

@@ -47,6 +47,8 @@ CATALOGUE: tuple[KpiDef, ...] = (
     KpiDef("dossier.open", "Hồ sơ đang giải quyết", "Open dossiers", "dossiers", Kind.GAUGE),
     KpiDef("dossier.overdue_open", "Hồ sơ quá hạn chưa giải quyết", "Overdue open dossiers",
            "dossiers", Kind.GAUGE),
+    KpiDef("sensor.stations_silent", "Trạm quan trắc mất tín hiệu", "Silent stations", "stations",
+           Kind.GAUGE),
     KpiDef("sensor.avg", "Giá trị trung bình cảm biến", "Sensor mean", "metric unit",
            Kind.AGGREGATE, ("station_id", "metric")),
     KpiDef("sensor.min", "Giá trị nhỏ nhất cảm biến", "Sensor minimum", "metric unit",

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from ioc.events import DossierReceived, DossierResolved, DossierWithdrawn, Event
 
-GAUGE_KPIS = ("dossier.open", "dossier.overdue_open")
+GAUGE_KPIS = ("dossier.open", "dossier.overdue_open", "sensor.stations_silent")
 
 
 @dataclass(frozen=True, slots=True)

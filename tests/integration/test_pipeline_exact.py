@@ -20,6 +20,7 @@ from tests.reference_kpis import (
     expected_cells,
     expected_gauges,
     expected_sensor_values,
+    expected_silent,
     rejected_count,
 )
 
@@ -60,11 +61,15 @@ def test_sensor_aggregates_equal_the_reference(processed: Pipeline) -> None:
     assert got == expected
 
 
+def gauges_reference(events: list[dict], t: datetime) -> dict[tuple[str, str], int]:
+    return {**expected_gauges(events, t), **expected_silent(events, t)}
+
+
 def test_gauges_equal_the_reference(processed: Pipeline) -> None:
     events = accepted_events(STREAM, set(REF.district_codes), NOW)
     end = (NOW - timedelta(hours=2)).isoformat()  # every sample instant lies in the past
     checked = 0
-    for kpi in ("dossier.open", "dossier.overdue_open"):
+    for kpi in ("dossier.open", "dossier.overdue_open", "sensor.stations_silent"):
         for scope in SCOPES:
             for bucket, start in (("1h", NOW - timedelta(days=4)), ("1m", NOW - timedelta(hours=4)),
                                   ("1d", NOW - timedelta(days=5))):
@@ -73,12 +78,12 @@ def test_gauges_equal_the_reference(processed: Pipeline) -> None:
                     params["district"] = scope
                 for p in processed.get(f"/api/v1/kpis/{kpi}/series", **params)["points"]:
                     at = datetime.fromisoformat(p["at"])
-                    assert p["value"] == expected_gauges(events, at).get((kpi, scope or ""), 0), p
+                    assert p["value"] == gauges_reference(events, at).get((kpi, scope or ""), 0), p
                     checked += 1
             body = processed.get(f"/api/v1/kpis/{kpi}/current", **({"district": scope} if scope else {}))
             at = datetime.fromisoformat(body["as_of"])
-            assert body["value"] == expected_gauges(events, at).get((kpi, scope or ""), 0)
-    assert checked > 5000
+            assert body["value"] == gauges_reference(events, at).get((kpi, scope or ""), 0)
+    assert checked > 8000
 
 
 def test_sensor_kpis_need_a_metric(processed: Pipeline) -> None:

@@ -1,0 +1,59 @@
+"""Station reading times in PostgreSQL and the gauge sensor.stations_silent from them
+(the same definition as ``ioc.kpis.stations``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from psycopg import AsyncConnection
+
+from ioc.kpis.stations import HISTORY
+
+# Per sample instant t: each station's latest reading in (t - 24 h, t], kept if older than
+# the silence window.
+_SILENT = (
+    "SELECT s.t, last.district FROM unnest(%(instants)s::timestamptz[]) AS s(t)"
+    " CROSS JOIN LATERAL ("
+    "  SELECT DISTINCT ON (r.station_id) r.station_id, r.district, r.at FROM station_readings r"
+    "  WHERE r.at > s.t - %(history)s AND r.at <= s.t"
+    "  ORDER BY r.station_id, r.at DESC, r.district) AS last"
+    " WHERE last.at <= s.t - %(silence)s"
+)
+
+
+async def add_readings(conn: AsyncConnection, readings: Mapping[tuple[str, datetime], str]) -> None:
+    if not readings:
+        return
+    keys = sorted(readings)
+    await conn.execute(
+        "INSERT INTO station_readings AS t (station_id, at, district)"
+        " SELECT * FROM unnest(%s::text[], %s::timestamptz[], %s::text[])"
+        " ON CONFLICT (station_id, at) DO UPDATE SET district = LEAST(t.district, EXCLUDED.district)",
+        ([k[0] for k in keys], [k[1] for k in keys], [readings[k] for k in keys]),
+    )
+
+
+async def silent_samples(conn: AsyncConnection, instants: list[datetime], district: str | None,
+                         silence: timedelta) -> dict[datetime, int]:
+    if not instants:
+        return {}
+    cur = await conn.execute(
+        f"SELECT t, count(*) FROM ({_SILENT}) AS x"
+        " WHERE %(district)s::text IS NULL OR x.district = %(district)s::text GROUP BY t",
+        {"instants": instants, "history": HISTORY, "silence": silence, "district": district},
+    )
+    return {row[0]: row[1] for row in await cur.fetchall()}
+
+
+async def silent_now(conn: AsyncConnection, t: datetime, silence: timedelta) -> dict[tuple[str, str], int]:
+    cur = await conn.execute(
+        f"SELECT x.district, count(*) FROM ({_SILENT}) AS x GROUP BY ROLLUP (x.district)",
+        {"instants": [t], "history": HISTORY, "silence": silence},
+    )
+    return {("sensor.stations_silent", district or ""): n for district, n in await cur.fetchall()}
+
+
+async def prune(conn: AsyncConnection, older_than: datetime) -> int:
+    cur = await conn.execute("DELETE FROM station_readings WHERE at < %s", (older_than,))
+    return cur.rowcount
