@@ -48,11 +48,16 @@ def _cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime
+
     from ioc.storage.migrate import migrate
+    from ioc.storage.partitions import maintain_for
     from ioc.topics import ensure_topics
 
     applied = migrate(settings.database_url)
     print(f"migrations applied: {applied or 'none pending'}")
+    created, dropped = maintain_for(settings, datetime.now(UTC))
+    print(f"day partitions created: {len(created)}, dropped: {len(dropped)}")
     if not args.no_topics:
         created = ensure_topics(settings)
         print(f"topics created: {created or 'none missing'}")

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
 
     # Event rules (events.md)
     lateness_limit_s: int = Field(default=7 * 24 * 3600, ge=60)
+    minute_retention_days: int = Field(
+        default=35, ge=8, description="1-minute KPI and sensor cells kept this long (1h and 1d kept)")
     future_tolerance_s: int = Field(default=300, ge=0)
 
     # Stream worker

@@ -23,6 +23,7 @@ from ioc.kpis.gauges import GAUGE_KPIS
 from ioc.reference import Reference
 from ioc.settings import Settings
 from ioc.storage import gauges, ledger, station_state
+from ioc.storage.partitions import maintain_for
 from streams import metrics
 from streams.batch import BatchConfig, BatchProcessor
 from streams.publishing import OutRecord
@@ -150,6 +151,7 @@ def create_app(settings: Settings, reference: Reference, clock: Clock, cluster_i
             readings = await station_state.prune(conn, horizon - timedelta(days=1))
             log.info("pruned", extra={"ledger_keys": removed, "station_readings": readings})
         await database.run(prune)
+        await asyncio.to_thread(maintain_for, settings, clock.now())
 
     return app
 
