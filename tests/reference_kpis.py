@@ -231,3 +231,33 @@ def expected_silent(events: list[dict], t: datetime,
             out[("sensor.stations_silent", "")] += 1
             out[("sensor.stations_silent", district)] += 1
     return dict(out)
+
+
+BREAKDOWNS = {
+    "dossier.received": ("agency_code", "channel", "service_level"),
+    "dossier.resolved": ("agency_code",),
+    "dossier.resolved_on_time": ("agency_code",),
+    "payment.count": ("method",),
+    "payment.value_vnd": ("method",),
+}
+
+
+def expected_breakdowns(events: list[dict]) -> dict[tuple[str, str, str, str, str, datetime], int]:
+    """(kpi, district or '', dimension, value, bucket size, local start) -> count or sum."""
+    out: dict[tuple[str, str, str, str, str, datetime], int] = defaultdict(int)
+    for ev in events:
+        data, time, kind = ev["data"], datetime.fromisoformat(ev["time"]), ev["type"]
+        contributions: list[tuple[str, int]] = []
+        if kind == "dossier.received":
+            contributions = [("dossier.received", 1)]
+        elif kind == "dossier.resolved":
+            on_time = time <= datetime.fromisoformat(data["due_at"])
+            contributions = [("dossier.resolved", 1), ("dossier.resolved_on_time", int(on_time))]
+        elif kind == "payment.completed":
+            contributions = [("payment.count", 1), ("payment.value_vnd", data["amount_vnd"])]
+        for kpi, amount in contributions:
+            for dim in BREAKDOWNS[kpi]:
+                for scope in ("", data["district"]):
+                    for size in ("1m", "1h", "1d"):
+                        out[(kpi, scope, dim, data[dim], size, _bucket(time, size))] += amount
+    return dict(out)

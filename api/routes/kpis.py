@@ -62,6 +62,7 @@ class Series(BaseModel):
     kpi: str
     bucket: str
     district: str | None
+    breakdown: dict[str, str] | None = None
     station_id: str | None = None
     metric: str | None = None
     points: list[Point]
@@ -119,6 +120,22 @@ def _sensor_point(kpi: KpiDef, start: datetime, agg: SensorAgg | None,
             "readings": agg.readings if agg else 0}
 
 
+def _breakdown(kpi: KpiDef, given: dict[str, str | None]) -> tuple[str, str]:
+    """(dim, value) of the one breakdown asked for, or ('', '') for none."""
+    asked = {name: value for name, value in given.items() if value is not None}
+    if not asked:
+        return "", ""
+    if len(asked) > 1:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+                            f"one breakdown at a time, not {', '.join(sorted(asked))}")
+    (name, value), = asked.items()
+    if name not in kpi.dimensions:
+        listed = ", ".join(d for d in kpi.dimensions if d in given) or "none"
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+                            f"{kpi.id} has no breakdown by {name} (it has: {listed})")
+    return name, value
+
+
 def _silence(state: State) -> timedelta:
     return timedelta(seconds=state.settings.station_silence_s)
 
@@ -148,12 +165,19 @@ async def series(
     district: Annotated[str | None, Query(description="district code; omit for the province")] = None,
     station_id: Annotated[str | None, Query(description="sensor KPIs: one station")] = None,
     metric: Annotated[str | None, Query(description="sensor KPIs: required, e.g. pm2_5")] = None,
+    agency_code: Annotated[str | None, Query(description="breakdown (KPIs that list it)")] = None,
+    channel: Annotated[str | None, Query(description="breakdown of dossier.received")] = None,
+    service_level: Annotated[str | None, Query(description="breakdown of dossier.received")] = None,
+    method: Annotated[str | None, Query(description="breakdown of payment KPIs")] = None,
 ) -> dict[str, Any]:
     """One point per bucket with data whose start lies in [start, end), start aligned down
-    to its bucket."""
+    to its bucket. At most one breakdown (agency_code, channel, service_level, method)
+    among those the KPI lists."""
     kpi = _kpi(kpi_id)
     scope = _scope(state, district)
     sensor = _sensor_scope(kpi, scope, station_id, metric)
+    dim, dim_value = _breakdown(kpi, {"agency_code": agency_code, "channel": channel,
+                                      "service_level": service_level, "method": method})
     offset = state.reference.utc_offset
     end = end or state.clock.now()
     start = start or end - DEFAULT_WINDOW[bucket]
@@ -184,9 +208,12 @@ async def series(
                 "points": [_sensor_point(kpi, start, agg, offset) for start, agg in cells]}
     async with state.pool.connection() as conn:
         rows = await kpi_reads.series(conn, kpi=kpi.id, bucket=bucket, district=scope,
-                                      start=first, end=end)
-    return {"kpi": kpi.id, "bucket": bucket.value, "district": district,
-            "points": [point(kpi, row, offset) for row in rows]}
+                                      start=first, end=end, dim=dim, dim_value=dim_value)
+    body: dict[str, Any] = {"kpi": kpi.id, "bucket": bucket.value, "district": district,
+                            "points": [point(kpi, row, offset) for row in rows]}
+    if dim:
+        body["breakdown"] = {dim: dim_value}
+    return body
 
 
 @router.get("/{kpi_id}/current", response_model=Current, response_model_exclude_unset=True)

@@ -58,5 +58,6 @@ def maintain(database_url: str, now: datetime, lateness: timedelta,
                     conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(name)))
                     dropped.append(name)
     if created or dropped:
-        log.info("partitions maintained", extra={"partitions_created": len(created), "partitions_dropped": ",".join(dropped)})
+        log.info("partitions maintained", extra={"partitions_created": len(created),
+                                                 "partitions_dropped": ",".join(dropped)})
     return created, dropped

@@ -17,6 +17,7 @@ from tests.integration.kpi_check import SCOPES, api_cells, api_sensor_values
 from tests.reference_kpis import (
     TZ,
     accepted_events,
+    expected_breakdowns,
     expected_cells,
     expected_gauges,
     expected_sensor_values,
@@ -84,6 +85,31 @@ def test_gauges_equal_the_reference(processed: Pipeline) -> None:
             at = datetime.fromisoformat(body["as_of"])
             assert body["value"] == gauges_reference(events, at).get((kpi, scope or ""), 0)
     assert checked > 8000
+
+
+def test_breakdowns_equal_the_reference(processed: Pipeline) -> None:
+    expected = expected_breakdowns(accepted_events(STREAM, set(REF.district_codes), NOW))
+    start, end = (NOW - timedelta(days=4)).isoformat(), (NOW + timedelta(hours=1)).isoformat()
+    got = {}
+    for kpi, dim, value in sorted({(k[0], k[2], k[3]) for k in expected}):
+        for scope in (None, "288"):
+            for bucket in ("1h", "1d"):
+                params = {"bucket": bucket, "start": start, "end": end, dim: value}
+                if scope:
+                    params["district"] = scope
+                body = processed.get(f"/api/v1/kpis/{kpi}/series", **params)
+                assert body["breakdown"] == {dim: value}
+                for p in body["points"]:
+                    start_at = datetime.fromisoformat(p["start"])
+                    got[(kpi, scope or "", dim, value, bucket, start_at)] = p["value"]
+    want = {k: v for k, v in expected.items() if k[1] in ("", "288") and k[4] in ("1h", "1d")}
+    assert got == want and len(want) > 500
+    headers = {"Authorization": f"Bearer {processed.tokens['operator']}"}
+    base = f"{processed.api_url}/api/v1/kpis"
+    assert httpx.get(f"{base}/payment.count/series", headers=headers,
+                     params={"channel": "online"}).status_code == 422
+    assert httpx.get(f"{base}/dossier.received/series", headers=headers,
+                     params={"channel": "online", "agency_code": "A1"}).status_code == 422
 
 
 def test_sensor_kpis_need_a_metric(processed: Pipeline) -> None:
