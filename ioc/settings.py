@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -67,6 +68,10 @@ class Settings(BaseSettings):
         if not value or not all(c.isalnum() or c in "._-" for c in value):
             raise ValueError("topic_prefix must be letters, digits, '.', '_' or '-'")
         return value
+
+    @property
+    def station_silence(self) -> timedelta:
+        return timedelta(seconds=self.station_silence_s)
 
     @property
     def events_topic(self) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
@@ -19,14 +18,13 @@ from ioc.changes import change_key, gauge_messages
 from ioc.clock import Clock
 from ioc.events import Rules
 from ioc.intake import RawRecord
-from ioc.kpis.gauges import GAUGE_KPIS
 from ioc.reference import Reference
 from ioc.settings import Settings
 from ioc.storage import gauges, ledger, station_state
 from ioc.storage.partitions import maintain_for
 from streams import metrics
 from streams.batch import BatchConfig, BatchProcessor
-from streams.publishing import OutRecord
+from streams.publishing import OutRecord, change_records
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -123,28 +121,23 @@ def create_app(settings: Settings, reference: Reference, clock: Clock, cluster_i
         await database.run(beat)
 
     scopes = ["", *(d.code for d in reference.districts)]
-    silence = timedelta(seconds=settings.station_silence_s)
-    last_gauges: dict[tuple[str, str], int] = {}
+    last_sent: dict[str, int] = {}
 
     @app.timer(interval=settings.gauge_interval_s)
     async def publish_gauges() -> None:
         """Gauges move as time passes: sample them and send the ones that changed."""
         now = clock.now()
-        values = await database.run(partial(gauges.gauges_now, t=now, silence=silence))
-        changed = {k: values.get(k, 0) for k in
-                   ((kpi, s) for kpi in GAUGE_KPIS for s in scopes)
-                   if values.get(k, 0) != last_gauges.get(k)}
-        if not changed:
-            return
-        messages = [m for m in gauge_messages(changed, scopes, now, reference.utc_offset)
-                    if (m["kpi"], m["district"] or "") in changed]
-        await publisher.publish([OutRecord(settings.changes_topic, change_key(m).encode(),
-                                           json.dumps(m, separators=(",", ":")).encode())
-                                 for m in messages])
-        last_gauges.update(changed)
+        values = await database.run(
+            partial(gauges.gauges_now, t=now, silence=settings.station_silence))
+        changed = [m for m in gauge_messages(values, scopes, now, reference.utc_offset)
+                   if last_sent.get(change_key(m)) != m["value"]]
+        if changed:
+            await publisher.publish(change_records(settings.changes_topic, changed))
+            last_sent.update((change_key(m), m["value"]) for m in changed)
 
     @app.timer(interval=3600.0)
-    async def prune_ledger() -> None:
+    async def housekeeping() -> None:
+        """Forget old dedup keys and reading times; keep day partitions ahead and in retention."""
         horizon = clock.now() - DEDUP_HORIZON
         async def prune(conn: AsyncConnection) -> None:
             removed = await ledger.prune(conn, horizon)

@@ -10,7 +10,6 @@ after the commit.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from datetime import timedelta
 
 from psycopg import AsyncConnection
 
-from ioc.changes import change_key, change_message, sensor_change_messages
+from ioc.changes import change_message, sensor_change_messages
 from ioc.clock import Clock
 from ioc.events import Event, Rejection, Rules
 from ioc.intake import RawRecord, next_offsets, triage
@@ -31,7 +30,7 @@ from ioc.storage import dossier_state, ledger, offsets, station_state
 from ioc.storage.kpi_cells import StoredCell, add_cells
 from ioc.storage.sensor_cells import StoredSensorCell, add_sensor_cells
 from streams import metrics
-from streams.publishing import OutRecord, Publisher
+from streams.publishing import OutRecord, Publisher, change_records
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,9 +120,7 @@ class BatchProcessor:
             if cell.key.station_id == ALL:
                 messages.extend(sensor_change_messages(cell, offset))
         if messages:
-            await self._publisher.publish([
-                OutRecord(self._config.changes_topic, change_key(m).encode(),
-                          json.dumps(m, separators=(",", ":")).encode()) for m in messages])
+            await self._publisher.publish(change_records(self._config.changes_topic, messages))
 
     @staticmethod
     def _count(outcome: BatchOutcome) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
+
+from ioc.changes import change_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -13,6 +16,12 @@ class OutRecord:
     key: bytes | None
     value: bytes
     headers: tuple[tuple[str, bytes], ...] = ()
+
+
+def change_records(topic: str, messages: Sequence[dict[str, Any]]) -> list[OutRecord]:
+    """KPI change messages as records of the change topic, keyed by what they carry."""
+    return [OutRecord(topic, change_key(m).encode(), json.dumps(m, separators=(",", ":")).encode())
+            for m in messages]
 
 
 class Publisher(Protocol):

@@ -59,8 +59,8 @@ async def build_snapshot(state: AppState, subscription: Subscription) -> dict[st
         scopes = [s for s in scopes if s in subscription.districts]
     async with state.pool.connection() as conn:
         rows = await kpi_reads.day_cells(conn, day, [k.id for k in kpis])
-        gauge_values = await gauge_store.gauges_now(
-            conn, now, timedelta(seconds=state.settings.station_silence_s)) if gauges else {}
+        gauge_values = (await gauge_store.gauges_now(conn, now, state.settings.station_silence)
+                        if gauges else {})
     values = snapshot_values(kpis, scopes, rows, day, offset)
     values += [m for m in gauge_messages(gauge_values, scopes, now, offset) if m["kpi"] in gauges]
     return {"type": "snapshot", "as_of": local_iso(now, offset),

@@ -136,10 +136,6 @@ def _breakdown(kpi: KpiDef, given: dict[str, str | None]) -> tuple[str, str]:
     return name, value
 
 
-def _silence(state: State) -> timedelta:
-    return timedelta(seconds=state.settings.station_silence_s)
-
-
 def _scope(state: State, district: str | None) -> str:
     if district is None:
         return PROVINCE
@@ -194,7 +190,7 @@ async def series(
                                 f"range too long for a gauge: at most {MAX_GAUGE_SAMPLES} samples")
         async with state.pool.connection() as conn:
             values = await gauges.gauge_samples(conn, kpi.id, [at for _, at in samples], district,
-                                                _silence(state))
+                                                state.settings.station_silence)
         return {"kpi": kpi.id, "bucket": bucket.value, "district": district,
                 "points": [{"start": local_iso(s, offset), "at": local_iso(at, offset),
                             "value": values.get(at, 0)} for s, at in samples]}
@@ -232,8 +228,9 @@ async def current(
     day = bucket_start(now, Bucket.DAY, offset)
     if kpi.kind is Kind.GAUGE:
         async with state.pool.connection() as conn:
-            values = await gauges.gauges_now(conn, now, _silence(state))
-        return {"kpi": kpi.id, "district": district, "value": values.get((kpi.id, scope), 0),
+            values = await gauges.gauge_samples(conn, kpi.id, [now], district,
+                                                state.settings.station_silence)
+        return {"kpi": kpi.id, "district": district, "value": values.get(now, 0),
                 "as_of": local_iso(now, offset)}
     if sensor is not None:
         async with state.pool.connection() as conn:
