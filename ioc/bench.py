@@ -29,6 +29,7 @@ from ioc.embedded.postgres import EmbeddedPostgres
 from ioc.embedded.processes import free_port
 from ioc.reference import load_reference
 from ioc.settings import Settings
+from ioc.storage.layout import RequestedLayout, layout_of
 from ioc.storage.migrate import migrate
 from ioc.topics import ensure_topics
 
@@ -57,7 +58,8 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def run_bench(events: int, rate: float, seconds: float, batch_size: int) -> dict[str, float]:
+def run_bench(events: int, rate: float, seconds: float, batch_size: int,
+              layout: RequestedLayout = "auto") -> dict[str, float]:
     root = Path(tempfile.mkdtemp(prefix="ioc-bench-"))
     pg = EmbeddedPostgres(root / "postgres", free_port(), root / "postgres.log")
     broker = EmbeddedBroker("127.0.0.1", free_port(), root / "broker.log")
@@ -69,10 +71,12 @@ def run_bench(events: int, rate: float, seconds: float, batch_size: int) -> dict
         settings = Settings(kafka_bootstrap=broker.bootstrap, database_url=pg.url, topic_prefix="bench",
                             data_dir=root, worker_id="bench", worker_batch_size=batch_size)
         ensure_topics(settings)
-        migrate(settings.database_url)
+        migrate(settings.database_url, layout=layout)
+        print(f"bench: storage layout {layout_of(settings.database_url)}", flush=True)
         env = {**os.environ, "IOC_KAFKA_BOOTSTRAP": broker.bootstrap, "IOC_DATABASE_URL": pg.url,
                "IOC_TOPIC_PREFIX": "bench", "IOC_DATA_DIR": str(root), "IOC_WORKER_ID": "bench",
-               "IOC_WORKER_BATCH_SIZE": str(batch_size), "IOC_LOG_LEVEL": "WARNING"}
+               "IOC_WORKER_BATCH_SIZE": str(batch_size),
+               "IOC_STORAGE_LAYOUT": layout, "IOC_LOG_LEVEL": "WARNING"}
         conn = psycopg.connect(pg.url, autocommit=True)
         publisher = EventPublisher(settings, client_id="bench")
 

@@ -50,14 +50,18 @@ def _cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import UTC, datetime
 
+    from ioc.storage.lifecycle import maintain_for
     from ioc.storage.migrate import migrate
-    from ioc.storage.partitions import maintain_for
     from ioc.topics import ensure_topics
 
-    applied = migrate(settings.database_url)
+    applied = migrate(settings.database_url, layout=settings.storage_layout)
     print(f"migrations applied: {applied or 'none pending'}")
-    created, dropped = maintain_for(settings, datetime.now(UTC))
-    print(f"day partitions created: {len(created)}, dropped: {len(dropped)}")
+    done = maintain_for(settings, datetime.now(UTC))
+    if done.policies_changed:
+        print(f"storage layout {done.layout}: policies set: {', '.join(done.policies_changed)}")
+    else:
+        print(f"storage layout {done.layout}: day partitions created: {len(done.created)},"
+              f" dropped: {len(done.dropped)}")
     if not args.no_topics:
         created = ensure_topics(settings)
         print(f"topics created: {created or 'none missing'}")
@@ -67,7 +71,7 @@ def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     from ioc.bench import print_results, run_bench
 
-    print_results(run_bench(args.events, args.rate, args.seconds, args.batch_size))
+    print_results(run_bench(args.events, args.rate, args.seconds, args.batch_size, args.layout))
     return 0
 
 
@@ -103,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--rate", type=float, default=2000, help="events/s for the delay run")
     bench.add_argument("--seconds", type=float, default=20, help="length of the delay run")
     bench.add_argument("--batch-size", type=int, default=2000, help="worker batch size")
+    bench.add_argument("--layout", choices=["auto", "timescaledb", "postgres"], default="auto",
+                       help="storage layout (auto: TimescaleDB when installed)")
     bench.set_defaults(func=_cmd_bench)
     return parser
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,6 +27,10 @@ class Settings(BaseSettings):
     topic_prefix: str = "ioc"
     event_partitions: int = Field(default=6, ge=1)
     change_partitions: int = Field(default=3, ge=1)
+
+    # Storage
+    storage_layout: Literal["auto", "timescaledb", "postgres"] = Field(
+        default="auto", description="auto: TimescaleDB when the server has it, else plain PostgreSQL")
 
     # Event rules (events.md)
     lateness_limit_s: int = Field(default=7 * 24 * 3600, ge=60)

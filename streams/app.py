@@ -21,7 +21,7 @@ from ioc.intake import RawRecord
 from ioc.reference import Reference
 from ioc.settings import Settings
 from ioc.storage import gauges, ledger, station_state
-from ioc.storage.partitions import maintain_for
+from ioc.storage.lifecycle import maintain_for
 from streams import metrics
 from streams.batch import BatchConfig, BatchProcessor
 from streams.publishing import OutRecord, change_records
@@ -137,7 +137,7 @@ def create_app(settings: Settings, reference: Reference, clock: Clock, cluster_i
 
     @app.timer(interval=3600.0)
     async def housekeeping() -> None:
-        """Forget old dedup keys and reading times; keep day partitions ahead and in retention."""
+        """Forget old dedup keys and reading times; keep partitions (or policies) in line."""
         horizon = clock.now() - DEDUP_HORIZON
         async def prune(conn: AsyncConnection) -> None:
             removed = await ledger.prune(conn, horizon)

@@ -12,7 +12,7 @@ from prometheus_client import start_http_server
 from ioc.clock import SystemClock
 from ioc.reference import load_reference
 from ioc.settings import Settings
-from ioc.storage.partitions import maintain_for
+from ioc.storage.lifecycle import maintain_for
 from streams.app import create_app
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ def broker_cluster_id(bootstrap: str) -> str:
 
 def run_worker(settings: Settings) -> None:
     cluster_id = broker_cluster_id(settings.kafka_bootstrap)
-    maintain_for(settings, datetime.now(UTC))  # partitions for every day an event can fall in
+    maintain_for(settings, datetime.now(UTC))  # partitions ahead, or TimescaleDB policies
     reference = load_reference(settings.reference_file)
     app = create_app(settings, reference, SystemClock(), cluster_id)
     if settings.worker_metrics_port:

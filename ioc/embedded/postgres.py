@@ -33,6 +33,13 @@ def pg_bin_dir() -> Path:
     return path
 
 
+def timescaledb_library() -> Path | None:
+    """TimescaleDB's loader in the wheel's library folder, when someone installed it there
+    (it is not on PyPI; see docs/design.md for building it against ``pg_config``)."""
+    lib = pg_bin_dir().parent / "lib" / "timescaledb.so"
+    return lib if lib.exists() else None
+
+
 def _ensure_service_user() -> pwd.struct_passwd:
     try:
         return pwd.getpwnam(SERVICE_USER)
@@ -97,10 +104,14 @@ class EmbeddedPostgres:
 
     def start(self, timeout_s: float = 60.0) -> None:
         self._prepare()
+        options = [f"listen_addresses={self.host}", "unix_socket_directories=",
+                   "max_connections=200", "shared_buffers=256MB"]
+        if timescaledb_library():
+            options += ["shared_preload_libraries=timescaledb", "timescaledb.telemetry_level=off",
+                        "max_worker_processes=16"]
         self.proc = spawn(
             [str(pg_bin_dir() / "postgres"), "-D", str(self.data_dir), "-p", str(self.port),
-             "-c", f"listen_addresses={self.host}", "-c", "unix_socket_directories=",
-             "-c", "max_connections=200", "-c", "shared_buffers=256MB"],
+             *(arg for option in options for arg in ("-c", option))],
             log_file=self.log_file, user=self._user,
         )
         proc = self.proc

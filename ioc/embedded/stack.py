@@ -22,6 +22,7 @@ from ioc.embedded.broker import EmbeddedBroker
 from ioc.embedded.postgres import EmbeddedPostgres
 from ioc.embedded.processes import free_port, port_free, spawn, stop, wait_until
 from ioc.settings import Settings
+from ioc.storage.layout import layout_of
 from ioc.storage.migrate import migrate
 from ioc.topics import ensure_topics
 
@@ -111,8 +112,9 @@ class Stack:
         child_settings = self.settings.model_copy(update={
             "kafka_bootstrap": self.broker.bootstrap, "database_url": self.postgres.url})
         ensure_topics(child_settings)
-        applied = migrate(self.postgres.url)
-        self.say(f"ioc: topics ready, migrations applied: {applied or 'none pending'}")
+        applied = migrate(self.postgres.url, layout=self.settings.storage_layout)
+        self.say(f"ioc: topics ready, migrations applied: {applied or 'none pending'}, "
+                 f"storage layout: {layout_of(self.postgres.url)}")
         tokens = ensure_credentials(self.data_dir / "credentials.json", self.postgres.url)
         since = datetime.now(UTC)
         python = sys.executable

@@ -1,17 +1,14 @@
-"""Day partitions of the 1-minute tables: created ahead of the events, dropped by retention."""
+"""Plain PostgreSQL layout: day partitions of the 1-minute tables, created ahead of the events
+and dropped by retention."""
 
 from __future__ import annotations
 
 import logging
 import re
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import sql
-
-if TYPE_CHECKING:
-    from ioc.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +22,6 @@ def days_needed(now: datetime, lateness: timedelta) -> list[date]:
     first = (now - lateness - timedelta(days=1)).astimezone(UTC).date()
     last = (now + timedelta(days=AHEAD_DAYS)).astimezone(UTC).date()
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
-
-
-def maintain_for(settings: Settings, now: datetime) -> tuple[list[str], list[str]]:
-    return maintain(settings.database_url, now, timedelta(seconds=settings.lateness_limit_s),
-                    timedelta(days=settings.minute_retention_days))
 
 
 def maintain(database_url: str, now: datetime, lateness: timedelta,

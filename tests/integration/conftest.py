@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from ioc.embedded.broker import EmbeddedBroker
 from ioc.embedded.postgres import EmbeddedPostgres
 from ioc.embedded.processes import free_port, wait_until
 from ioc.settings import Settings
+from ioc.storage.layout import RequestedLayout, timescaledb_missing
 from ioc.storage.migrate import migrate
 from ioc.topics import ensure_topics
 
@@ -58,6 +60,15 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     finally:
         broker.stop()
         pg.stop()
+
+
+def skip_without_timescaledb(services: Services) -> None:
+    """Skip, saying why, when the embedded PostgreSQL has no TimescaleDB."""
+    with psycopg.connect(services.postgres.admin_url) as conn:
+        missing = timescaledb_missing(conn)
+    if missing:
+        pytest.skip(f"TimescaleDB layout not tested: {missing} (it is not on PyPI; build it "
+                    "against the embedded pg_config to run these tests, see docs/design.md)")
 
 
 @dataclass
@@ -176,7 +187,8 @@ def _ok(url: str) -> bool:
         return False
 
 
-def make_pipeline(services: Services, name: str, *, api: bool = True) -> Pipeline:
+def make_pipeline(services: Services, name: str, *, api: bool = True,
+                  layout: RequestedLayout = "postgres") -> Pipeline:
     root = services.root / name
     root.mkdir(parents=True, exist_ok=True)
     settings = Settings(
@@ -188,7 +200,7 @@ def make_pipeline(services: Services, name: str, *, api: bool = True) -> Pipelin
         worker_metrics_port=free_port(),
     )
     ensure_topics(settings)
-    migrate(settings.database_url)
+    migrate(settings.database_url, layout=layout)
     tokens = ensure_credentials(root / "credentials.json", settings.database_url)
     pipeline = Pipeline(name, settings, services.broker.cluster_id, tokens, root,
                         metrics_url=f"http://127.0.0.1:{settings.worker_metrics_port}/metrics")
@@ -198,12 +210,19 @@ def make_pipeline(services: Services, name: str, *, api: bool = True) -> Pipelin
     return pipeline
 
 
-@pytest.fixture(scope="module")
-def pipeline(services: Services, request: pytest.FixtureRequest) -> Iterator[Pipeline]:
-    name = request.module.__name__.rsplit(".", 1)[-1].replace("test_", "p_")
-    pipe = make_pipeline(services, name)
+@contextmanager
+def running_pipeline(services: Services, name: str,
+                     layout: RequestedLayout = "postgres") -> Iterator[Pipeline]:
+    pipe = make_pipeline(services, name, layout=layout)
     try:
         yield pipe
     finally:
         for proc_name in list(pipe.procs):
             pipe.stop(proc_name)
+
+
+@pytest.fixture(scope="module")
+def pipeline(services: Services, request: pytest.FixtureRequest) -> Iterator[Pipeline]:
+    with running_pipeline(services, request.module.__name__.rsplit(".", 1)[-1]
+                          .replace("test_", "p_")) as pipe:
+        yield pipe

@@ -9,6 +9,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
+from ioc.storage.layout import Layout, LayoutError, layout_of
 from ioc.storage.migrate import bundled_migrations, migrate
 from ioc.storage.partitions import days_needed, maintain
 from tests.integration.conftest import Services
@@ -27,7 +28,7 @@ def partitions(conn: psycopg.Connection, parent: str) -> list[str]:
 def test_conversion_creation_ahead_and_retention(services: Services) -> None:
     url = services.database_url("p_partitions")
     before = [m for m in bundled_migrations() if m.version < 5]
-    migrate(url, before)
+    migrate(url, before, layout="postgres")
     old, recent = NOW - timedelta(days=40), NOW - timedelta(hours=1)
     with psycopg.connect(url, autocommit=True) as conn:
         for bucket, num in ((old, 3), (recent, 5)):
@@ -36,7 +37,10 @@ def test_conversion_creation_ahead_and_retention(services: Services) -> None:
         conn.execute("INSERT INTO sensor_1m (metric, district, station_id, bucket, readings, total,"
                      " low, high) VALUES ('pm2_5', '', '', %s, 2, 81.2, 40.1, 41.1)", (recent,))
 
-    assert migrate(url) == [5]
+    assert migrate(url, layout="postgres") == [5, 6]
+    assert layout_of(url) is Layout.POSTGRES
+    with pytest.raises(LayoutError, match="laid out for postgres"):
+        migrate(url, layout="timescaledb")
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT relkind FROM pg_class WHERE relname = 'kpi_1m'").fetchone() == ("p",)
         assert partitions(conn, "kpi_1m") == ["kpi_1m_p20261013", "kpi_1m_p20261122"]

@@ -1,18 +1,26 @@
 """End to end through the real broker, a real Faust worker and PostgreSQL: every KPI series,
-every district, every bucket size equals the independent reference computation."""
+every district, every bucket size equals the independent reference computation, on both
+storage layouts (plain PostgreSQL, and TimescaleDB when the server has it)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import psycopg
 import pytest
 from kafka import KafkaConsumer
 
 from ioc.kpis.catalogue import CATALOGUE, Kind
 from ioc.reference import load_reference
 from tests.generator import generate_stream
-from tests.integration.conftest import Pipeline
+from tests.integration.conftest import (
+    Pipeline,
+    Services,
+    running_pipeline,
+    skip_without_timescaledb,
+)
 from tests.integration.kpi_check import SCOPES, api_cells, api_sensor_values
 from tests.reference_kpis import (
     TZ,
@@ -30,6 +38,14 @@ pytestmark = pytest.mark.integration
 REF = load_reference()
 NOW = datetime.now(UTC)
 STREAM = generate_stream(11, NOW, 4000)
+
+
+@pytest.fixture(scope="module", params=["postgres", "timescaledb"])
+def pipeline(services: Services, request: pytest.FixtureRequest) -> Iterator[Pipeline]:
+    if request.param == "timescaledb":
+        skip_without_timescaledb(services)
+    with running_pipeline(services, f"p_exact_{request.param}", layout=request.param) as pipe:
+        yield pipe
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +67,21 @@ def test_every_series_equals_the_reference(processed: Pipeline) -> None:
     extra = {k: v for k, v in got.items() if k not in expected}
     assert not missing, list(missing.items())[:5]
     assert not extra, list(extra.items())[:5]
+
+
+def test_rollups_equal_the_minute_cells_bucketed_in_sql(processed: Pipeline) -> None:
+    """kpi_1h and kpi_1d, written in the batch transaction, equal kpi_1m grouped by
+    ioc_bucket (time_bucket on TimescaleDB, date_bin on plain PostgreSQL)."""
+    with psycopg.connect(processed.settings.database_url) as conn:
+        for table, width in (("kpi_1h", "1 hour"), ("kpi_1d", "1 day")):
+            rolled = conn.execute(
+                "SELECT kpi, district, dim, dim_value, ioc_bucket(%s, bucket), sum(num), sum(den)"
+                " FROM kpi_1m GROUP BY 1, 2, 3, 4, 5", (width,)).fetchall()
+            stored = conn.execute(
+                f"SELECT kpi, district, dim, dim_value, bucket, num, den FROM {table}").fetchall()
+            assert len(stored) > 1000 and sorted(rolled) == sorted(stored), table
+            local = [row[4].astimezone(TZ) for row in stored]
+            assert all(t.minute == 0 and (table == "kpi_1h" or t.hour == 0) for t in local)
 
 
 def test_sensor_aggregates_equal_the_reference(processed: Pipeline) -> None:
