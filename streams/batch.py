@@ -97,13 +97,13 @@ class BatchProcessor:
                 (outcome.accepted if event.dedup_key in new_keys else outcome.duplicates).append(event)
             minute_cells = event_cells(outcome.accepted, cfg.utc_offset)
             minute_sensors = sensor_cells(outcome.accepted, cfg.utc_offset)
-            for size in (Bucket.MINUTE, Bucket.HOUR, Bucket.DAY):
-                coarse = size is not Bucket.MINUTE
-                cells = rollup(minute_cells, size, cfg.utc_offset) if coarse else minute_cells
-                outcome.stored.extend(await add_cells(conn, size, cells))
-                sensors = (rollup_sensors(minute_sensors, size, cfg.utc_offset) if coarse
-                           else minute_sensors)
-                outcome.stored_sensors.extend(await add_sensor_cells(conn, size, sensors))
+            coarse = (Bucket.HOUR, Bucket.DAY)
+            outcome.stored = await add_cells(conn, {
+                Bucket.MINUTE: minute_cells,
+                **{size: rollup(minute_cells, size, cfg.utc_offset) for size in coarse}})
+            outcome.stored_sensors = await add_sensor_cells(conn, {
+                Bucket.MINUTE: minute_sensors,
+                **{size: rollup_sensors(minute_sensors, size, cfg.utc_offset) for size in coarse}})
             await dossier_state.merge_facts(conn, dossier_facts(outcome.accepted))
             await station_state.add_readings(conn, reading_times(outcome.accepted))
             await offsets.advance(conn, cfg.cluster_id, cfg.consumer, next_offsets(fresh))

@@ -9,6 +9,11 @@ from datetime import datetime
 from psycopg import AsyncConnection
 
 from ioc.kpis.gauges import DossierFacts
+from ioc.storage.staging import Stage, copy_rows
+
+STAGE = Stage("stage_dossier", (("dossier_id", "text"), ("received_at", "timestamptz"),
+                                ("district", "text"), ("due_at", "timestamptz"),
+                                ("closed_at", "timestamptz")))
 
 # The incoming receipt wins when it is the smaller (time, district, due date), as in
 # DossierFacts.merge. Every SET expression sees the old row, so the three agree.
@@ -21,20 +26,19 @@ async def merge_facts(conn: AsyncConnection, facts: Mapping[str, DossierFacts]) 
     """Merge a batch's facts (inside the batch transaction), order-independently."""
     if not facts:
         return
-    ids = sorted(facts)
-    rec = [facts[i].receipt for i in ids]
+    await copy_rows(conn, STAGE, (
+        (dossier_id, f.receipt.at if f.receipt else None, f.receipt.district if f.receipt else None,
+         f.receipt.due_at if f.receipt else None, f.closed_at)
+        for dossier_id, f in facts.items()))
     await conn.execute(
         "INSERT INTO dossier_state AS t (dossier_id, received_at, district, due_at, closed_at)"
-        " SELECT * FROM unnest(%s::text[], %s::timestamptz[], %s::text[], %s::timestamptz[],"
-        " %s::timestamptz[])"
+        " SELECT dossier_id, received_at, district, due_at, closed_at FROM stage_dossier"
+        " ORDER BY dossier_id"
         " ON CONFLICT (dossier_id) DO UPDATE SET"
         f" received_at = CASE WHEN {_EARLIER} THEN EXCLUDED.received_at ELSE t.received_at END,"
         f" district = CASE WHEN {_EARLIER} THEN EXCLUDED.district ELSE t.district END,"
         f" due_at = CASE WHEN {_EARLIER} THEN EXCLUDED.due_at ELSE t.due_at END,"
-        " closed_at = LEAST(t.closed_at, EXCLUDED.closed_at)",
-        (ids, [r.at if r else None for r in rec], [r.district if r else None for r in rec],
-         [r.due_at if r else None for r in rec], [facts[i].closed_at for i in ids]),
-    )
+        " closed_at = LEAST(t.closed_at, EXCLUDED.closed_at)")
 
 
 async def gauge_samples(conn: AsyncConnection, instants: list[datetime], district: str | None,

@@ -6,10 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection
 
 from ioc.kpis.buckets import Bucket
 from ioc.kpis.counters import CellKey, Counts
+from ioc.storage.staging import Stage, copy_rows
 
 TABLES: dict[Bucket, str] = {Bucket.MINUTE: "kpi_1m", Bucket.HOUR: "kpi_1h", Bucket.DAY: "kpi_1d"}
 
@@ -29,25 +30,34 @@ class StoredCell:
     version: int
 
 
-async def add_cells(
-    conn: AsyncConnection, bucket_size: Bucket, cells: Mapping[CellKey, Counts]
-) -> list[StoredCell]:
-    """Add deltas to stored cells (inside the batch transaction); returns the new totals."""
-    if not cells:
+STAGE = Stage("stage_kpi", (("size", "text"), ("kpi", "text"), ("district", "text"),
+                            ("dim", "text"), ("dim_value", "text"), ("bucket", "timestamptz"),
+                            ("num", "int8"), ("den", "int8")))
+
+_UPSERT = """{name} AS (
+    INSERT INTO {table} AS t (kpi, district, dim, dim_value, bucket, num, den)
+    SELECT kpi, district, dim, dim_value, bucket, num, den FROM stage_kpi
+    WHERE size = '{size}' ORDER BY kpi, district, dim, dim_value, bucket
+    ON CONFLICT (kpi, district, dim, dim_value, bucket) DO UPDATE SET
+    num = t.num + EXCLUDED.num, den = t.den + EXCLUDED.den,
+    version = t.version + 1, updated_at = now()
+    RETURNING '{size}' AS size, kpi, district, dim, dim_value, bucket, num, den, version)"""
+
+_ADD_ALL = "WITH " + ", ".join(
+    _UPSERT.format(name=f"up_{size.value}", table=table, size=size.value)
+    for size, table in TABLES.items()
+) + " " + " UNION ALL ".join(f"SELECT * FROM up_{size.value}" for size in TABLES)
+
+
+async def add_cells(conn: AsyncConnection,
+                    cells: Mapping[Bucket, Mapping[CellKey, Counts]]) -> list[StoredCell]:
+    """Add deltas to stored cells of every bucket size in one statement (inside the batch
+    transaction); returns the new totals. Rows are upserted in key order, so concurrent
+    workers lock shared cells in the same order."""
+    if not any(cells.values()):
         return []
-    keys = sorted(cells)
-    query = sql.SQL(
-        "INSERT INTO {table} AS t (kpi, district, dim, dim_value, bucket, num, den)"
-        " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[],"
-        " %s::timestamptz[], %s::bigint[], %s::bigint[])"
-        " ON CONFLICT (kpi, district, dim, dim_value, bucket) DO UPDATE SET"
-        " num = t.num + EXCLUDED.num, den = t.den + EXCLUDED.den,"
-        " version = t.version + 1, updated_at = now()"
-        " RETURNING kpi, district, dim, dim_value, bucket, num, den, version"
-    ).format(table=sql.Identifier(TABLES[bucket_size]))
-    cur = await conn.execute(query, (
-        [k.kpi for k in keys], [k.district for k in keys], [k.dim for k in keys],
-        [k.dim_value for k in keys], [k.bucket for k in keys],
-        [cells[k][0] for k in keys], [cells[k][1] for k in keys],
-    ))
-    return [StoredCell(bucket_size, *row) for row in await cur.fetchall()]
+    await copy_rows(conn, STAGE, (
+        (size.value, k.kpi, k.district, k.dim, k.dim_value, k.bucket, n, d)
+        for size, by_key in cells.items() for k, (n, d) in by_key.items()))
+    cur = await conn.execute(_ADD_ALL)
+    return [StoredCell(Bucket(row[0]), *row[1:]) for row in await cur.fetchall()]

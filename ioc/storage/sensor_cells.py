@@ -10,6 +10,7 @@ from psycopg import AsyncConnection, sql
 
 from ioc.kpis.buckets import Bucket
 from ioc.kpis.sensors import SensorAgg, SensorKey
+from ioc.storage.staging import Stage, copy_rows
 
 TABLES: dict[Bucket, str] = {Bucket.MINUTE: "sensor_1m", Bucket.HOUR: "sensor_1h",
                              Bucket.DAY: "sensor_1d"}
@@ -23,28 +24,41 @@ class StoredSensorCell:
     version: int
 
 
-async def add_sensor_cells(conn: AsyncConnection, bucket_size: Bucket,
-                           cells: Mapping[SensorKey, SensorAgg]) -> list[StoredSensorCell]:
-    if not cells:
+STAGE = Stage("stage_sensor", (("size", "text"), ("metric", "text"), ("district", "text"),
+                               ("station_id", "text"), ("bucket", "timestamptz"),
+                               ("readings", "int8"), ("total", "numeric"), ("low", "numeric"),
+                               ("high", "numeric")))
+
+_UPSERT = """{name} AS (
+    INSERT INTO {table} AS t (metric, district, station_id, bucket, readings, total, low, high)
+    SELECT metric, district, station_id, bucket, readings, total, low, high FROM stage_sensor
+    WHERE size = '{size}' ORDER BY metric, district, station_id, bucket
+    ON CONFLICT (metric, district, station_id, bucket) DO UPDATE SET
+    readings = t.readings + EXCLUDED.readings, total = t.total + EXCLUDED.total,
+    low = LEAST(t.low, EXCLUDED.low), high = GREATEST(t.high, EXCLUDED.high),
+    version = t.version + 1, updated_at = now()
+    RETURNING '{size}' AS size, metric, district, station_id, bucket, readings, total, low, high,
+    version)"""
+
+_ADD_ALL = "WITH " + ", ".join(
+    _UPSERT.format(name=f"up_{size.value}", table=table, size=size.value)
+    for size, table in TABLES.items()
+) + " " + " UNION ALL ".join(f"SELECT * FROM up_{size.value}" for size in TABLES)
+
+
+async def add_sensor_cells(conn: AsyncConnection, cells: Mapping[Bucket, Mapping[SensorKey, SensorAgg]],
+                           ) -> list[StoredSensorCell]:
+    """Merge aggregates into stored cells of every bucket size in one statement (inside the
+    batch transaction); returns the new totals."""
+    if not any(cells.values()):
         return []
-    keys = sorted(cells)
-    query = sql.SQL(
-        "INSERT INTO {table} AS t (metric, district, station_id, bucket, readings, total, low, high)"
-        " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[],"
-        " %s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[])"
-        " ON CONFLICT (metric, district, station_id, bucket) DO UPDATE SET"
-        " readings = t.readings + EXCLUDED.readings, total = t.total + EXCLUDED.total,"
-        " low = LEAST(t.low, EXCLUDED.low), high = GREATEST(t.high, EXCLUDED.high),"
-        " version = t.version + 1, updated_at = now()"
-        " RETURNING metric, district, station_id, bucket, readings, total, low, high, version"
-    ).format(table=sql.Identifier(TABLES[bucket_size]))
-    cur = await conn.execute(query, (
-        [k.metric for k in keys], [k.district for k in keys], [k.station_id for k in keys],
-        [k.bucket for k in keys], [cells[k].readings for k in keys], [cells[k].total for k in keys],
-        [cells[k].low for k in keys], [cells[k].high for k in keys],
-    ))
-    return [StoredSensorCell(bucket_size, SensorKey(r[0], r[1], r[2], r[3]),
-                             SensorAgg(r[4], r[5], r[6], r[7]), r[8])
+    await copy_rows(conn, STAGE, (
+        (size.value, k.metric, k.district, k.station_id, k.bucket, a.readings, a.total, a.low,
+         a.high)
+        for size, by_key in cells.items() for k, a in by_key.items()))
+    cur = await conn.execute(_ADD_ALL)
+    return [StoredSensorCell(Bucket(r[0]), SensorKey(r[1], r[2], r[3], r[4]),
+                             SensorAgg(r[5], r[6], r[7], r[8]), r[9])
             for r in await cur.fetchall()]
 
 

@@ -9,6 +9,10 @@ from datetime import datetime, timedelta
 from psycopg import AsyncConnection
 
 from ioc.kpis.stations import HISTORY
+from ioc.storage.staging import Stage, copy_rows
+
+STAGE = Stage("stage_readings", (("station_id", "text"), ("at", "timestamptz"),
+                                 ("district", "text")))
 
 # Per sample instant t: each station's latest reading in (t - 24 h, t], kept if older than
 # the silence window.
@@ -25,13 +29,12 @@ _SILENT = (
 async def add_readings(conn: AsyncConnection, readings: Mapping[tuple[str, datetime], str]) -> None:
     if not readings:
         return
-    keys = sorted(readings)
+    await copy_rows(conn, STAGE, ((station, at, district)
+                                  for (station, at), district in readings.items()))
     await conn.execute(
         "INSERT INTO station_readings AS t (station_id, at, district)"
-        " SELECT * FROM unnest(%s::text[], %s::timestamptz[], %s::text[])"
-        " ON CONFLICT (station_id, at) DO UPDATE SET district = LEAST(t.district, EXCLUDED.district)",
-        ([k[0] for k in keys], [k[1] for k in keys], [readings[k] for k in keys]),
-    )
+        " SELECT station_id, at, district FROM stage_readings ORDER BY station_id, at"
+        " ON CONFLICT (station_id, at) DO UPDATE SET district = LEAST(t.district, EXCLUDED.district)")
 
 
 async def silent_samples(conn: AsyncConnection, instants: list[datetime], district: str | None,

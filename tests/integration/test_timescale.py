@@ -89,7 +89,7 @@ def add(url: str, cells: dict[CellKey, tuple[int, int]]) -> dict[datetime, tuple
     """Add through the worker's own write path; returns {bucket: (num, version)}."""
     async def run() -> dict[datetime, tuple[int, int]]:
         async with await psycopg.AsyncConnection.connect(url) as conn:
-            stored = await add_cells(conn, Bucket.MINUTE, cells)
+            stored = await add_cells(conn, {Bucket.MINUTE: cells})
             await conn.commit()
         return {s.bucket: (s.num, s.version) for s in stored}
     return asyncio.run(run())
