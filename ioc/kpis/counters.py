@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from ioc.events import DossierReceived, DossierResolved, Event, PaymentCompleted
 from ioc.kpis.buckets import Bucket, bucket_start
@@ -20,8 +20,9 @@ PROVINCE = ""
 NO_DIM = ""
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class CellKey:
+class CellKey(NamedTuple):
+    """One cell: a KPI in one scope, breakdown and bucket (a tuple, so hashing is cheap)."""
+
     kpi: str
     district: str
     dim: str
@@ -45,46 +46,67 @@ def _add(cells: dict[CellKey, list[int]], kpi: str, district: str, bucket: datet
 
 
 def event_cells(events: Iterable[Event], utc_offset: timedelta) -> Cells:
-    """Per 1-minute bucket cells of every counter and ratio KPI, province-wide and per district."""
-    acc: dict[CellKey, list[int]] = defaultdict(lambda: [0, 0])
+    """Per 1-minute bucket cells of every counter and ratio KPI, province-wide and per district.
+
+    Events are first tallied by what the cells depend on (type, district, breakdown values,
+    minute), then each distinct tally is spread over its cells once: a batch has far fewer
+    distinct tallies than events."""
+    offset_s = int(utc_offset.total_seconds())
+    minutes: dict[int, datetime] = {}  # local minute number -> bucket start
+    received: dict[tuple[str, str, str, str, datetime], int] = defaultdict(int)
+    resolved: dict[tuple[str, str, datetime], list[int]] = defaultdict(lambda: [0, 0])
+    payments: dict[tuple[str, str, datetime], list[int]] = defaultdict(lambda: [0, 0, 0])
     for event in events:
         data = event.data
-        minute = bucket_start(event.time, Bucket.MINUTE, utc_offset)
+        number = (int(event.time.timestamp() // 1) + offset_s) // 60
+        minute = minutes.get(number)
+        if minute is None:
+            minute = minutes[number] = bucket_start(event.time, Bucket.MINUTE, utc_offset)
         if isinstance(data, DossierReceived):
-            d = data.district
-            online = data.channel == "online"
-            full = online and data.service_level == "full_online"
-            _add(acc, "dossier.received", d, minute, 1, 0, (
-                ("agency_code", data.agency_code), ("channel", data.channel),
-                ("service_level", data.service_level)))
-            _add(acc, "dossier.online_rate", d, minute, int(online), 1)
-            _add(acc, "dossier.full_online_rate", d, minute, int(full), 1)
+            received[(data.district, data.agency_code, data.channel, data.service_level,
+                      minute)] += 1
         elif isinstance(data, DossierResolved):
-            d = data.district
-            on_time = int(event.time <= data.due_at)
-            agency = (("agency_code", data.agency_code),)
-            _add(acc, "dossier.resolved", d, minute, 1, 0, agency)
-            _add(acc, "dossier.resolved_on_time", d, minute, on_time, 0, agency)
-            _add(acc, "dossier.on_time_rate", d, minute, on_time, 1)
+            tally = resolved[(data.district, data.agency_code, minute)]
+            tally[0] += 1
+            tally[1] += event.time <= data.due_at
         elif isinstance(data, PaymentCompleted):
-            d = data.district
-            non_cash = data.method != "cash"
-            method = (("method", data.method),)
-            _add(acc, "payment.count", d, minute, 1, 0, method)
-            _add(acc, "payment.value_vnd", d, minute, data.amount_vnd, 0, method)
-            _add(acc, "payment.non_cash_rate", d, minute, int(non_cash), 1)
-            _add(acc, "payment.non_cash_value_rate", d, minute,
-                 data.amount_vnd if non_cash else 0, data.amount_vnd)
+            tally = payments[(data.district, data.method, minute)]
+            tally[0] += 1
+            tally[1] += data.amount_vnd
+            tally[2] += data.amount_vnd if data.method != "cash" else 0
+
+    acc: dict[CellKey, list[int]] = defaultdict(lambda: [0, 0])
+    for (d, agency, channel, level, minute), n in received.items():
+        online = n if channel == "online" else 0
+        full = online if level == "full_online" else 0
+        _add(acc, "dossier.received", d, minute, n, 0, (
+            ("agency_code", agency), ("channel", channel), ("service_level", level)))
+        _add(acc, "dossier.online_rate", d, minute, online, n)
+        _add(acc, "dossier.full_online_rate", d, minute, full, n)
+    for (d, agency, minute), (n, on_time) in resolved.items():
+        by_agency = (("agency_code", agency),)
+        _add(acc, "dossier.resolved", d, minute, n, 0, by_agency)
+        _add(acc, "dossier.resolved_on_time", d, minute, on_time, 0, by_agency)
+        _add(acc, "dossier.on_time_rate", d, minute, on_time, n)
+    for (d, method, minute), (n, amount, non_cash_amount) in payments.items():
+        by_method = (("method", method),)
+        non_cash = n if method != "cash" else 0
+        _add(acc, "payment.count", d, minute, n, 0, by_method)
+        _add(acc, "payment.value_vnd", d, minute, amount, 0, by_method)
+        _add(acc, "payment.non_cash_rate", d, minute, non_cash, n)
+        _add(acc, "payment.non_cash_value_rate", d, minute, non_cash_amount, amount)
     return {key: (v[0], v[1]) for key, v in acc.items()}
 
 
 def rollup(cells: Mapping[CellKey, Counts], bucket: Bucket, utc_offset: timedelta) -> Cells:
     """Regroup cells into coarser buckets by summing numerators and denominators."""
+    starts: dict[datetime, datetime] = {}
     acc: dict[CellKey, list[int]] = defaultdict(lambda: [0, 0])
-    for key, (num, den) in cells.items():
-        coarse = CellKey(key.kpi, key.district, key.dim, key.dim_value,
-                         bucket_start(key.bucket, bucket, utc_offset))
-        cell = acc[coarse]
+    for (kpi, district, dim, dim_value, fine), (num, den) in cells.items():
+        start = starts.get(fine)
+        if start is None:
+            start = starts[fine] = bucket_start(fine, bucket, utc_offset)
+        cell = acc[CellKey(kpi, district, dim, dim_value, start)]
         cell[0] += num
         cell[1] += den
     return {key: (v[0], v[1]) for key, v in acc.items()}
