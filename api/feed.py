@@ -132,6 +132,19 @@ class Hub:
         return len(self._clients)
 
 
+def change_messages(value: bytes | None) -> list[dict[str, Any]]:
+    """The ``kpi`` messages of one change record (a JSON array of them); an unreadable record
+    is logged and skipped: it came from our own worker, so it is a bug, not bad input."""
+    try:
+        decoded = json.loads(value or b"")
+    except ValueError:
+        decoded = None
+    if isinstance(decoded, list) and all(isinstance(m, dict) for m in decoded):
+        return decoded
+    log.warning("unreadable change record skipped", extra={"record_bytes": len(value or b"")})
+    return []
+
+
 class ChangeFeed:
     """Reads the change topic from its end (no consumer group: every API process reads all)."""
 
@@ -171,14 +184,9 @@ class ChangeFeed:
                 continue
             for records in batches.values():
                 for record in records:
-                    try:
-                        message = json.loads(record.value or b"")
-                    except ValueError:
-                        log.warning("unreadable change message skipped",
-                                    extra={"offset": record.offset})
-                        continue
-                    FEED_MESSAGES.inc()
-                    self._hub.publish(message)
+                    for message in change_messages(record.value):
+                        FEED_MESSAGES.inc()
+                        self._hub.publish(message)
 
     async def broker_reachable(self, timeout_s: float = 2.0) -> bool:
         if self._consumer is None:

@@ -88,3 +88,24 @@ def test_buffer_overflow_closes_the_client() -> None:
         return client.closed_reason
 
     assert run(scenario()) == "buffer_overflow"
+
+
+def test_change_records_pack_messages_and_the_feed_unpacks_them_in_order() -> None:
+    from api.feed import change_messages
+    from streams.publishing import CHANGES_PER_RECORD, change_records
+
+    messages = [kpi(i, i + 1, district=f"d{i % 12}") for i in range(CHANGES_PER_RECORD * 2 + 7)]
+    records = change_records("ioc.kpi.changes", messages)
+    assert [len(change_messages(r.value)) for r in records] == [CHANGES_PER_RECORD,
+                                                                CHANGES_PER_RECORD, 7]
+    assert [m for r in records for m in change_messages(r.value)] == messages
+    assert all(r.topic == "ioc.kpi.changes" and r.key is None for r in records)
+    assert change_records("ioc.kpi.changes", []) == []
+
+
+def test_an_unreadable_change_record_yields_nothing() -> None:
+    from api.feed import change_messages
+
+    assert change_messages(b"{not json") == []
+    assert change_messages(b'{"type": "kpi"}') == []  # an object, not an array
+    assert change_messages(None) == []
