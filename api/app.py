@@ -31,7 +31,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
                                    kwargs={"autocommit": True})
         await pool.open(wait=True, timeout=30)
         hub = Hub()
-        change_feed = ChangeFeed(settings.kafka_bootstrap, settings.changes_topic, hub)
+        change_feed = ChangeFeed(settings.kafka_bootstrap, settings.changes_topic, hub,
+                                 fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms)
         await change_feed.start()
         app.state.ioc = AppState(settings, reference, clock or SystemClock(), pool,
                                  TokenCache(pool), hub, change_feed)

@@ -148,8 +148,9 @@ def change_messages(value: bytes | None) -> list[dict[str, Any]]:
 class ChangeFeed:
     """Reads the change topic from its end (no consumer group: every API process reads all)."""
 
-    def __init__(self, bootstrap: str, topic: str, hub: Hub) -> None:
+    def __init__(self, bootstrap: str, topic: str, hub: Hub, *, fetch_max_wait_ms: int = 100) -> None:
         self._bootstrap = bootstrap
+        self._fetch_max_wait_ms = fetch_max_wait_ms
         self._topic = topic
         self._hub = hub
         self._consumer: AIOKafkaConsumer | None = None
@@ -158,7 +159,8 @@ class ChangeFeed:
     async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap.split(","), group_id=None,
-            enable_auto_commit=False, client_id="ioc-api-feed")
+            enable_auto_commit=False, client_id="ioc-api-feed",
+            fetch_max_wait_ms=self._fetch_max_wait_ms)
         await self._consumer.start()
         partitions = self._consumer.partitions_for_topic(self._topic) or set()
         if not partitions:

@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     topic_prefix: str = "ioc"
     event_partitions: int = Field(default=6, ge=1)
     change_partitions: int = Field(default=3, ge=1)
+    kafka_fetch_max_wait_ms: int = Field(
+        default=100, ge=1, le=30_000,
+        description="longest a consumer's fetch waits for data; the embedded broker always "
+                    "waits this long when a partition has nothing new, so it bounds the delay")
 
     # Storage
     storage_layout: Literal["auto", "timescaledb", "postgres"] = Field(
@@ -41,7 +45,7 @@ class Settings(BaseSettings):
     # Stream worker
     worker_id: str = "ioc-kpi"
     worker_batch_size: int = Field(default=2000, ge=1)
-    worker_batch_window_s: float = Field(default=0.2, gt=0)
+    worker_batch_window_s: float = Field(default=0.1, gt=0)
     worker_metrics_port: int = Field(default=0, ge=0, description="0 disables the worker's /metrics")
     worker_metrics_host: str = "127.0.0.1"
     station_silence_s: int = Field(default=600, ge=60, description="sensor.stations_silent window")

@@ -24,6 +24,7 @@ from ioc.storage import gauges, ledger, station_state
 from ioc.storage.lifecycle import maintain_for
 from streams import metrics
 from streams.batch import BatchConfig, BatchProcessor
+from streams.kafka_transport import App
 from streams.publishing import OutRecord, change_records
 
 log = logging.getLogger(__name__)
@@ -59,8 +60,9 @@ def kafka_broker_url(bootstrap: str) -> str:
 
 
 def create_app(settings: Settings, reference: Reference, clock: Clock, cluster_id: str) -> faust.App:
-    app = faust.App(
+    app = App(
         settings.worker_id,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         broker=kafka_broker_url(settings.kafka_bootstrap),
         datadir=str(settings.data_dir / "faust"),
         store="memory://",
@@ -73,6 +75,7 @@ def create_app(settings: Settings, reference: Reference, clock: Clock, cluster_i
         consumer_auto_offset_reset="earliest",
         producer_max_batch_size=settings.faust_producer_max_batch_size,
         stream_buffer_maxsize=max(4096, settings.worker_batch_size * 2),
+        broker_max_poll_records=max(500, settings.worker_batch_size),
     )
     events_topic = app.topic(
         settings.events_topic, key_serializer="raw", value_serializer="raw",
