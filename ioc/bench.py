@@ -34,7 +34,7 @@ from ioc.storage.migrate import migrate
 from ioc.topics import ensure_topics
 
 
-def _events(count: int, seed: int, now: datetime) -> list[tuple[bytes | None, bytes]]:
+def simulated_records(count: int, seed: int, now: datetime) -> list[tuple[bytes | None, bytes]]:
     """``count`` simulated events over the last hours, as publishable records."""
     sim = Simulator(load_reference(), seed=seed, source="bench", rate=400, start=now)
     out: list[tuple[bytes | None, bytes]] = []
@@ -87,7 +87,7 @@ def run_bench(events: int, rate: float, seconds: float, batch_size: int,
 
         now = datetime.now(UTC)
         print(f"bench: generating {events:,} simulated events…", flush=True)
-        records = _events(events, 1, now)
+        records = simulated_records(events, 1, now)
         print("bench: publishing them with the worker stopped…", flush=True)
         t0 = time.perf_counter()
         acks = publisher.publish_raw(records, timeout_s=120)
@@ -121,7 +121,7 @@ def run_bench(events: int, rate: float, seconds: float, batch_size: int,
 
         print(f"bench: publishing at {rate:,.0f} events/s for {seconds:.0f} s to measure delay…",
               flush=True)
-        live = _events(int(rate * seconds), 2, datetime.now(UTC))
+        live = simulated_records(int(rate * seconds), 2, datetime.now(UTC))
         sent: list[tuple[int, int, float]] = []
         lock = threading.Lock()
 
