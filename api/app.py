@@ -13,9 +13,11 @@ from psycopg_pool import AsyncConnectionPool
 
 from api.auth import TokenCache
 from api.feed import ChangeFeed, Hub
-from api.routes import feed, kpis, ops
+from api.producer import EventProducer
+from api.routes import feed, ingest, keys, kpis, ops
 from api.state import AppState
 from ioc.clock import Clock, SystemClock
+from ioc.events import rules_of
 from ioc.reference import load_reference
 from ioc.settings import Settings
 
@@ -34,11 +36,15 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         change_feed = ChangeFeed(settings.kafka_bootstrap, settings.changes_topic, hub,
                                  fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms)
         await change_feed.start()
+        producer = EventProducer(settings.kafka_bootstrap, settings.events_topic,
+                                 timeout_s=settings.ingest_ack_timeout_s)
+        await producer.start()
         app.state.ioc = AppState(settings, reference, clock or SystemClock(), pool,
-                                 TokenCache(pool), hub, change_feed)
+                                 TokenCache(pool), hub, change_feed, producer, rules_of(settings, reference))
         try:
             yield
         finally:
+            await producer.stop()
             await change_feed.stop()
             await pool.close()
 
@@ -48,6 +54,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         description="Live KPIs of the province's public services: reads, live feed, operations.",
         lifespan=lifespan,
     )
+    app.include_router(ingest.router)
+    app.include_router(keys.router)
     app.include_router(kpis.router)
     app.include_router(feed.router)
     app.include_router(ops.router)

@@ -34,3 +34,7 @@ class TokenCache:
             self._cache.clear()
         self._cache[digest] = (now, found)
         return found
+
+    def forget(self) -> None:
+        """Drop every cached answer (after a key is revoked here)."""
+        self._cache.clear()

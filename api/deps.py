@@ -8,7 +8,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.state import AppState
-from ioc.tokens import READ_ROLES, Principal
+from ioc.tokens import READ_ROLES, Principal, Role
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -41,3 +41,12 @@ async def get_reader(principal: Annotated[Principal, Depends(get_principal)]) ->
 
 
 Reader = Annotated[Principal, Depends(get_reader)]
+
+
+async def get_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    if principal.role is not Role.ADMIN:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs an admin token")
+    return principal
+
+
+Admin = Annotated[Principal, Depends(get_admin)]

@@ -8,7 +8,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from api.auth import TokenCache
 from api.feed import ChangeFeed, Hub
+from api.producer import EventProducer
 from ioc.clock import Clock
+from ioc.events import Rules
 from ioc.reference import Reference
 from ioc.settings import Settings
 
@@ -22,3 +24,5 @@ class AppState:
     tokens: TokenCache
     hub: Hub
     feed: ChangeFeed
+    producer: EventProducer
+    rules: Rules

@@ -75,6 +75,43 @@ def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
+    import getpass
+    import json
+
+    import psycopg
+
+    from ioc.storage.keys import KeyRequestError, create_key, list_keys, revoke_key
+    from ioc.tokens import Role
+
+    who = f"cli:{getpass.getuser()}"
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        if args.keys_command == "create":
+            try:
+                made = create_key(conn, Role(args.role), args.name, args.source or None, who)
+            except KeyRequestError as exc:
+                print(f"ioc keys: {exc}", file=sys.stderr)
+                return 2
+            print(json.dumps({**made.info.as_json(), "token": made.token}, indent=2))
+            print("keep the token now: only its digest is stored", file=sys.stderr)
+        elif args.keys_command == "list":
+            for key in list_keys(conn):
+                print(json.dumps(key.as_json(), ensure_ascii=False))
+        else:
+            if not revoke_key(conn, args.id, who):
+                print(f"ioc keys: no active key with id {args.id}", file=sys.stderr)
+                return 1
+            print(f"key {args.id} revoked (API processes stop accepting it within 10 s)")
+    return 0
+
+
+def _cmd_bench_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from ioc.bench_ingest import print_ingest_results, run_ingest_bench
+
+    print_ingest_results(run_ingest_bench(args.events, args.batch, args.clients), args.batch)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ioc", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -102,6 +139,19 @@ def build_parser() -> argparse.ArgumentParser:
     mig = sub.add_parser("migrate", help="apply database migrations and create Kafka topics")
     mig.add_argument("--no-topics", action="store_true", help="only the database")
     mig.set_defaults(func=_cmd_migrate)
+    keys = sub.add_parser("keys", help="manage API keys in IOC_DATABASE_URL")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="create a key and print its token once")
+    create.add_argument("--role", choices=["integrator", "operator", "leader", "admin"],
+                        default="integrator")
+    create.add_argument("--name", required=True, help="who or what holds the key")
+    create.add_argument("--source", action="append",
+                        help="a source an integrator key may publish for (repeat; none: any)")
+    keys_sub.add_parser("list", help="every key, active and revoked (never the tokens)")
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("id", type=int)
+    keys.set_defaults(func=_cmd_keys)
+
     bench = sub.add_parser("bench", help="measure one stream worker on the embedded stack")
     bench.add_argument("--events", type=int, default=200_000, help="events for the throughput run")
     bench.add_argument("--rate", type=float, default=2000, help="events/s for the delay run")
@@ -110,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--layout", choices=["auto", "timescaledb", "postgres"], default="auto",
                        help="storage layout (auto: TimescaleDB when installed)")
     bench.set_defaults(func=_cmd_bench)
+    bench_in = sub.add_parser("bench-ingest", help="measure HTTP ingest on the embedded stack")
+    bench_in.add_argument("--events", type=int, default=50_000, help="events per run")
+    bench_in.add_argument("--batch", type=int, default=100, help="events per request")
+    bench_in.add_argument("--clients", type=int, nargs="+", default=[1, 4],
+                          help="concurrent clients, one run per number")
+    bench_in.set_defaults(func=_cmd_bench_ingest)
     return parser
 
 

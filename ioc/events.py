@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from ioc.reference import Reference
+from ioc.settings import Settings
 
 
 def _parse_rfc3339(value: object) -> datetime:
@@ -211,6 +212,13 @@ class Rules:
     reference: Reference
     lateness_limit: timedelta = timedelta(days=7)
     future_tolerance: timedelta = timedelta(minutes=5)
+
+
+def rules_of(settings: Settings, reference: Reference) -> Rules:
+    """The rules the settings ask for, over the deployment's reference."""
+    return Rules(reference=reference,
+                 lateness_limit=timedelta(seconds=settings.lateness_limit_s),
+                 future_tolerance=timedelta(seconds=settings.future_tolerance_s))
 
 
 def parse_json(raw: bytes | str) -> Any:

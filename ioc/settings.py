@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     # API
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
+    ingest_ack_timeout_s: float = Field(
+        default=10.0, gt=0, description="HTTP ingest answers 503 when the broker has not acked by then")
     ws_queue_limit: int = Field(default=10_000, ge=1)
     ws_stuck_timeout_s: float = Field(default=10.0, gt=0)
     ws_heartbeat_s: float = Field(default=15.0, gt=0)

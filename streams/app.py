@@ -16,7 +16,7 @@ from psycopg import AsyncConnection
 
 from ioc.changes import change_key, gauge_messages
 from ioc.clock import Clock
-from ioc.events import Rules
+from ioc.events import rules_of
 from ioc.intake import RawRecord
 from ioc.reference import Reference
 from ioc.settings import Settings
@@ -81,11 +81,7 @@ def create_app(settings: Settings, reference: Reference, clock: Clock, cluster_i
         settings.events_topic, key_serializer="raw", value_serializer="raw",
         partitions=settings.event_partitions,
     )
-    rules = Rules(
-        reference=reference,
-        lateness_limit=timedelta(seconds=settings.lateness_limit_s),
-        future_tolerance=timedelta(seconds=settings.future_tolerance_s),
-    )
+    rules = rules_of(settings, reference)
     publisher = FaustPublisher(app)
     processor = BatchProcessor(
         BatchConfig(

@@ -1,0 +1,128 @@
+"""``POST /api/v1/events``: integrators push CloudEvents (api.md "Ingest over HTTP")."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter as Tally
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from prometheus_client import Counter, Histogram
+from pydantic import BaseModel
+
+from api.deps import State, get_principal
+from api.producer import BrokerUnavailable
+from ioc.events import Envelope
+from ioc.ingest import MAX_BYTES, BodyError, judge_events, parse_body
+from ioc.tokens import Principal, Role
+
+router = APIRouter(tags=["ingest"])
+
+INGEST_EVENTS = Counter("ioc_ingest_events_total",
+                        "Events received over HTTP, by source, outcome and reason",
+                        ["source", "outcome", "reason"])
+INGEST_REQUESTS = Counter("ioc_ingest_requests_total", "Ingest requests by status", ["status"])
+INGEST_SECONDS = Histogram("ioc_ingest_request_seconds", "Ingest request time, body read to ack",
+                           buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10))
+
+
+class RejectedEvent(BaseModel):
+    index: int
+    id: str | None
+    reason: str
+
+
+class IngestResult(BaseModel):
+    accepted: int
+    """Events durably in Kafka; duplicates among them are recognised by the stream worker."""
+    rejected: list[RejectedEvent]
+
+
+async def get_integrator(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    if principal.role is not Role.INTEGRATOR:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "publishing events needs an integrator key")
+    return principal
+
+
+def _refuse(code: int, reason: str) -> HTTPException:
+    INGEST_REQUESTS.labels(str(code)).inc()
+    return HTTPException(code, reason)
+
+
+async def read_bounded(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it is known to exceed ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _refuse(413, f"the body is {int(declared):,} bytes; the limit is {limit:,}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _refuse(413, f"the body exceeds the limit of {limit:,} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+_SOURCE = re.compile(r"[a-z0-9._-]{1,64}")
+
+
+def _source_label(source: str | None) -> str:
+    """A rejected event's source as a metric label: only well-formed ones, to bound labels."""
+    return source if source is not None and _SOURCE.fullmatch(source) else "invalid"
+
+
+_EVENT_SCHEMA: dict[str, Any] = {**Envelope.model_json_schema(), "title": "CloudEvent",
+                                 "description": "CloudEvents 1.0, structured JSON (events.md)"}
+_BODY_DOC: dict[str, Any] = {
+    "required": True,
+    "content": {
+        media: {"schema": {"oneOf": [_EVENT_SCHEMA,
+                                     {"type": "array", "minItems": 1, "maxItems": 1000,
+                                      "items": _EVENT_SCHEMA}]}}
+        for media in ("application/json", "application/cloudevents+json",
+                      "application/cloudevents-batch+json")
+    },
+}
+
+
+@router.post(
+    "/api/v1/events", status_code=202, response_model=IngestResult,
+    openapi_extra={"requestBody": _BODY_DOC},
+    responses={
+        400: {"description": "the body is not UTF-8 JSON, or not an event or array of events"},
+        401: {"description": "no valid key"},
+        403: {"description": "not an integrator key, or the key may not publish for a source "
+                             "in the body (nothing is published)"},
+        413: {"description": "over 1 MiB or 1,000 events"},
+        415: {"description": "unsupported content type"},
+        503: {"description": "the broker did not take the events; retry the whole request "
+                             "(duplicates are ignored)"},
+    },
+)
+async def ingest(request: Request, state: State,
+                 integrator: Annotated[Principal, Depends(get_integrator)]) -> IngestResult:
+    """One CloudEvent or a batch of up to 1,000 (1 MiB). Answers 202 once every accepted
+    event is acknowledged by the broker; each rejected event is listed with its reason."""
+    with INGEST_SECONDS.time():
+        body = await read_bounded(request, MAX_BYTES)
+        try:
+            items = parse_body(body, request.headers.get("content-type"))
+        except BodyError as exc:
+            raise _refuse(exc.status, exc.reason) from None
+        judged = judge_events(items, state.rules, state.clock.now(), integrator.sources)
+        if judged.forbidden_sources:
+            names = ", ".join(sorted(judged.forbidden_sources))
+            raise _refuse(403, f"this key may not publish for source(s): {names}")
+        try:
+            await state.producer.send_all([(p.key, p.value) for p in judged.publish])
+        except BrokerUnavailable as exc:
+            raise _refuse(503, f"{exc}; nothing was accepted, retry the request") from None
+    tally = Tally((p.event.source, "accepted", "") for p in judged.publish)
+    tally.update((_source_label(r.source), "rejected", r.code) for r in judged.rejected)
+    for (source, outcome, reason), n in tally.items():
+        INGEST_EVENTS.labels(source, outcome, reason).inc(n)
+    INGEST_REQUESTS.labels("202").inc()
+    return IngestResult(accepted=len(judged.publish),
+                        rejected=[RejectedEvent(index=r.index, id=r.id, reason=f"{r.code}: {r.reason}")
+                                  for r in judged.rejected])

@@ -1,0 +1,73 @@
+"""``/api/v1/keys``: admins create, list and revoke API keys."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+
+from api.deps import Admin, State
+from ioc.storage.keys import (
+    KeyRequestError,
+    create_key_async,
+    list_keys_async,
+    revoke_key_async,
+)
+from ioc.tokens import Role
+
+router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
+
+
+class KeyRequest(BaseModel):
+    name: str = Field(min_length=1, max_length=200, description="who or what holds the key")
+    role: Literal["integrator", "operator", "leader", "admin"] = "integrator"
+    sources: list[str] | None = Field(
+        default=None, description="sources an integrator key may publish for; null: any")
+
+
+class Key(BaseModel):
+    id: int
+    role: str
+    name: str
+    sources: list[str] | None
+    created_at: str
+    created_by: str | None
+    revoked_at: str | None
+    revoked_by: str | None
+
+
+class CreatedKey(Key):
+    token: str = Field(description="shown once; only its SHA-256 digest is stored")
+
+
+@router.post("", status_code=201, response_model=CreatedKey,
+             responses={400: {"description": "sources on a non-integrator key, or malformed"}})
+async def create(body: KeyRequest, state: State, admin: Admin) -> CreatedKey:
+    """Create a key. The token is in this answer only."""
+    async with state.pool.connection() as conn:
+        try:
+            made = await create_key_async(conn, Role(body.role), body.name, body.sources,
+                                          f"api:{admin.name}")
+        except KeyRequestError as exc:
+            raise HTTPException(400, str(exc)) from None
+    return CreatedKey(**made.info.as_json(), token=made.token)
+
+
+@router.get("", response_model=list[Key])
+async def list_all(state: State, _: Admin) -> list[Key]:
+    """Every key, active and revoked; never the tokens."""
+    async with state.pool.connection() as conn:
+        return [Key(**k.as_json()) for k in await list_keys_async(conn)]
+
+
+@router.post("/{key_id}/revoke", response_model=Key,
+             responses={404: {"description": "no active key with that id"}})
+async def revoke(key_id: int, state: State, admin: Admin) -> Key:
+    """Revoke a key at once in this process; other API processes within 10 s."""
+    async with state.pool.connection() as conn:
+        if not await revoke_key_async(conn, key_id, f"api:{admin.name}"):
+            raise HTTPException(404, f"no active key with id {key_id}")
+        found = [k for k in await list_keys_async(conn) if k.id == key_id]
+    state.tokens.forget()
+    return Key(**found[0].as_json())
