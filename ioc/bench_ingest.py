@@ -8,6 +8,7 @@ and prints events/s accepted (202 received, so acked by the broker) and request 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -52,6 +53,7 @@ def _post_all(url: str, token: str, bodies: list[bytes], latencies: list[float],
 
 
 def run_ingest_bench(events: int, batch: int, clients: list[int]) -> list[dict[str, float]]:
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     root = Path(tempfile.mkdtemp(prefix="ioc-bench-ingest-"))
     pg = EmbeddedPostgres(root / "postgres", free_port(), root / "postgres.log")
     broker = EmbeddedBroker("127.0.0.1", free_port(), root / "broker.log")
