@@ -27,6 +27,7 @@ def event_key(event: dict[str, Any]) -> bytes | None:
 class EventPublisher:
     def __init__(self, settings: Settings, *, client_id: str = "ioc-connector") -> None:
         self._topic = settings.events_topic
+        self._deadletter_topic = settings.deadletter_topic
         self._producer = KafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap.split(","),
             client_id=client_id,
@@ -49,6 +50,19 @@ class EventPublisher:
         futures = [self._producer.send(self._topic, key=key, value=value) for key, value in records]
         acks = [future.get(timeout=timeout_s) for future in futures]
         return [(ack.partition, ack.offset) for ack in acks]
+
+    def dead_letter(self, items: Iterable[tuple[bytes, str, str]], *, connector: str,
+                    timeout_s: float = 30.0) -> int:
+        """Send (original bytes, reason code, reason) to the dead-letter topic, as the stream
+        worker does for invalid events; wait for the acks."""
+        futures = [self._producer.send(
+            self._deadletter_topic, value=raw,
+            headers=[("ioc-reason-code", code.encode()), ("ioc-reason", reason.encode()),
+                     ("ioc-connector", connector.encode())])
+            for raw, code, reason in items]
+        for future in futures:
+            future.get(timeout=timeout_s)
+        return len(futures)
 
     def close(self) -> None:
         self._producer.flush()

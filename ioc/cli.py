@@ -112,6 +112,21 @@ def _cmd_bench_ingest(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_connect(args: argparse.Namespace, settings: Settings) -> int:
+    from connectors import run
+
+    name = args.connector
+    if name == "replay":
+        return run.connect_replay(settings, Path(args.file), args.format, args.chunk)
+    if name == "dvc":
+        return run.connect_dvc(settings)
+    if name == "fake-dvc":
+        return run.connect_fake_dvc(settings, args.port, args.rate)
+    if name == "payments":
+        return run.connect_payments(settings)
+    return run.connect_sensors(settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ioc", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -139,6 +154,21 @@ def build_parser() -> argparse.ArgumentParser:
     mig = sub.add_parser("migrate", help="apply database migrations and create Kafka topics")
     mig.add_argument("--no-topics", action="store_true", help="only the database")
     mig.set_defaults(func=_cmd_migrate)
+    connect = sub.add_parser("connect", help="run a source connector (publishes to Kafka)")
+    con_sub = connect.add_subparsers(dest="connector", required=True)
+    rep = con_sub.add_parser("replay", help="publish a CSV or NDJSON history file, resumable")
+    rep.add_argument("file")
+    rep.add_argument("--format", choices=["ndjson", "csv"], default=None,
+                     help="default: by the file's extension")
+    rep.add_argument("--chunk", type=int, default=1000, help="records per acked send")
+    con_sub.add_parser("dvc", help="poll the administrative-procedure system (IOC_DVC_URL)")
+    fake = con_sub.add_parser("fake-dvc", help="serve a fake administrative-procedure system")
+    fake.add_argument("--port", type=int, default=8090)
+    fake.add_argument("--rate", type=float, default=5.0, help="dossier events per second")
+    con_sub.add_parser("payments", help="receive signed payment-gateway webhooks")
+    con_sub.add_parser("sensors", help="subscribe to sensor readings over MQTT")
+    connect.set_defaults(func=_cmd_connect)
+
     keys = sub.add_parser("keys", help="manage API keys in IOC_DATABASE_URL")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_sub.add_parser("create", help="create a key and print its token once")

@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -69,6 +69,28 @@ class Settings(BaseSettings):
     sim_seed: int = 2026
     sim_source: str = "sim.haiduong"
     sim_backlog_days: int = Field(default=2, ge=0)
+
+    # Connectors (`ioc connect <name>`); checkpoints under <data_dir>/connectors/
+    dvc_url: str = Field(default="http://127.0.0.1:8090",
+                         description="base URL of the administrative-procedure system's API")
+    dvc_token: SecretStr = Field(default=SecretStr(""), description="bearer token for that API")
+    dvc_source: str = "dvc.haiduong"
+    dvc_poll_interval_s: float = Field(default=2.0, gt=0)
+    dvc_page_size: int = Field(default=500, ge=1, le=5000)
+    payments_source: str = "payments.gateway"
+    payments_webhook_secret: SecretStr = Field(
+        default=SecretStr(""), description="HMAC-SHA256 key shared with the payment gateway")
+    payments_host: str = "127.0.0.1"
+    payments_port: int = Field(default=8081, ge=1, le=65535)
+    payments_tolerance_s: int = Field(default=300, ge=1,
+                                      description="a signature older or newer than this is refused")
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = Field(default=1883, ge=1, le=65535)
+    mqtt_topic: str = "sensors/#"
+    mqtt_username: str = "ioc-sensors"
+    mqtt_password: SecretStr = Field(default=SecretStr(""))
+    mqtt_client_id: str = "ioc-sensors-connector"
+    sensors_source: str = "sensors.haiduong"
 
     log_level: str = "INFO"
     log_json: bool = True

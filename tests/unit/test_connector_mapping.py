@@ -1,0 +1,80 @@
+"""The connectors' pure parts: mapping source records to CloudEvents, webhook signatures."""
+
+import json
+
+import pytest
+
+from connectors.dvc import Unmappable, change_to_event
+from connectors.payments import SignatureError, payment_event, sign, verify
+from connectors.replay import csv_event
+from connectors.sensors import reading_events
+
+RECEIVED = {"seq": 7, "dossier_id": "000123", "status": "received",
+            "changed_at": "2026-03-26T09:15:00+07:00", "service_code": "1.0001",
+            "agency_code": "UBND-288", "district": "288", "channel": "online",
+            "service_level": "full_online", "due_at": "2026-03-30T17:00:00+07:00", "extra": 1}
+
+
+def test_a_dvc_change_becomes_a_dossier_event_with_a_natural_id() -> None:
+    event = change_to_event(RECEIVED, "dvc.haiduong")
+    assert isinstance(event, dict)
+    assert event["id"] == "000123:received" and event["type"] == "dossier.received"
+    assert event["time"] == RECEIVED["changed_at"]
+    assert event["data"]["dossier_id"] == "000123" and "extra" not in event["data"]
+    withdrawn = change_to_event({"dossier_id": "9", "status": "withdrawn", "district": "288",
+                                 "changed_at": "2026-03-26T10:00:00+07:00"}, "dvc")
+    assert isinstance(withdrawn, dict) and withdrawn["type"] == "dossier.withdrawn"
+
+
+@pytest.mark.parametrize(("change", "code", "words"), [
+    ({**RECEIVED, "status": "archived"}, "unknown_status", "archived"),
+    ({k: v for k, v in RECEIVED.items() if k != "due_at"}, "unmappable_change", "due_at"),
+    ("text", "unmappable_change", "object"),
+])
+def test_unmappable_changes_say_why(change: object, code: str, words: str) -> None:
+    result = change_to_event(change, "dvc")
+    assert isinstance(result, Unmappable) and result.code == code and words in result.reason
+
+
+def test_signatures_verify_and_refuse_tampering_staleness_and_garbage() -> None:
+    body = b'{"a": 1}'
+    header = sign(b"k", 1000, body)
+    assert verify(b"k", header, body, 1100, 300) == (1000, header.split("v1=")[1])
+    cases = [(sign(b"k", 1000, body), b'{"a": 2}', 1100, 401),
+             (sign(b"other", 1000, body), body, 1100, 401),
+             (header, body, 1400, 401),
+             ("garbage", body, 1100, 400), (None, body, 1100, 400)]
+    for given, sent, now, status in cases:
+        with pytest.raises(SignatureError) as caught:
+            verify(b"k", given, sent, now, 300)
+        assert caught.value.status == status
+
+
+def test_payment_deliveries_map_or_say_why() -> None:
+    data = {"transaction_id": "TX1", "amount": 5000, "currency": "VND", "method": "qr",
+            "purpose": "fee", "district": "288", "paid_at": "2026-03-26T09:15:00+07:00"}
+    event = payment_event({"type": "payment.succeeded", "data": data}, "pg")
+    assert isinstance(event, dict)
+    assert event["id"] == "pay:TX1" and event["data"]["amount_vnd"] == 5000
+    assert "USD" in str(payment_event({"data": {**data, "currency": "USD"}}, "pg"))
+    assert "paid_at" in str(payment_event({"data": {**data, "paid_at": ""}}, "pg"))
+
+
+def test_a_station_message_becomes_one_reading_per_metric() -> None:
+    message = {"station_id": "S1", "district": "288", "ts": "2026-03-26T09:15:00+07:00",
+               "readings": {"pm2_5": 35.2, "no2": 12}}
+    events = reading_events(json.dumps(message).encode(), "sensors")
+    assert isinstance(events, list)
+    assert sorted(e["id"] for e in events) == ["S1:no2:2026-03-26T09:15:00+07:00",
+                                               "S1:pm2_5:2026-03-26T09:15:00+07:00"]
+    assert "not UTF-8 JSON" in str(reading_events(b"\xff", "s"))
+    assert "readings" in str(reading_events(json.dumps({**message, "readings": {}}).encode(), "s"))
+
+
+def test_csv_rows_keep_ids_as_strings_and_amounts_as_numbers() -> None:
+    row = {"id": "p1", "source": "csv", "type": "payment.completed", "time": "2026-03-26T09:15:00+07:00",
+           "data.payment_id": "000123", "data.amount_vnd": "15000", "data.district": "288",
+           "data.service_code": ""}
+    event = csv_event(row)
+    assert event["data"] == {"payment_id": "000123", "amount_vnd": 15000, "district": "288"}
+    assert csv_event({**row, "data": '{"x": 1}'})["data"] == {"x": 1}
