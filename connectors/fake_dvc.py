@@ -21,6 +21,7 @@ import threading
 from collections.abc import Iterable
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -39,16 +40,35 @@ def change_of(event: dict[str, Any]) -> dict[str, Any] | None:
 
 
 class Journal:
-    def __init__(self) -> None:
+    """The numbered changes; kept in a file when given one, so that a restarted fake goes on
+    numbering where it stopped (as the real system's journal would)."""
+
+    def __init__(self, path: Path | None = None) -> None:
         self._changes: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        self._file = None
         self.requests = 0
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.exists():
+                self._changes = [json.loads(line) for line in
+                                 path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - held while serving
 
     def append(self, changes: Iterable[dict[str, Any]]) -> int:
         with self._lock:
             for change in changes:
-                self._changes.append({"seq": len(self._changes) + 1, **change})
+                numbered = {"seq": len(self._changes) + 1, **change}
+                self._changes.append(numbered)
+                if self._file is not None:
+                    self._file.write(json.dumps(numbered, ensure_ascii=False) + "\n")
+            if self._file is not None:
+                self._file.flush()
             return len(self._changes)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
 
     def page(self, after: int, limit: int) -> dict[str, Any]:
         with self._lock:
@@ -60,8 +80,9 @@ class Journal:
 class FakeDvc:
     """The fake system's HTTP server, in a background thread."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, token: str = "") -> None:
-        self.journal = Journal()
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, token: str = "",
+                 journal_file: Path | None = None) -> None:
+        self.journal = Journal(journal_file)
         self.token = token
         self.fail_next = 0
         """Answer this many coming requests with 503 (to test the connector's retries)."""
@@ -117,6 +138,7 @@ class FakeDvc:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        self.journal.close()
 
 
 def run_fake_dvc(host: str, port: int, token: str, *, rate: float, seed: int,

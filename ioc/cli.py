@@ -43,6 +43,8 @@ def _cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.rate:
         settings = settings.model_copy(update={"sim_rate": args.rate})
+    if args.via:
+        settings = settings.model_copy(update={"sim_via": args.via})
     run_simulator(settings, duration_s=args.duration)
     return 0
 
@@ -149,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("simulate", help="publish simulated events in real time")
     sim.add_argument("--rate", type=float, default=None, help="dossier and payment events per second")
     sim.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    sim.add_argument("--via", choices=["kafka", "http", "connectors"], default=None,
+                     help="where events go (default IOC_SIM_VIA, kafka)")
     sim.set_defaults(func=_cmd_simulate)
 
     mig = sub.add_parser("migrate", help="apply database migrations and create Kafka topics")

@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     sim_seed: int = 2026
     sim_source: str = "sim.haiduong"
     sim_backlog_days: int = Field(default=2, ge=0)
+    sim_via: Literal["kafka", "http", "connectors"] = Field(
+        default="kafka", description="kafka: the events topic; http: HTTP ingest (IOC_SIM_INGEST_URL, "
+        "IOC_SIM_TOKEN); connectors: fake DVC journal, payment webhooks, MQTT")
+    sim_ingest_url: str = "http://127.0.0.1:8000"
+    sim_token: SecretStr = Field(default=SecretStr(""), description="integrator key for sim_via=http")
+    sim_dvc_port: int = Field(default=8090, ge=1, le=65535,
+                              description="port of the fake administrative-procedure system")
 
     # Connectors (`ioc connect <name>`); checkpoints under <data_dir>/connectors/
     dvc_url: str = Field(default="http://127.0.0.1:8090",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -19,6 +21,7 @@ import psycopg
 
 from ioc.credentials import ensure_credentials
 from ioc.embedded.broker import EmbeddedBroker
+from ioc.embedded.mqtt import EmbeddedMqtt
 from ioc.embedded.postgres import EmbeddedPostgres
 from ioc.embedded.processes import free_port, port_free, spawn, stop, wait_until
 from ioc.settings import Settings
@@ -52,6 +55,8 @@ class Stack:
     out: IO[str] = field(default_factory=lambda: sys.stdout)
     postgres: EmbeddedPostgres | None = None
     broker: EmbeddedBroker | None = None
+    mqtt: EmbeddedMqtt | None = None
+    sources_env: dict[str, str] = field(default_factory=dict)
     children: list[Child] = field(default_factory=list)
     _lock_file: IO[str] | None = None
     _stopping: bool = False
@@ -89,8 +94,28 @@ class Stack:
             "IOC_API_PORT": str(self.port),
             "IOC_SIM_RATE": str(self.settings.sim_rate),
             "PYTHONUNBUFFERED": "1",
+            **self.sources_env,
         })
         return env
+
+    def start_sources(self) -> list[str]:
+        """The simulator's way in, as real sources come: an MQTT broker for the stations, the
+        three connectors, and the simulator serving a fake administrative-procedure system."""
+        self.mqtt = EmbeddedMqtt("127.0.0.1", free_port(), self.data_dir / "mqtt")
+        self.mqtt.start()
+        secrets = ensure_source_secrets(self.data_dir / "source-secrets.json")
+        dvc_port = free_port()
+        self.sources_env = {
+            "IOC_SIM_VIA": "connectors", "IOC_SIM_DVC_PORT": str(dvc_port),
+            "IOC_DVC_URL": f"http://127.0.0.1:{dvc_port}", "IOC_DVC_TOKEN": secrets["dvc_token"],
+            "IOC_DVC_POLL_INTERVAL_S": "1",
+            "IOC_PAYMENTS_PORT": str(free_port()),
+            "IOC_PAYMENTS_WEBHOOK_SECRET": secrets["payments_webhook_secret"],
+            "IOC_MQTT_PORT": str(self.mqtt.port),
+        }
+        self.say(f"ioc: MQTT broker (amqtt) ready on 127.0.0.1:{self.mqtt.port}; the simulator "
+                 f"sends through the connectors (dvc, payments webhooks, MQTT sensors)")
+        return ["connect dvc", "connect payments", "connect sensors", "simulate"]
 
     def start(self) -> dict[str, str]:
         started = time.monotonic()
@@ -118,9 +143,10 @@ class Stack:
         tokens = ensure_credentials(self.data_dir / "credentials.json", self.postgres.url)
         since = datetime.now(UTC)
         python = sys.executable
-        names = ["worker", "api"] + (["simulate"] if self.simulator else [])
+        names = ["worker", "api"] + (self.start_sources() if self.simulator else [])
         for name in names:
-            child = Child(name, [python, "-m", "ioc", name], logs / f"{name}.log")
+            child = Child(name, [python, "-m", "ioc", *name.split()],
+                          logs / f"{name.replace(' ', '-')}.log")
             self.children.append(child)
             self._spawn(child)
         base = f"http://{self.settings.api_host}:{self.port}"
@@ -152,7 +178,7 @@ class Stack:
         """Restart crashed children; stop everything on a signal or if a service dies."""
         while not self._stopping:
             time.sleep(0.5)
-            for service in (self.postgres, self.broker):
+            for service in (self.postgres, self.broker, self.mqtt):
                 if service is not None and service.proc is not None and service.proc.poll() is not None:
                     self.say(f"ioc: {type(service).__name__} exited "
                              f"(code {service.proc.returncode}); stopping")
@@ -180,12 +206,27 @@ class Stack:
         for child in reversed(self.children):
             if child.proc is not None:
                 stop(child.proc, timeout_s=20)
+        if self.mqtt is not None:
+            self.mqtt.stop()
         if self.broker is not None:
             self.broker.stop()
         if self.postgres is not None:
             self.postgres.stop()
         if self._lock_file is not None:
             self._lock_file.close()
+
+
+def ensure_source_secrets(path: Path) -> dict[str, str]:
+    """The demo sources' shared secrets (webhook HMAC key, DVC API token), made once."""
+    if path.exists():
+        loaded: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+        return loaded
+    made = {"payments_webhook_secret": secrets.token_urlsafe(32), "dvc_token": secrets.token_urlsafe(24)}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(made, indent=2) + "\n", encoding="utf-8")
+    os.chmod(tmp, 0o600)
+    tmp.replace(path)
+    return made
 
 
 def _http_ok(url: str) -> bool:

@@ -223,3 +223,20 @@ def test_fuzz_every_answer_is_a_documented_status_and_accounts_for_every_event(
         assert all(r["reason"] for r in result["rejected"])
     else:
         assert answer.json()["detail"]
+
+
+def test_the_simulator_can_publish_through_http_ingest(pipeline: Pipeline, client: httpx.Client) -> None:
+    import subprocess
+    import sys
+
+    before = received_today(pipeline)
+    env = {**pipeline.env(), "IOC_SIM_VIA": "http", "IOC_SIM_INGEST_URL": pipeline.api_url,
+           "IOC_SIM_TOKEN": pipeline.tokens["integrator"], "IOC_SIM_RATE": "50",
+           "IOC_SIM_BACKLOG_DAYS": "0", "IOC_SIM_SOURCE": "sim.http"}
+    done = subprocess.run([sys.executable, "-m", "ioc", "simulate", "--duration", "4"], env=env,
+                          capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert b"ingest rejected" not in done.stderr
+    wait_until(lambda: received_today(pipeline) > before, timeout_s=60,
+               what="simulated events through ingest", interval_s=0.25)
+    assert 'source="sim.http"' in client.get("/metrics").text
