@@ -25,7 +25,8 @@ def event_key(event: dict[str, Any]) -> bytes | None:
 
 
 class EventPublisher:
-    def __init__(self, settings: Settings, *, client_id: str = "ioc-connector") -> None:
+    def __init__(self, settings: Settings, *, client_id: str = "ioc-connector",
+                 linger_ms: int = 5) -> None:
         self._topic = settings.events_topic
         self._deadletter_topic = settings.deadletter_topic
         self._producer = KafkaProducer(
@@ -33,7 +34,7 @@ class EventPublisher:
             client_id=client_id,
             acks="all",
             retries=10,
-            linger_ms=5,
+            linger_ms=linger_ms,  # 0 where each send is awaited alone (webhooks)
             max_in_flight_requests_per_connection=1,  # retries keep per-key order
         )
 

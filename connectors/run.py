@@ -76,7 +76,7 @@ def connect_payments(settings: Settings) -> int:
     from ioc.events import rules_of
     from ioc.reference import load_reference
 
-    publisher = EventPublisher(settings, client_id="ioc-payments")
+    publisher = EventPublisher(settings, client_id="ioc-payments", linger_ms=0)
     config = PaymentsConfig(settings.payments_webhook_secret.get_secret_value().encode(),
                             settings.payments_source, settings.payments_tolerance_s,
                             settings.data_dir / "connectors" / "payments-signatures.txt")

@@ -129,6 +129,13 @@ def _cmd_connect(args: argparse.Namespace, settings: Settings) -> int:
     return run.connect_sensors(settings)
 
 
+def _cmd_bench_connectors(args: argparse.Namespace, settings: Settings) -> int:
+    from ioc.bench_connectors import print_connector_results, run_connector_bench
+
+    print_connector_results(run_connector_bench(args.events))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ioc", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -200,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench_in.add_argument("--clients", type=int, nargs="+", default=[1, 4],
                           help="concurrent clients, one run per number")
     bench_in.set_defaults(func=_cmd_bench_ingest)
+    bench_con = sub.add_parser("bench-connectors", help="measure each source connector")
+    bench_con.add_argument("--events", type=int, default=20_000, help="events per connector")
+    bench_con.set_defaults(func=_cmd_bench_connectors)
     return parser
 
 
