@@ -37,7 +37,8 @@ def test_conversion_creation_ahead_and_retention(services: Services) -> None:
         conn.execute("INSERT INTO sensor_1m (metric, district, station_id, bucket, readings, total,"
                      " low, high) VALUES ('pm2_5', '', '', %s, 2, 81.2, 40.1, 41.1)", (recent,))
 
-    assert migrate(url, layout="postgres") == [5, 6]
+    assert migrate(url, layout="postgres") == [m.version for m in bundled_migrations()
+                                                if m.version >= 5 and m.layout in (None, Layout.POSTGRES)]
     assert layout_of(url) is Layout.POSTGRES
     with pytest.raises(LayoutError, match="laid out for postgres"):
         migrate(url, layout="timescaledb")
