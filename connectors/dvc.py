@@ -22,6 +22,7 @@ import httpx
 from kafka.errors import KafkaError
 
 from connectors.checkpoint import Checkpoint
+from connectors.metrics import CONNECTOR_EVENTS
 from connectors.publisher import EventPublisher
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,9 @@ class DvcPoller:
             self._publisher.publish(events)
         if changes:
             self._checkpoint.save({"seq": last})
+        CONNECTOR_EVENTS.labels("dvc", "accepted", "").inc(len(events))
+        for code in {code for _, code, _ in bad}:
+            CONNECTOR_EVENTS.labels("dvc", "rejected", code).inc(sum(1 for b in bad if b[1] == code))
         self.stats.pages += 1
         self.stats.published += len(events)
         self.stats.dead_lettered += len(bad)

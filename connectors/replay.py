@@ -26,6 +26,7 @@ from typing import Any, Literal, Protocol
 from tqdm import tqdm
 
 from connectors.checkpoint import Checkpoint
+from connectors.metrics import CONNECTOR_EVENTS
 from connectors.publisher import event_key
 
 log = logging.getLogger(__name__)
@@ -143,6 +144,7 @@ def replay(path: Path, fmt: Format, publisher: RawPublisher, checkpoint: Checkpo
     def flush() -> None:
         nonlocal published, done
         publisher.publish_raw(pending, timeout_s=120)
+        CONNECTOR_EVENTS.labels("replay", "published", "").inc(len(pending))
         published += len(pending)
         done += len(pending)
         checkpoint.save({"file": str(path.resolve()), "fingerprint": print_, "records": done})

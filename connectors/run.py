@@ -26,9 +26,17 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
+def serve_metrics(settings: Settings) -> None:
+    if settings.connector_metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.connector_metrics_port, addr=settings.connector_metrics_host)
+
+
 def connect_replay(settings: Settings, path: Path, fmt: str | None, chunk: int) -> int:
     from connectors.replay import format_of, replay
 
+    serve_metrics(settings)
     publisher = EventPublisher(settings, client_id="ioc-replay")
     name = f"replay-{path.name}"
     try:
@@ -44,6 +52,7 @@ def connect_replay(settings: Settings, path: Path, fmt: str | None, chunk: int) 
 def connect_dvc(settings: Settings) -> int:
     from connectors.dvc import DvcPoller
 
+    serve_metrics(settings)
     publisher = EventPublisher(settings, client_id="ioc-dvc")
     poller = DvcPoller(settings.dvc_url, settings.dvc_token.get_secret_value(), settings.dvc_source,
                        publisher, checkpoint_for(settings.data_dir, "dvc"),
@@ -94,6 +103,7 @@ def connect_payments(settings: Settings) -> int:
 def connect_sensors(settings: Settings) -> int:
     from connectors.sensors import Spool, run_sensors
 
+    serve_metrics(settings)
     publisher = EventPublisher(settings, client_id="ioc-sensors")
     spool = Spool(settings.data_dir / "connectors" / "sensors.spool",
                   checkpoint_for(settings.data_dir, "sensors"))

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
                               description="port of the fake administrative-procedure system")
 
     # Connectors (`ioc connect <name>`); checkpoints under <data_dir>/connectors/
+    connector_metrics_port: int = Field(
+        default=0, ge=0, description="/metrics of `ioc connect dvc|sensors|replay`; 0 disables "
+                                     "(the payments connector serves /metrics on its own port)")
+    connector_metrics_host: str = "127.0.0.1"
     dvc_url: str = Field(default="http://127.0.0.1:8090",
                          description="base URL of the administrative-procedure system's API")
     dvc_token: SecretStr = Field(default=SecretStr(""), description="bearer token for that API")
