@@ -111,14 +111,29 @@ class ClientSession:
 class Hub:
     def __init__(self) -> None:
         self._clients: set[ClientSession] = set()
+        self._holders: dict[ClientSession, bytes] = {}
+        self._per_holder: dict[bytes, int] = {}
 
-    def add(self, client: ClientSession) -> None:
+    def add(self, client: ClientSession, holder: bytes = b"") -> None:
+        """A connected client; ``holder`` identifies its token, for the per-token cap."""
         self._clients.add(client)
+        self._holders[client] = holder
+        self._per_holder[holder] = self._per_holder.get(holder, 0) + 1
         WS_CLIENTS.set(len(self._clients))
 
     def remove(self, client: ClientSession) -> None:
         self._clients.discard(client)
+        holder = self._holders.pop(client, None)
+        if holder is not None:
+            left = self._per_holder.get(holder, 1) - 1
+            if left > 0:
+                self._per_holder[holder] = left
+            else:
+                self._per_holder.pop(holder, None)
         WS_CLIENTS.set(len(self._clients))
+
+    def connections_of(self, holder: bytes) -> int:
+        return self._per_holder.get(holder, 0)
 
     def publish(self, message: dict[str, Any]) -> None:
         for client in list(self._clients):

@@ -14,7 +14,7 @@ import psycopg
 from faust.streams import Stream
 from psycopg import AsyncConnection
 
-from ioc.changes import change_key, gauge_messages
+from ioc.changes import change_key, gauge_messages, local_iso
 from ioc.clock import Clock
 from ioc.events import rules_of
 from ioc.intake import RawRecord
@@ -131,7 +131,8 @@ def create_app(settings: Settings, reference: Reference, clock: Clock, cluster_i
         changed = [m for m in gauge_messages(values, scopes, now, reference.utc_offset)
                    if last_sent.get(change_key(m)) != m["value"]]
         if changed:
-            await publisher.publish(change_records(settings.changes_topic, changed))
+            await publisher.publish(change_records(settings.changes_topic, changed,
+                                                   local_iso(now, reference.utc_offset)))
             last_sent.update((change_key(m), m["value"]) for m in changed)
 
     @app.timer(interval=3600.0)

@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from psycopg import AsyncConnection
 
-from ioc.changes import change_message, sensor_change_messages
+from ioc.changes import change_message, local_iso, sensor_change_messages
 from ioc.clock import Clock
 from ioc.events import Event, Rejection, Rules
 from ioc.intake import RawRecord, next_offsets, triage
@@ -120,7 +120,8 @@ class BatchProcessor:
             if cell.key.station_id == ALL:
                 messages.extend(sensor_change_messages(cell, offset))
         if messages:
-            await self._publisher.publish(change_records(self._config.changes_topic, messages))
+            await self._publisher.publish(change_records(
+                self._config.changes_topic, messages, local_iso(self._clock.now(), offset)))
 
     @staticmethod
     def _count(outcome: BatchOutcome) -> None:

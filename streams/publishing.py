@@ -23,8 +23,12 @@ the worker's largest cost after validation. Consumers order by each message's ve
 not by the record's partition or offset, so records need no key."""
 
 
-def change_records(topic: str, messages: Sequence[dict[str, Any]]) -> list[OutRecord]:
-    """KPI change messages packed into records of the change topic (JSON arrays)."""
+def change_records(topic: str, messages: Sequence[dict[str, Any]],
+                   changed_at: str | None = None) -> list[OutRecord]:
+    """KPI change messages packed into records of the change topic (JSON arrays); each
+    message gets ``changed_at`` (when its value was committed) when one is given."""
+    if changed_at is not None:
+        messages = [{**m, "changed_at": changed_at} for m in messages]
     return [OutRecord(topic, None, json.dumps(list(messages[i:i + CHANGES_PER_RECORD]),
                                               separators=(",", ":")).encode())
             for i in range(0, len(messages), CHANGES_PER_RECORD)]

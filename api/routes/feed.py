@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from api.feed import ClientSession, Subscription
+from api.feed import WS_DISCONNECTS, ClientSession, Subscription
 from api.state import AppState
 from api.views import snapshot_values
 from ioc.changes import gauge_messages, local_iso
@@ -20,7 +20,7 @@ from ioc.kpis.counters import PROVINCE
 from ioc.kpis.gauges import GAUGE_KPIS
 from ioc.storage import gauges as gauge_store
 from ioc.storage import kpi_reads
-from ioc.tokens import READ_ROLES
+from ioc.tokens import READ_ROLES, token_digest
 
 router = APIRouter(tags=["feed"])
 
@@ -28,6 +28,7 @@ AUTH_TIMEOUT_S = 10.0
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_STUCK = 4408
+CLOSE_TOO_MANY = 4429
 
 
 def parse_subscription(raw: dict[str, Any], known_districts: frozenset[str]) -> Subscription:
@@ -68,7 +69,8 @@ async def build_snapshot(state: AppState, subscription: Subscription) -> dict[st
             "day_end": local_iso(day + timedelta(days=1), offset), "values": values}
 
 
-async def _authenticate(ws: WebSocket, state: AppState, token: str | None) -> bool:
+async def _authenticate(ws: WebSocket, state: AppState, token: str | None) -> bytes | None:
+    """The token's digest once it is a valid reader token; None after closing the socket."""
     if token is None:
         try:
             first = json.loads(await asyncio.wait_for(ws.receive_text(), AUTH_TIMEOUT_S))
@@ -79,26 +81,34 @@ async def _authenticate(ws: WebSocket, state: AppState, token: str | None) -> bo
     if principal is None:
         await ws.send_json({"type": "error", "error": "a valid token is required"})
         await ws.close(CLOSE_UNAUTHORIZED)
-        return False
+        return None
     if principal.role not in READ_ROLES:
         await ws.send_json({"type": "error", "error": "the feed needs an operator, leader or admin token"})
         await ws.close(CLOSE_FORBIDDEN)
-        return False
-    return True
+        return None
+    assert token is not None
+    return token_digest(token)
 
 
 @router.websocket("/ws")
 async def feed(ws: WebSocket, token: str | None = None) -> None:
     state: AppState = ws.app.state.ioc
     await ws.accept()
-    if not await _authenticate(ws, state, token):
+    holder = await _authenticate(ws, state, token)
+    if holder is None:
         return
     settings = state.settings
+    if state.hub.connections_of(holder) >= settings.ws_max_connections_per_token:
+        await ws.send_json({"type": "error", "error": "too many connections for this token "
+                            f"(at most {settings.ws_max_connections_per_token})"})
+        await ws.close(CLOSE_TOO_MANY)
+        WS_DISCONNECTS.labels("too_many_connections").inc()
+        return
     client = ClientSession(ws.send_text, buffer_limit=settings.ws_queue_limit,
                            stuck_timeout_s=settings.ws_stuck_timeout_s,
                            heartbeat_s=settings.ws_heartbeat_s)
     known = state.reference.district_codes
-    state.hub.add(client)
+    state.hub.add(client, holder)
     sender = asyncio.create_task(client.run_sender())
     try:
         client.snapshot(await build_snapshot(state, client.subscription))

@@ -173,3 +173,34 @@ def test_wall_page_and_operations_endpoints(pipeline: Pipeline) -> None:
     assert "ioc_ws_clients" in metrics
     schema = httpx.get(f"{pipeline.api_url}/openapi.json", timeout=10).json()
     assert "/api/v1/kpis/{kpi_id}/series" in schema["paths"]
+
+
+def test_a_token_may_hold_only_so_many_connections(pipeline: Pipeline) -> None:
+    import os
+    from dataclasses import replace
+
+    own = replace(pipeline, name=f"{pipeline.name}-cap", procs={})
+    os.environ["IOC_WS_MAX_CONNECTIONS_PER_TOKEN"] = "2"
+    try:
+        own.start_api()
+    finally:
+        del os.environ["IOC_WS_MAX_CONNECTIONS_PER_TOKEN"]
+    try:
+        first, second = connect(ws_url(own), open_timeout=10), connect(ws_url(own), open_timeout=10)
+        assert Inbox(first).until(lambda m: m["type"] == "snapshot")
+        Inbox(second).until(lambda m: m["type"] == "snapshot")
+        with connect(ws_url(own), open_timeout=10) as third:
+            assert "too many connections" in json.loads(third.recv(timeout=10))["error"]
+            with pytest.raises(ConnectionClosed) as closed:
+                third.recv(timeout=10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4429
+        with connect(ws_url(own, "leader"), open_timeout=10) as other_token:  # others unaffected
+            Inbox(other_token).until(lambda m: m["type"] == "snapshot")
+        first.close()
+        time.sleep(0.5)
+        with connect(ws_url(own), open_timeout=10) as again:  # a freed slot is usable
+            Inbox(again).until(lambda m: m["type"] == "snapshot")
+        second.close()
+    finally:
+        for name in list(own.procs):
+            own.stop(name)

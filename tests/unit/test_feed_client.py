@@ -109,3 +109,23 @@ def test_an_unreadable_change_record_yields_nothing() -> None:
     assert change_messages(b"{not json") == []
     assert change_messages(b'{"type": "kpi"}') == []  # an object, not an array
     assert change_messages(None) == []
+
+
+def test_the_hub_counts_connections_per_token() -> None:
+    async def scenario() -> list[int]:
+        async def send(text: str) -> None:
+            return None
+
+        hub = Hub()
+        clients = [ClientSession(send, buffer_limit=10, stuck_timeout_s=1, heartbeat_s=60)
+                   for _ in range(3)]
+        hub.add(clients[0], b"a")
+        hub.add(clients[1], b"a")
+        hub.add(clients[2], b"b")
+        counts = [hub.connections_of(b"a"), hub.connections_of(b"b")]
+        hub.remove(clients[0])
+        hub.remove(clients[2])
+        hub.remove(clients[2])  # twice: no harm
+        return [*counts, hub.connections_of(b"a"), hub.connections_of(b"b"), len(hub)]
+
+    assert run(scenario()) == [2, 1, 1, 0, 1]
