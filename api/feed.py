@@ -26,14 +26,35 @@ WS_DISCONNECTS = Counter("ioc_ws_disconnects_total", "Clients disconnected by th
 FEED_MESSAGES = Counter("ioc_feed_changes_total", "KPI changes read from the change topic")
 
 
+class Shared(dict[str, Any]):
+    """A message fanned out to many clients: encoded to JSON once, by the first sender."""
+
+    __slots__ = ("_text",)
+
+    def text(self) -> str:
+        try:
+            return self._text
+        except AttributeError:
+            self._text: str = json.dumps(self, separators=(",", ":"))
+            return self._text
+
+
+def encode(message: dict[str, Any]) -> str:
+    return message.text() if isinstance(message, Shared) else json.dumps(message, separators=(",", ":"))
+
+
 @dataclass(frozen=True, slots=True)
 class Subscription:
     kpis: frozenset[str] | None = None
     districts: frozenset[str] | None = None
     """District codes; "" (or "province") stands for the whole province. None = all."""
+    buckets: frozenset[str] | None = None
+    """Bucket sizes ("1m", "1h", "1d", "now" for gauges). None = all."""
 
     def wants(self, message: dict[str, Any]) -> bool:
         if self.kpis is not None and message.get("kpi") not in self.kpis:
+            return False
+        if self.buckets is not None and message.get("bucket") not in self.buckets:
             return False
         return self.districts is None or (message.get("district") or "") in self.districts
 
@@ -42,11 +63,12 @@ class ClientSession:
     """One connected client: a latest-value-per-key buffer and its own sender."""
 
     def __init__(self, send: Callable[[str], Awaitable[None]], *, buffer_limit: int,
-                 stuck_timeout_s: float, heartbeat_s: float) -> None:
+                 stuck_timeout_s: float, heartbeat_s: float, flush_interval_s: float = 0.0) -> None:
         self._send = send
         self._limit = buffer_limit
         self._stuck = stuck_timeout_s
         self._heartbeat = heartbeat_s
+        self._flush = flush_interval_s
         self._pending: dict[str, dict[str, Any]] = {}
         self._versions: dict[str, int] = {}
         self._wakeup = asyncio.Event()
@@ -86,7 +108,12 @@ class ClientSession:
         self._wakeup.set()
 
     async def run_sender(self) -> None:
-        """Send what is pending until closed; a send stuck past the limit closes the client."""
+        """Send what is pending until closed; a send stuck past the limit closes the client.
+
+        Each round sends the non-KPI messages (snapshot first) one per frame, then every
+        pending ``kpi`` value in one frame (a ``batch`` when there are several), then waits
+        ``flush_interval_s`` while new values coalesce: a thousand wall screens cost a few
+        frames a second each, not one per changed value."""
         loop = asyncio.get_running_loop()
         while self.closed_reason is None:
             with contextlib.suppress(TimeoutError):
@@ -97,15 +124,24 @@ class ClientSession:
             batch, self._pending = self._pending, {}
             if not batch:
                 batch = {"heartbeat": {"type": "heartbeat", "ts": loop.time()}}
-            for key, message in batch.items():
+            frames = [encode(m) for m in batch.values() if m.get("type") != "kpi"]
+            values = [(k, m) for k, m in batch.items() if m.get("type") == "kpi"]
+            if len(values) == 1:
+                frames.append(encode(values[0][1]))
+            elif values:
+                frames.append('{"type":"batch","messages":[' + ",".join(encode(m) for _, m in values)
+                              + "]}")
+            for frame in frames:
                 try:
-                    await asyncio.wait_for(self._send(json.dumps(message, separators=(",", ":"))),
-                                           self._stuck)
+                    async with asyncio.timeout(self._stuck):  # no task per send, unlike wait_for
+                        await self._send(frame)
                 except TimeoutError:
                     self.close("stuck")
                     return
-                if message.get("type") == "kpi":
-                    self._versions[key] = int(message.get("version", 0))
+            for key, message in values:
+                self._versions[key] = int(message.get("version", 0))
+            if self._flush > 0:
+                await asyncio.sleep(self._flush)
 
 
 class Hub:
@@ -136,8 +172,9 @@ class Hub:
         return self._per_holder.get(holder, 0)
 
     def publish(self, message: dict[str, Any]) -> None:
+        shared = Shared(message)
         for client in list(self._clients):
-            client.offer(message)
+            client.offer(shared)
 
     def broadcast(self, message: dict[str, Any]) -> None:
         for client in list(self._clients):

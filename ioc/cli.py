@@ -136,6 +136,13 @@ def _cmd_bench_connectors(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_bench_feed(args: argparse.Namespace, settings: Settings) -> int:
+    from ioc.bench_feed import print_feed_results, run_feed_bench
+
+    print_feed_results(run_feed_bench(args.clients, args.rate, args.seconds))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ioc", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -210,6 +217,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench_con = sub.add_parser("bench-connectors", help="measure each source connector")
     bench_con.add_argument("--events", type=int, default=20_000, help="events per connector")
     bench_con.set_defaults(func=_cmd_bench_connectors)
+    bench_feed = sub.add_parser("bench-feed", help="measure the live feed with many WebSocket clients")
+    bench_feed.add_argument("--clients", type=int, default=1000)
+    bench_feed.add_argument("--rate", type=float, default=10, help="simulated events/s")
+    bench_feed.add_argument("--seconds", type=float, default=30)
+    bench_feed.set_defaults(func=_cmd_bench_feed)
     return parser
 
 

@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     ws_queue_limit: int = Field(default=10_000, ge=1)
     ws_stuck_timeout_s: float = Field(default=10.0, gt=0)
     ws_heartbeat_s: float = Field(default=15.0, gt=0)
+    ws_flush_interval_s: float = Field(
+        default=0.05, ge=0, description="a client's KPI values coalesce this long between frames")
     ws_max_connections_per_token: int = Field(
         default=200, ge=1, description="WebSocket connections one token may hold at once")
 

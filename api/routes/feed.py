@@ -29,6 +29,7 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_STUCK = 4408
 CLOSE_TOO_MANY = 4429
+BUCKETS = frozenset({"1m", "1h", "1d", "now"})
 
 
 def parse_subscription(raw: dict[str, Any], known_districts: frozenset[str]) -> Subscription:
@@ -45,7 +46,8 @@ def parse_subscription(raw: dict[str, Any], known_districts: frozenset[str]) -> 
         return items
 
     return Subscription(kpis=_set("kpis", frozenset(BY_ID)),
-                        districts=_set("districts", known_districts | {PROVINCE}))
+                        districts=_set("districts", known_districts | {PROVINCE}),
+                        buckets=_set("buckets", BUCKETS))
 
 
 async def build_snapshot(state: AppState, subscription: Subscription) -> dict[str, Any]:
@@ -64,6 +66,8 @@ async def build_snapshot(state: AppState, subscription: Subscription) -> dict[st
                         if gauges else {})
     values = snapshot_values(kpis, scopes, rows, day, offset)
     values += [m for m in gauge_messages(gauge_values, scopes, now, offset) if m["kpi"] in gauges]
+    if subscription.buckets is not None:
+        values = [v for v in values if v["bucket"] in subscription.buckets]
     return {"type": "snapshot", "as_of": local_iso(now, offset),
             "day_start": local_iso(day, offset),
             "day_end": local_iso(day + timedelta(days=1), offset), "values": values}
@@ -106,7 +110,8 @@ async def feed(ws: WebSocket, token: str | None = None) -> None:
         return
     client = ClientSession(ws.send_text, buffer_limit=settings.ws_queue_limit,
                            stuck_timeout_s=settings.ws_stuck_timeout_s,
-                           heartbeat_s=settings.ws_heartbeat_s)
+                           heartbeat_s=settings.ws_heartbeat_s,
+                           flush_interval_s=settings.ws_flush_interval_s)
     known = state.reference.district_codes
     state.hub.add(client, holder)
     sender = asyncio.create_task(client.run_sender())

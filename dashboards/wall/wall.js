@@ -124,16 +124,23 @@ function connect() {
   const proto = location.protocol === "https:" ? "wss" : "ws";
   const ws = new WebSocket(`${proto}://${location.host}/ws?token=${encodeURIComponent(state.token)}`);
   state.ws = ws;
-  ws.onopen = () => { state.retry = 0; setConn("connected"); };
+  ws.onopen = () => {
+    state.retry = 0;
+    setConn("connected");
+    // the wall shows today's values and the gauges: nothing finer needs to travel
+    ws.send(JSON.stringify({ type: "subscribe", kpis: null, districts: null, buckets: ["1d", "now"] }));
+  };
   ws.onmessage = (ev) => {
     const msg = JSON.parse(ev.data);
     if (msg.type === "snapshot") {
       state.values.clear();
       state.dayStart = msg.day_start;
       msg.values.forEach(apply);
-    } else if (msg.type === "kpi") {
-      if (state.dayStart && msg.bucket === "1d" && msg.start > state.dayStart) { ws.close(); return; } // a new day: resnapshot
-      apply(msg);
+    } else if (msg.type === "kpi" || msg.type === "batch") {
+      for (const one of msg.type === "batch" ? msg.messages : [msg]) {
+        if (state.dayStart && one.bucket === "1d" && one.start > state.dayStart) { ws.close(); return; } // a new day: resnapshot
+        apply(one);
+      }
     } else { return; }
     state.lastUpdate = new Date();
     scheduleRender();

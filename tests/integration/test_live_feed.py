@@ -48,9 +48,12 @@ class Inbox:
                 message = json.loads(self.ws.recv(timeout=max(0.1, deadline - time.monotonic())))
             except TimeoutError:
                 break
-            if predicate(message):
-                return message
-            self.messages.append(message)
+            for one in message["messages"] if message.get("type") == "batch" else [message]:
+                self.messages.append(one)
+            for one in self.messages:
+                if predicate(one):
+                    self.messages.remove(one)
+                    return one
         raise AssertionError(f"expected message not received; got {self.messages[:20]}")
 
 

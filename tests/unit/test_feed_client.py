@@ -19,7 +19,8 @@ def test_keeps_only_the_latest_value_per_key_and_sends_snapshot_first() -> None:
     sent: list[dict] = []
 
     async def send(text: str) -> None:
-        sent.append(json.loads(text))
+        message = json.loads(text)
+        sent.extend(message["messages"] if message["type"] == "batch" else [message])
 
     async def scenario() -> None:
         client = ClientSession(send, buffer_limit=100, stuck_timeout_s=1, heartbeat_s=60)

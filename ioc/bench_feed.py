@@ -1,0 +1,187 @@
+"""``ioc bench-feed``: many WebSocket clients on one API process, as wall screens.
+
+Starts its own broker, database, stream worker and one API process; opens N clients that
+subscribe as the wall page does (every KPI and district, today's values and gauges), then
+publishes simulated events at the simulator's rate. Each ``kpi`` message carries
+``changed_at`` (when the worker committed the value); a client's delay is its receipt time
+minus that. Prints delay p50/p99 over every message every client received, messages/s
+delivered, and the API process's CPU and resident memory during the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from websockets.asyncio.client import connect
+
+from connectors.publisher import EventPublisher
+from connectors.simulator import Simulator
+from ioc.credentials import ensure_credentials
+from ioc.embedded.broker import EmbeddedBroker
+from ioc.embedded.postgres import EmbeddedPostgres
+from ioc.embedded.processes import free_port, wait_until
+from ioc.reference import load_reference
+from ioc.settings import Settings
+from ioc.storage.migrate import migrate
+from ioc.topics import ensure_topics
+
+WALL_SUBSCRIPTION = {"type": "subscribe", "kpis": None, "districts": None, "buckets": ["1d", "now"]}
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+async def _clients(url: str, n: int, seconds: float, started: threading.Event,
+                   delays: list[float], gauge_delays: list[float]) -> None:
+    stop_at: list[float] = []
+
+    async def one(i: int) -> None:
+        async with connect(url, open_timeout=60, max_queue=None, ping_interval=None) as ws:
+            await ws.send(json.dumps(WALL_SUBSCRIPTION))
+            snapshots = 0
+            ready.add(i)
+            if len(ready) == n:
+                started.set()
+            while not stop_at or time.time() < stop_at[0]:
+                try:
+                    text = await asyncio.wait_for(ws.recv(), 1.0)
+                except TimeoutError:
+                    continue
+                received = json.loads(text)
+                if received["type"] == "snapshot":
+                    snapshots += 1
+                    continue
+                arrived = time.time()
+                for message in received["messages"] if received["type"] == "batch" else [received]:
+                    if message["type"] != "kpi" or "changed_at" not in message or snapshots < 2:
+                        continue
+                    delay = arrived - datetime.fromisoformat(message["changed_at"]).timestamp()
+                    delays.append(delay)
+                    if message["bucket"] == "now":
+                        gauge_delays.append(delay)
+
+    ready: set[int] = set()
+
+    async def timer() -> None:
+        while not started.is_set():
+            await asyncio.sleep(0.1)
+        stop_at.append(time.time() + seconds + 3)
+
+    tasks = []
+    for i in range(n):
+        tasks.append(asyncio.create_task(one(i)))
+        if i % 50 == 49:
+            await asyncio.sleep(0.05)  # do not open a thousand sockets in one burst
+    await asyncio.gather(timer(), *tasks)
+
+
+def run_feed_bench(clients: int, rate: float, seconds: float) -> dict[str, float]:
+    root = Path(tempfile.mkdtemp(prefix="ioc-bench-feed-"))
+    pg = EmbeddedPostgres(root / "postgres", free_port(), root / "postgres.log")
+    broker = EmbeddedBroker("127.0.0.1", free_port(), root / "broker.log")
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        pg.start()
+        broker.start()
+        settings = Settings(kafka_bootstrap=broker.bootstrap, database_url=pg.url,
+                            topic_prefix="benchfeed", data_dir=root)
+        ensure_topics(settings)
+        migrate(settings.database_url)
+        tokens = ensure_credentials(root / "credentials.json", settings.database_url)
+        port = free_port()
+        env = {**os.environ, "IOC_KAFKA_BOOTSTRAP": broker.bootstrap, "IOC_DATABASE_URL": pg.url,
+               "IOC_TOPIC_PREFIX": "benchfeed", "IOC_DATA_DIR": str(root), "IOC_LOG_LEVEL": "WARNING",
+               "IOC_WS_MAX_CONNECTIONS_PER_TOKEN": str(clients + 10)}
+        for name, args in (("worker", ["worker"]), ("api", ["api", "--port", str(port)])):
+            log = open(root / f"{name}.log", "ab")  # noqa: SIM115
+            procs.append(subprocess.Popen([sys.executable, "-m", "ioc", *args], env=env,
+                                          stdout=log, stderr=subprocess.STDOUT))
+        api = procs[1]
+        wait_until(lambda: _ready(f"http://127.0.0.1:{port}/readyz"), timeout_s=60, what="API",
+                   alive=lambda: api.poll() is None, interval_s=0.2)
+        print(f"bench-feed: opening {clients:,} WebSocket clients…", flush=True)
+        url = f"ws://127.0.0.1:{port}/ws?token={tokens['operator']}"
+        started = threading.Event()
+        delays: list[float] = []
+        gauge_delays: list[float] = []
+        loop_thread = threading.Thread(
+            target=lambda: asyncio.run(_clients(url, clients, seconds, started, delays, gauge_delays)))
+        loop_thread.start()
+        if not started.wait(300):
+            raise RuntimeError("the clients did not all connect")
+        time.sleep(2)
+        print(f"bench-feed: {clients:,} clients connected; publishing {rate:g} events/s for "
+              f"{seconds:.0f} s…", flush=True)
+        publisher = EventPublisher(settings, client_id="bench-feed")
+        now = datetime.now(UTC)
+        sim = Simulator(load_reference(), seed=7, source="benchfeed", rate=rate, start=now)
+        cpu0, t0 = _cpu_seconds(api.pid), time.monotonic()
+        rss_peak = 0.0
+        last = datetime.now(UTC)
+        while time.monotonic() - t0 < seconds:
+            time.sleep(0.25)
+            t = datetime.now(UTC)
+            publisher.publish([e for e in sim.between(last, t)])
+            last = t
+            rss_peak = max(rss_peak, _rss_mb(api.pid))
+        cpu = (_cpu_seconds(api.pid) - cpu0) / (time.monotonic() - t0)
+        publisher.close()
+        loop_thread.join(120)
+        ordered = sorted(delays)
+        if not ordered:
+            raise RuntimeError(f"no kpi message reached the clients; see {root}")
+        return {"clients": clients, "messages": len(ordered),
+                "messages_per_s": len(ordered) / seconds,
+                "p50_ms": ordered[len(ordered) // 2] * 1000,
+                "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+                "max_ms": ordered[-1] * 1000, "api_cpu_pct": cpu * 100, "api_rss_mb": rss_peak,
+                "gauge_messages": len(gauge_delays),
+                "gauge_p99_ms": sorted(gauge_delays)[int(len(gauge_delays) * 0.99)] * 1000
+                if gauge_delays else 0.0}
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        broker.stop()
+        pg.stop()
+
+
+def print_feed_results(r: dict[str, float]) -> None:
+    print("")
+    print(f"clients      {r['clients']:>10,.0f}  WebSocket, wall subscription (1d and gauges)")
+    print(f"delivered    {r['messages_per_s']:>10,.0f}  kpi values/s to all clients "
+          f"({r['messages']:,.0f} in all)")
+    print(f"delay p50    {r['p50_ms']:>10,.1f} ms  KPI committed → client received")
+    print(f"delay p99    {r['p99_ms']:>10,.1f} ms  (max {r['max_ms']:,.0f} ms)")
+    print(f"gauges       {r['gauge_messages']:>10,.0f}  messages, p99 {r['gauge_p99_ms']:,.1f} ms")
+    print(f"API process  {r['api_cpu_pct']:>10,.0f} % CPU, {r['api_rss_mb']:,.0f} MB resident (peak)")
+
