@@ -26,9 +26,11 @@ const TILES = [
 ];
 
 const state = { lang: localStorage.getItem("ioc.lang") || "vi", token: null, kpis: {}, districts: [],
-                values: new Map(), dayStart: null, ws: null, retry: 0, lastUpdate: null,
+                values: new Map(), series: {}, dayStart: null, ws: null, retry: 0, lastUpdate: null,
                 districtKpi: localStorage.getItem("ioc.districtKpi") || "dossier.online_rate" };
 
+// The province's clock, whatever the wall computer's time zone is set to.
+const TIME_ZONE = "Asia/Ho_Chi_Minh";
 const $ = (id) => document.getElementById(id);
 const t = (key) => I18N[state.lang][key] || key;
 const locale = () => (state.lang === "vi" ? "vi-VN" : "en-GB");
@@ -66,6 +68,8 @@ function render() {
     el.querySelector(".label").textContent = kpiName(tile.kpi);
     el.querySelector(".value").textContent = fmt(tile.kpi, v ? v.value : null);
     el.querySelector(".detail").textContent = detail;
+    const spark = sparkline(state.series[tile.kpi]);
+    if (spark) el.appendChild(spark);
     return el;
   }));
   const select = $("district-kpi");
@@ -86,7 +90,34 @@ function render() {
     el.querySelector(".value").textContent = fmt(tile.kpi, v ? v.value : null);
     return el;
   }));
-  $("last-update").textContent = state.lastUpdate ? state.lastUpdate.toLocaleTimeString(locale()) : "—";
+  $("last-update").textContent = state.lastUpdate ? state.lastUpdate.toLocaleTimeString(locale(), { timeZone: TIME_ZONE }) : "—";
+}
+
+// Sparklines: the last SPARK_HOURS hourly values of each counter and ratio tile.
+const SPARK_HOURS = 12;
+function sparkline(points) {
+  const values = (points || []).map((p) => p.value).filter((x) => x !== null && x !== undefined);
+  if (values.length < 2) return null;
+  const lo = Math.min(...values), hi = Math.max(...values), span = hi - lo || 1;
+  const step = 100 / (values.length - 1);
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 100 30");
+  svg.setAttribute("preserveAspectRatio", "none");
+  svg.setAttribute("class", "spark");
+  const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+  line.setAttribute("points", values.map((v, i) => `${(i * step).toFixed(2)},${(28 - ((v - lo) / span) * 26).toFixed(2)}`).join(" "));
+  svg.appendChild(line);
+  return svg;
+}
+
+async function loadSeries() {
+  const end = new Date(), start = new Date(end.getTime() - SPARK_HOURS * 3600 * 1000);
+  const wanted = TILES.filter((x) => state.kpis[x.kpi] && ["counter", "ratio"].includes(state.kpis[x.kpi].kind));
+  await Promise.all(wanted.map(async (tile) => {
+    const q = new URLSearchParams({ bucket: "1h", start: start.toISOString(), end: end.toISOString() });
+    try { state.series[tile.kpi] = (await api(`/api/v1/kpis/${tile.kpi}/series?${q}`)).points; } catch (e) { /* kept */ }
+  }));
+  scheduleRender();
 }
 
 function setConn(kind) {
@@ -171,6 +202,8 @@ async function start() {
     state.districts = districts;
     render();
     connect();
+    loadSeries();
+    if (!state.seriesTimer) state.seriesTimer = setInterval(loadSeries, 60000);
   } catch (e) {
     if (String(e.message) !== "unauthorized") { setConn("disconnected"); setTimeout(start, 3000); }
   }
@@ -178,7 +211,7 @@ async function start() {
 
 $("lang").onclick = () => { state.lang = state.lang === "vi" ? "en" : "vi"; localStorage.setItem("ioc.lang", state.lang); render(); };
 $("district-kpi").onchange = (ev) => { state.districtKpi = ev.target.value; localStorage.setItem("ioc.districtKpi", state.districtKpi); render(); };
-setInterval(() => { $("clock").textContent = new Date().toLocaleString(locale()); }, 1000);
+setInterval(() => { $("clock").textContent = new Date().toLocaleString(locale(), { timeZone: TIME_ZONE }); }, 1000);
 
 const params = new URLSearchParams(location.search);
 state.token = params.get("token") || localStorage.getItem("ioc.token");

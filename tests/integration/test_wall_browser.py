@@ -119,7 +119,9 @@ def expected(pipeline: Pipeline, kpi: str) -> str:
 
 def test_the_wall_shows_the_apis_numbers_and_reconnects(pipeline: Pipeline, browser: Page) -> None:
     now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
+    earlier = now - timedelta(hours=2)  # a second hourly point for the sparklines
     pipeline.publish([dossier(i, now, "online" if i % 4 else "counter") for i in range(8)]
+                     + [dossier(20 + i, earlier, "online" if i % 4 else "counter") for i in range(4)]
                      + [payment(i, now, "cash" if i == 0 else "qr") for i in range(4)])
     pipeline.wait_processed()
     wall = f"{pipeline.api_url}/wall?token={pipeline.tokens['operator']}&lang=en"
@@ -143,6 +145,10 @@ def test_the_wall_shows_the_apis_numbers_and_reconnects(pipeline: Pipeline, brow
     wait_until(lambda: shown(browser).get("payment.count") == expected(pipeline, "payment.count"),
                timeout_s=60, what="a live update on the wall", interval_s=0.25)
 
+    # sparklines of the last hours on the counter and ratio tiles
+    wait_until(lambda: (browser.eval("document.querySelectorAll('.tile .spark polyline').length") or 0) >= 1,
+               timeout_s=30, what="sparklines", interval_s=0.5)
+
     shot = base64.b64decode(browser.call("Page.captureScreenshot", format="png")["data"])
     path = Path(pipeline.root) / "wall.png"
     path.write_bytes(shot)
@@ -160,3 +166,4 @@ def test_the_wall_shows_the_apis_numbers_and_reconnects(pipeline: Pipeline, brow
                interval_s=0.5)
     time.sleep(1)
     assert shown(browser)["payment.count"] == expected(pipeline, "payment.count")
+
