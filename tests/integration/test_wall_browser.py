@@ -155,6 +155,16 @@ def test_the_wall_shows_the_apis_numbers_and_reconnects(pipeline: Pipeline, brow
     assert shot[:8] == b"\x89PNG\r\n\x1a\n" and len(shot) > 20_000
     print(f"wall screenshot: {path}")
 
+    # a 4K wall: the same page fills 3840×2160 without scrolling sideways
+    browser.call("Emulation.setDeviceMetricsOverride", width=3840, height=2160, deviceScaleFactor=1,
+                 mobile=False)
+    time.sleep(0.5)
+    assert browser.eval("document.documentElement.scrollWidth") <= 3840
+    assert browser.eval("parseFloat(getComputedStyle(document.body).fontSize)") > 20  # scaled up
+    shot = base64.b64decode(browser.call("Page.captureScreenshot", format="png")["data"])
+    (Path(pipeline.root) / "wall-4k.png").write_bytes(shot)
+    browser.call("Emulation.clearDeviceMetricsOverride")
+
     # the API restarts: the wall says it lost the connection, then comes back by itself
     port = pipeline.api_url.rsplit(":", 1)[1]
     pipeline.stop("api")
