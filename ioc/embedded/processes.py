@@ -63,6 +63,15 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
+def accepts(host: str, port: int) -> bool:
+    """Something listens on (host, port)."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
