@@ -13,27 +13,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 from websockets.asyncio.client import connect
 
 from connectors.publisher import EventPublisher
 from connectors.simulator import Simulator
-from ioc.credentials import ensure_credentials
-from ioc.embedded.broker import EmbeddedBroker
-from ioc.embedded.postgres import EmbeddedPostgres
-from ioc.embedded.processes import free_port, wait_until
+from ioc.bench_stack import bench_stack
 from ioc.reference import load_reference
-from ioc.settings import Settings
-from ioc.storage.migrate import migrate
-from ioc.topics import ensure_topics
 
 WALL_SUBSCRIPTION = {"type": "subscribe", "kpis": None, "districts": None, "buckets": ["1d", "now"]}
 
@@ -48,13 +38,6 @@ def _rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 async def _clients(url: str, n: int, seconds: float, started: threading.Event,
@@ -102,31 +85,11 @@ async def _clients(url: str, n: int, seconds: float, started: threading.Event,
 
 
 def run_feed_bench(clients: int, rate: float, seconds: float) -> dict[str, float]:
-    root = Path(tempfile.mkdtemp(prefix="ioc-bench-feed-"))
-    pg = EmbeddedPostgres(root / "postgres", free_port(), root / "postgres.log")
-    broker = EmbeddedBroker("127.0.0.1", free_port(), root / "broker.log")
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        pg.start()
-        broker.start()
-        settings = Settings(kafka_bootstrap=broker.bootstrap, database_url=pg.url,
-                            topic_prefix="benchfeed", data_dir=root)
-        ensure_topics(settings)
-        migrate(settings.database_url)
-        tokens = ensure_credentials(root / "credentials.json", settings.database_url)
-        port = free_port()
-        env = {**os.environ, "IOC_KAFKA_BOOTSTRAP": broker.bootstrap, "IOC_DATABASE_URL": pg.url,
-               "IOC_TOPIC_PREFIX": "benchfeed", "IOC_DATA_DIR": str(root), "IOC_LOG_LEVEL": "WARNING",
-               "IOC_WS_MAX_CONNECTIONS_PER_TOKEN": str(clients + 10)}
-        for name, args in (("worker", ["worker"]), ("api", ["api", "--port", str(port)])):
-            log = open(root / f"{name}.log", "ab")  # noqa: SIM115
-            procs.append(subprocess.Popen([sys.executable, "-m", "ioc", *args], env=env,
-                                          stdout=log, stderr=subprocess.STDOUT))
-        api = procs[1]
-        wait_until(lambda: _ready(f"http://127.0.0.1:{port}/readyz"), timeout_s=60, what="API",
-                   alive=lambda: api.poll() is None, interval_s=0.2)
+    with bench_stack("benchfeed", processes=("worker", "api"),
+                     env={"IOC_WS_MAX_CONNECTIONS_PER_TOKEN": str(clients + 10)}) as stack:
+        api = stack.procs["api"]
         print(f"bench-feed: opening {clients:,} WebSocket clients…", flush=True)
-        url = f"ws://127.0.0.1:{port}/ws?token={tokens['operator']}"
+        url = stack.api_url.replace("http://", "ws://") + f"/ws?token={stack.tokens['operator']}"
         started = threading.Event()
         delays: list[float] = []
         gauge_delays: list[float] = []
@@ -138,41 +101,30 @@ def run_feed_bench(clients: int, rate: float, seconds: float) -> dict[str, float
         time.sleep(2)
         print(f"bench-feed: {clients:,} clients connected; publishing {rate:g} events/s for "
               f"{seconds:.0f} s…", flush=True)
-        publisher = EventPublisher(settings, client_id="bench-feed")
-        now = datetime.now(UTC)
-        sim = Simulator(load_reference(), seed=7, source="benchfeed", rate=rate, start=now)
+        publisher = EventPublisher(stack.settings, client_id="bench-feed")
+        sim = Simulator(load_reference(), seed=7, source="benchfeed", rate=rate, start=datetime.now(UTC))
         cpu0, t0 = _cpu_seconds(api.pid), time.monotonic()
         rss_peak = 0.0
         last = datetime.now(UTC)
         while time.monotonic() - t0 < seconds:
             time.sleep(0.25)
             t = datetime.now(UTC)
-            publisher.publish([e for e in sim.between(last, t)])
+            publisher.publish(sim.between(last, t))
             last = t
             rss_peak = max(rss_peak, _rss_mb(api.pid))
         cpu = (_cpu_seconds(api.pid) - cpu0) / (time.monotonic() - t0)
         publisher.close()
         loop_thread.join(120)
-        ordered = sorted(delays)
-        if not ordered:
-            raise RuntimeError(f"no kpi message reached the clients; see {root}")
-        return {"clients": clients, "messages": len(ordered),
-                "messages_per_s": len(ordered) / seconds,
-                "p50_ms": ordered[len(ordered) // 2] * 1000,
-                "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
-                "max_ms": ordered[-1] * 1000, "api_cpu_pct": cpu * 100, "api_rss_mb": rss_peak,
-                "gauge_messages": len(gauge_delays),
-                "gauge_p99_ms": sorted(gauge_delays)[int(len(gauge_delays) * 0.99)] * 1000
-                if gauge_delays else 0.0}
-    finally:
-        for proc in reversed(procs):
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        broker.stop()
-        pg.stop()
+    ordered = sorted(delays)
+    if not ordered:
+        raise RuntimeError(f"no kpi message reached the clients; see {stack.root}")
+    return {"clients": clients, "messages": len(ordered), "messages_per_s": len(ordered) / seconds,
+            "p50_ms": ordered[len(ordered) // 2] * 1000,
+            "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+            "max_ms": ordered[-1] * 1000, "api_cpu_pct": cpu * 100, "api_rss_mb": rss_peak,
+            "gauge_messages": len(gauge_delays),
+            "gauge_p99_ms": sorted(gauge_delays)[int(len(gauge_delays) * 0.99)] * 1000
+            if gauge_delays else 0.0}
 
 
 def print_feed_results(r: dict[str, float]) -> None:
