@@ -32,7 +32,7 @@ from connectors.sensors import mqtt_client, station_messages
 from connectors.simulator import Simulator
 from ioc.embedded.broker import EmbeddedBroker
 from ioc.embedded.mqtt import EmbeddedMqtt
-from ioc.embedded.processes import free_port, stop, wait_until
+from ioc.embedded.processes import free_port, http_ok, stop, wait_until
 from ioc.reference import load_reference
 from ioc.settings import Settings
 from ioc.topics import ensure_topics
@@ -112,7 +112,7 @@ def run_connector_bench(events: int) -> dict[str, float]:
         secret = "bench-secret"
         proc = run.connector("payments", extra={"IOC_PAYMENTS_WEBHOOK_SECRET": secret,
                                                 "IOC_PAYMENTS_PORT": str(port)})
-        wait_until(lambda: _ok(f"http://127.0.0.1:{port}/healthz"), timeout_s=30, what="payments",
+        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), timeout_s=30, what="payments",
                    alive=lambda: proc.poll() is None, interval_s=0.1)
         hooks = min(events, 5000)
         for clients in (1, 4):
@@ -179,13 +179,6 @@ def run_connector_bench(events: int) -> dict[str, float]:
         mqtt.stop()
         broker.stop()
     return results
-
-
-def _ok(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def print_connector_results(results: dict[str, float]) -> None:

@@ -11,12 +11,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from ioc.credentials import ensure_credentials
 from ioc.embedded.broker import EmbeddedBroker
 from ioc.embedded.postgres import EmbeddedPostgres
-from ioc.embedded.processes import free_port, wait_until
+from ioc.embedded.processes import free_port, http_ok, wait_until
 from ioc.settings import Settings
 from ioc.storage.migrate import migrate
 from ioc.topics import ensure_topics
@@ -42,16 +40,9 @@ class BenchStack:
         port = free_port()
         proc = self.spawn("api", "api", "--port", str(port))
         self.api_url = f"http://127.0.0.1:{port}"
-        wait_until(lambda: _ready(f"{self.api_url}/readyz"), timeout_s=60, what="API",
+        wait_until(lambda: http_ok(f"{self.api_url}/readyz"), timeout_s=60, what="API",
                    alive=lambda: proc.poll() is None, interval_s=0.2)
         return proc
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @contextmanager

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -89,3 +90,12 @@ def wait_until(check: Callable[[], bool], *, timeout_s: float, what: str,
             raise RuntimeError(f"{what} exited during start-up")
         time.sleep(interval_s)
     raise TimeoutError(f"{what} not ready after {timeout_s:.0f} s")
+
+
+def http_ok(url: str) -> bool:
+    """A GET of ``url`` answers 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False

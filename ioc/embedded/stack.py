@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +22,7 @@ from ioc.credentials import ensure_credentials
 from ioc.embedded.broker import EmbeddedBroker
 from ioc.embedded.mqtt import EmbeddedMqtt
 from ioc.embedded.postgres import EmbeddedPostgres
-from ioc.embedded.processes import free_port, port_free, spawn, stop, wait_until
+from ioc.embedded.processes import free_port, http_ok, port_free, spawn, stop, wait_until
 from ioc.settings import Settings
 from ioc.storage.layout import layout_of
 from ioc.storage.migrate import migrate
@@ -150,7 +149,7 @@ class Stack:
             self.children.append(child)
             self._spawn(child)
         base = f"http://{self.settings.api_host}:{self.port}"
-        wait_until(lambda: _http_ok(f"{base}/readyz"), timeout_s=60, what="API",
+        wait_until(lambda: http_ok(f"{base}/readyz"), timeout_s=60, what="API",
                    alive=self._children_alive, interval_s=0.2)
         wait_until(lambda: _worker_seen(self.postgres.url if self.postgres else "", since),
                    timeout_s=90, what="stream worker", alive=self._children_alive, interval_s=0.25)
@@ -227,14 +226,6 @@ def ensure_source_secrets(path: Path) -> dict[str, str]:
     os.chmod(tmp, 0o600)
     tmp.replace(path)
     return made
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 def _worker_seen(database_url: str, since: datetime) -> bool:

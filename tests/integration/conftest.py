@@ -26,7 +26,7 @@ from connectors.publisher import EventPublisher
 from ioc.credentials import ensure_credentials
 from ioc.embedded.broker import EmbeddedBroker
 from ioc.embedded.postgres import EmbeddedPostgres
-from ioc.embedded.processes import free_port, wait_until
+from ioc.embedded.processes import free_port, http_ok, wait_until
 from ioc.settings import Settings
 from ioc.storage.layout import RequestedLayout, timescaledb_missing
 from ioc.storage.migrate import migrate
@@ -132,7 +132,7 @@ class Pipeline:
         port = free_port()
         proc = self.spawn("api", "api", "--port", str(port))
         self.api_url = f"http://127.0.0.1:{port}"
-        wait_until(lambda: _ok(f"{self.api_url}/readyz"), timeout_s=60, what="API",
+        wait_until(lambda: http_ok(f"{self.api_url}/readyz"), timeout_s=60, what="API",
                    alive=lambda: proc.poll() is None, interval_s=0.2)
 
     def publish(self, records: list[bytes]) -> None:
@@ -178,13 +178,6 @@ def _key(raw: bytes) -> bytes | None:
         if isinstance(data, dict) and isinstance(data.get(name), str):
             return str(data[name]).encode()
     return None
-
-
-def _ok(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def make_pipeline(services: Services, name: str, *, api: bool = True,

@@ -26,7 +26,7 @@ from connectors.replay import sample_csv
 from connectors.sensors import station_messages
 from connectors.simulator import Simulator
 from ioc.embedded.mqtt import EmbeddedMqtt
-from ioc.embedded.processes import free_port, wait_until
+from ioc.embedded.processes import free_port, http_ok, wait_until
 from ioc.reference import load_reference
 from tests.integration.conftest import Pipeline, Services
 
@@ -193,7 +193,7 @@ def test_payment_webhooks_signed_replayed_and_invalid(pipe: Pipeline) -> None:
 
     def start() -> subprocess.Popen[bytes]:
         proc = connector(pipe, "payments", env=env)
-        wait_until(lambda: _ok(f"http://127.0.0.1:{port}/healthz"), timeout_s=30,
+        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), timeout_s=30,
                    what="payments connector", alive=lambda: proc.poll() is None, interval_s=0.1)
         return proc
 
@@ -309,11 +309,4 @@ def test_sensor_readings_over_mqtt_survive_a_sigkill(services: Services, pipe: P
 def _lines(path: Path) -> int:
     with open(path, "rb") as src:
         return sum(1 for _ in src)
-
-
-def _ok(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
