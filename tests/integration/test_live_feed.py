@@ -207,3 +207,28 @@ def test_a_token_may_hold_only_so_many_connections(pipeline: Pipeline) -> None:
     finally:
         for name in list(own.procs):
             own.stop(name)
+
+
+def test_two_api_processes_each_carry_every_change(pipeline: Pipeline) -> None:
+    from dataclasses import replace
+
+    second = replace(pipeline, name=f"{pipeline.name}-second", procs={})
+    second.start_api()
+    try:
+        subscribe = {"type": "subscribe", "kpis": ["dossier.received"], "districts": ["293"],
+                     "buckets": ["1d"]}
+        with connect(ws_url(pipeline), open_timeout=10) as a, connect(ws_url(second), open_timeout=10) as b:
+            inboxes = [Inbox(a), Inbox(b)]
+            for inbox in inboxes:
+                inbox.until(lambda m: m["type"] == "snapshot")
+                inbox.ws.send(json.dumps(subscribe))
+                snapshot = inbox.until(lambda m: m["type"] == "snapshot")
+                assert {v["bucket"] for v in snapshot["values"]} == {"1d"}
+            pipeline.publish([received_event("two-apis", datetime.now(UTC), district="293")])
+            got = [inbox.until(lambda m: m["type"] == "kpi") for inbox in inboxes]
+            assert got[0]["value"] == got[1]["value"] and got[0]["version"] == got[1]["version"]
+            assert all((m["kpi"], m["district"], m["bucket"]) == ("dossier.received", "293", "1d")
+                       for m in got)
+    finally:
+        for name in list(second.procs):
+            second.stop(name)
