@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -39,6 +40,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         producer = EventProducer(settings.kafka_bootstrap, settings.events_topic,
                                  timeout_s=settings.ingest_ack_timeout_s)
         await producer.start()
+        # Thousands of long-lived objects per connected screen make the collector's full
+        # passes long pauses on the feed: keep start-up objects out of them, collect young
+        # objects less often.
+        gc.freeze()
+        gc.set_threshold(50_000, 50, 100)
         app.state.ioc = AppState(settings, reference, clock or SystemClock(), pool,
                                  TokenCache(pool), hub, change_feed, producer, rules_of(settings, reference))
         try:

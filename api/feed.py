@@ -27,9 +27,15 @@ FEED_MESSAGES = Counter("ioc_feed_changes_total", "KPI changes read from the cha
 
 
 class Shared(dict[str, Any]):
-    """A message fanned out to many clients: encoded to JSON once, by the first sender."""
+    """A message fanned out to many clients: its key and version worked out once, its JSON
+    encoded once (by the first sender), however many clients take it."""
 
-    __slots__ = ("_text",)
+    __slots__ = ("_text", "key", "version")
+
+    def __init__(self, message: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.key = change_key(message) if message.get("type") == "kpi" else ""
+        self.version = int(message.get("version", 0))
 
     def text(self) -> str:
         try:
@@ -87,12 +93,18 @@ class ClientSession:
     def offer(self, message: dict[str, Any]) -> None:
         if self.closed_reason is not None or not self.subscription.wants(message):
             return
-        key = change_key(message)
-        version = int(message.get("version", 0))
-        if version and self._versions.get(key, 0) >= version:
-            return  # older than what the client has
-        self._pending[key] = message
-        if len(self._pending) > self._limit:
+        self.offer_wanted([message if isinstance(message, Shared) else Shared(message)])
+
+    def offer_wanted(self, messages: list[Shared]) -> None:
+        """Take ``kpi`` messages already known to match this client's subscription."""
+        if self.closed_reason is not None or not messages:
+            return
+        versions, pending = self._versions, self._pending
+        for message in messages:
+            if message.version and versions.get(message.key, 0) >= message.version:
+                continue  # older than what the client has
+            pending[message.key] = message
+        if len(pending) > self._limit:
             self.close("buffer_overflow")
         self._wakeup.set()
 
@@ -172,9 +184,19 @@ class Hub:
         return self._per_holder.get(holder, 0)
 
     def publish(self, message: dict[str, Any]) -> None:
-        shared = Shared(message)
+        self.publish_many([message])
+
+    def publish_many(self, messages: list[dict[str, Any]]) -> None:
+        """Offer ``kpi`` messages to every client; each distinct subscription is matched
+        once, not once per client (a thousand wall screens share one)."""
+        shared = [Shared(m) for m in messages]
+        wanted: dict[Subscription, list[Shared]] = {}
         for client in list(self._clients):
-            client.offer(shared)
+            subscription = client.subscription
+            chosen = wanted.get(subscription)
+            if chosen is None:
+                chosen = wanted[subscription] = [m for m in shared if subscription.wants(m)]
+            client.offer_wanted(chosen)
 
     def broadcast(self, message: dict[str, Any]) -> None:
         for client in list(self._clients):
@@ -238,9 +260,9 @@ class ChangeFeed:
                 continue
             for records in batches.values():
                 for record in records:
-                    for message in change_messages(record.value):
-                        FEED_MESSAGES.inc()
-                        self._hub.publish(message)
+                    messages = change_messages(record.value)
+                    FEED_MESSAGES.inc(len(messages))
+                    self._hub.publish_many(messages)
 
     async def broker_reachable(self, timeout_s: float = 2.0) -> bool:
         if self._consumer is None:

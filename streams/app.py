@@ -131,8 +131,8 @@ def create_app(settings: Settings, reference: Reference, clock: Clock, cluster_i
         changed = [m for m in gauge_messages(values, scopes, now, reference.utc_offset)
                    if last_sent.get(change_key(m)) != m["value"]]
         if changed:
-            await publisher.publish(change_records(settings.changes_topic, changed,
-                                                   local_iso(now, reference.utc_offset)))
+            await publisher.publish(change_records(  # stamped when sent, after the query
+                settings.changes_topic, changed, local_iso(clock.now(), reference.utc_offset)))
             last_sent.update((change_key(m), m["value"]) for m in changed)
 
     @app.timer(interval=3600.0)
