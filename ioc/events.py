@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -123,12 +124,22 @@ DATA_MODELS: dict[str, type[_Data]] = {
 }
 
 
+SOURCE_CHARS = r"[a-z0-9._-]"
+"""What a ``source`` is made of (events.md): 1..64 of these."""
+_SOURCE = re.compile(f"{SOURCE_CHARS}{{1,64}}")
+
+
+def is_source(text: str) -> bool:
+    """A well-formed ``source`` (1..64 of ``[a-z0-9._-]``)."""
+    return _SOURCE.fullmatch(text) is not None
+
+
 class Envelope(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     specversion: Literal["1.0"]
     id: str = Field(min_length=1, max_length=128)
-    source: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9._-]+$")
+    source: str = Field(min_length=1, max_length=64, pattern=f"^{SOURCE_CHARS}+$")
     type: str = Field(min_length=1)
     time: Timestamp
     datacontenttype: str | None = None

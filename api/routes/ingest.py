@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter as Tally
 from typing import Annotated, Any
 
@@ -13,7 +12,7 @@ from pydantic import BaseModel
 
 from api.deps import State, get_principal
 from api.producer import BrokerUnavailable
-from ioc.events import Envelope
+from ioc.events import Envelope, is_source
 from ioc.ingest import MAX_BYTES, BodyError, judge_events, parse_body
 from ioc.tokens import Principal, Role
 
@@ -65,12 +64,9 @@ async def read_bounded(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-_SOURCE = re.compile(r"[a-z0-9._-]{1,64}")
-
-
 def _source_label(source: str | None) -> str:
     """A rejected event's source as a metric label: only well-formed ones, to bound labels."""
-    return source if source is not None and _SOURCE.fullmatch(source) else "invalid"
+    return source if source is not None and is_source(source) else "invalid"
 
 
 _EVENT_SCHEMA: dict[str, Any] = {**Envelope.model_json_schema(), "title": "CloudEvent",

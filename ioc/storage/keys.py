@@ -5,7 +5,6 @@ Sync functions for the CLI, async ones for the admin endpoints, over the same SQ
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import psycopg
 from psycopg import AsyncConnection
 
+from ioc.events import is_source
 from ioc.tokens import Role, new_token, token_digest
 
 _INSERT = ("INSERT INTO api_tokens (token_hash, role, name, sources, created_by)"
@@ -59,7 +59,7 @@ def check_request(role: Role, sources: list[str] | None) -> tuple[str, ...] | No
         raise KeyRequestError("only integrator keys are bound to sources")
     if sources is None or role is not Role.INTEGRATOR:
         return None
-    bad = [s for s in sources if not re.fullmatch(r"[a-z0-9._-]{1,64}", s)]
+    bad = [s for s in sources if not is_source(s)]
     if bad:
         raise KeyRequestError(f"sources must be 1..64 of [a-z0-9._-]: {', '.join(bad)}")
     if not sources:
