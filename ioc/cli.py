@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ioc.logs import setup_logging
 from ioc.settings import Settings, load_settings
+from ioc.tokens import Role
 
 
 def _cmd_up(args: argparse.Namespace, settings: Settings) -> int:
@@ -84,7 +85,6 @@ def _cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
     import psycopg
 
     from ioc.storage.keys import KeyRequestError, create_key, list_keys, revoke_key
-    from ioc.tokens import Role
 
     who = f"cli:{getpass.getuser()}"
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
@@ -190,8 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="manage API keys in IOC_DATABASE_URL")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_sub.add_parser("create", help="create a key and print its token once")
-    create.add_argument("--role", choices=["integrator", "operator", "leader", "admin"],
-                        default="integrator")
+    create.add_argument("--role", choices=[role.value for role in Role], default=Role.INTEGRATOR.value)
     create.add_argument("--name", required=True, help="who or what holds the key")
     create.add_argument("--source", action="append",
                         help="a source an integrator key may publish for (repeat; none: any)")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
@@ -21,7 +19,7 @@ router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
 
 class KeyRequest(BaseModel):
     name: str = Field(min_length=1, max_length=200, description="who or what holds the key")
-    role: Literal["integrator", "operator", "leader", "admin"] = "integrator"
+    role: Role = Role.INTEGRATOR
     sources: list[str] | None = Field(
         default=None, description="sources an integrator key may publish for; null: any")
 
@@ -47,7 +45,7 @@ async def create(body: KeyRequest, state: State, admin: Admin) -> CreatedKey:
     """Create a key. The token is in this answer only."""
     async with state.pool.connection() as conn:
         try:
-            made = await create_key_async(conn, Role(body.role), body.name, body.sources,
+            made = await create_key_async(conn, body.role, body.name, body.sources,
                                           f"api:{admin.name}")
         except KeyRequestError as exc:
             raise HTTPException(400, str(exc)) from None

@@ -72,12 +72,18 @@ def _info(row: tuple[Any, ...]) -> KeyInfo:
                    row[4], row[5], row[6], row[7])
 
 
-def create_key(conn: psycopg.Connection, role: Role, name: str, sources: list[str] | None,
-               created_by: str) -> NewKey:
+def _new_key(role: Role, sources: list[str] | None
+             ) -> tuple[str, tuple[str, ...] | None, bytes, list[str] | None]:
+    """A checked request's token, bound sources, and the digest and sources to store."""
     bound = check_request(role, sources)
     token = new_token(role)
-    row = conn.execute(_INSERT, (token_digest(token), role.value, name,
-                                 list(bound) if bound is not None else None, created_by)).fetchone()
+    return token, bound, token_digest(token), list(bound) if bound is not None else None
+
+
+def create_key(conn: psycopg.Connection, role: Role, name: str, sources: list[str] | None,
+               created_by: str) -> NewKey:
+    token, bound, digest, stored = _new_key(role, sources)
+    row = conn.execute(_INSERT, (digest, role.value, name, stored, created_by)).fetchone()
     assert row is not None
     return NewKey(KeyInfo(row[0], role, name, bound, row[1], created_by, None, None), token)
 
@@ -92,10 +98,8 @@ def revoke_key(conn: psycopg.Connection, key_id: int, revoked_by: str) -> bool:
 
 async def create_key_async(conn: AsyncConnection, role: Role, name: str,
                            sources: list[str] | None, created_by: str) -> NewKey:
-    bound = check_request(role, sources)
-    token = new_token(role)
-    cur = await conn.execute(_INSERT, (token_digest(token), role.value, name,
-                                       list(bound) if bound is not None else None, created_by))
+    token, bound, digest, stored = _new_key(role, sources)
+    cur = await conn.execute(_INSERT, (digest, role.value, name, stored, created_by))
     row = await cur.fetchone()
     assert row is not None
     return NewKey(KeyInfo(row[0], role, name, bound, row[1], created_by, None, None), token)
