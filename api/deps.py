@@ -50,3 +50,12 @@ async def get_admin(principal: Annotated[Principal, Depends(get_principal)]) -> 
 
 
 Admin = Annotated[Principal, Depends(get_admin)]
+
+
+async def get_integrator(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    if principal.role is not Role.INTEGRATOR:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "publishing events needs an integrator key")
+    return principal
+
+
+Integrator = Annotated[Principal, Depends(get_integrator)]

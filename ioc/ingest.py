@@ -1,6 +1,7 @@
 """HTTP ingest, the pure part: a request body judged into records to publish and rejections.
 
-No I/O. The API route reads the body (bounded), calls :func:`judge_body`, publishes the
+No I/O. The API route reads the body (bounded), calls :func:`parse_body` and
+:func:`judge_events`, publishes the
 records and answers; the same rules as the stream worker decide what is valid.
 """
 
