@@ -1,8 +1,8 @@
 """HTTP ingest, the pure part: a request body judged into records to publish and rejections.
 
 No I/O. The API route reads the body (bounded), calls :func:`parse_body` and
-:func:`judge_events`, publishes the
-records and answers; the same rules as the stream worker decide what is valid.
+:func:`judge_events`, publishes the records and answers; the same rules as the stream
+worker decide what is valid.
 """
 
 from __future__ import annotations
