@@ -15,14 +15,13 @@ import json
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from kafka.errors import KafkaError
 
 from connectors.checkpoint import Checkpoint
-from connectors.metrics import CONNECTOR_EVENTS
 from connectors.publisher import EventPublisher
 
 log = logging.getLogger(__name__)
@@ -67,7 +66,6 @@ class PollStats:
     dead_lettered: int = 0
     errors: int = 0
     last_seq: int = 0
-    reasons: dict[str, int] = field(default_factory=dict)
 
 
 class DvcPoller:
@@ -104,18 +102,11 @@ class DvcPoller:
             mapped = change_to_event(change, self._source)
             if isinstance(mapped, Unmappable):
                 bad.append((json.dumps(change, ensure_ascii=False).encode(), mapped.code, mapped.reason))
-                self.stats.reasons[mapped.code] = self.stats.reasons.get(mapped.code, 0) + 1
             else:
                 events.append(mapped)
-        if bad:
-            self._publisher.dead_letter(bad, connector="dvc")
-        if events:
-            self._publisher.publish(events)
+        self._publisher.send_mapped(events, bad, connector="dvc")
         if changes:
             self._checkpoint.save({"seq": last})
-        CONNECTOR_EVENTS.labels("dvc", "accepted", "").inc(len(events))
-        for code in {code for _, code, _ in bad}:
-            CONNECTOR_EVENTS.labels("dvc", "rejected", code).inc(sum(1 for b in bad if b[1] == code))
         self.stats.pages += 1
         self.stats.published += len(events)
         self.stats.dead_lettered += len(bad)

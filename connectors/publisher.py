@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from kafka import KafkaProducer
 
+from connectors.metrics import CONNECTOR_EVENTS
 from ioc.settings import Settings
 
 _KEY_FIELDS = ("dossier_id", "payment_id", "station_id")
@@ -64,6 +66,19 @@ class EventPublisher:
         for future in futures:
             future.get(timeout=timeout_s)
         return len(futures)
+
+    def send_mapped(self, events: Sequence[dict[str, Any]], unmappable: Sequence[tuple[bytes, str, str]],
+                    *, connector: str) -> None:
+        """What a connector made of its input: the input it could not map to the dead-letter
+        topic (original bytes, reason code, reason), the events to the events topic, both
+        acked by the broker and counted in ``ioc_connector_events_total``."""
+        if unmappable:
+            self.dead_letter(unmappable, connector=connector)
+        if events:
+            self.publish(events)
+        CONNECTOR_EVENTS.labels(connector, "accepted", "").inc(len(events))
+        for code, n in Counter(code for _, code, _ in unmappable).items():
+            CONNECTOR_EVENTS.labels(connector, "rejected", code).inc(n)
 
     def close(self) -> None:
         self._producer.flush()

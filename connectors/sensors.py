@@ -35,7 +35,6 @@ from kafka.errors import KafkaError
 from paho.mqtt.enums import CallbackAPIVersion
 
 from connectors.checkpoint import Checkpoint
-from connectors.metrics import CONNECTOR_EVENTS
 from connectors.publisher import EventPublisher
 
 log = logging.getLogger(__name__)
@@ -141,17 +140,11 @@ class SensorConnector:
                 bad.append((payload, "unmappable_message", mapped))
             else:
                 events.extend(mapped)
-        if bad:
-            self._publisher.dead_letter(bad, connector="sensors")
-        if events:
-            self._publisher.publish(events)
+        self._publisher.send_mapped(events, bad, connector="sensors")
         self._spool.mark_published(end)
         self.stats.messages += len(payloads)
         self.stats.published += len(events)
         self.stats.dead_lettered += len(bad)
-        CONNECTOR_EVENTS.labels("sensors", "accepted", "").inc(len(events))
-        if bad:
-            CONNECTOR_EVENTS.labels("sensors", "rejected", "unmappable_message").inc(len(bad))
         return len(payloads)
 
     def run_publisher(self, stop: threading.Event) -> None:
