@@ -10,7 +10,7 @@ record at 1,500 ms, 27 ms at 100 ms). The app uses this transport so the wait is
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import aiokafka
 import faust
@@ -19,39 +19,32 @@ from faust.types import TransportT
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    fetch_max_wait_ms: ClassVar[int] = 1500
-
     def _create_worker_consumer(self, transport: faust_aiokafka.Transport) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
         # aiokafka reads this attribute when start() creates its Fetcher; Faust passes no
         # way to set it, so it is replaced before the consumer starts.
-        consumer._fetch_max_wait_ms = self.fetch_max_wait_ms
+        app = self.app
+        assert isinstance(app, App)
+        consumer._fetch_max_wait_ms = app.fetch_max_wait_ms
         return consumer
 
 
-def transport_class(fetch_max_wait_ms: int) -> type[faust_aiokafka.Transport]:
-    """Faust's aiokafka Transport whose consumer fetches with ``fetch_max_wait_ms``."""
-    thread = type("ConsumerThread", (_ConsumerThread,), {"fetch_max_wait_ms": fetch_max_wait_ms})
+class _Consumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
-    class WaitingConsumer(faust_aiokafka.Consumer):
-        def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
-            made: faust_aiokafka.AIOKafkaConsumerThread = thread(
-                self, loop=self.loop, beacon=self.beacon)
-            return made
 
-    class Transport(faust_aiokafka.Transport):
-        Consumer = WaitingConsumer
-
-    return Transport
+class _Transport(faust_aiokafka.Transport):
+    Consumer = _Consumer
 
 
 class App(faust.App):
-    """A Faust app whose consumer transport is :func:`transport_class` of the given wait."""
+    """A Faust app whose consumer fetches with ``fetch_max_wait_ms``."""
 
     def __init__(self, *args: Any, fetch_max_wait_ms: int, **kwargs: Any) -> None:
-        self._transport_class = transport_class(fetch_max_wait_ms)
+        self.fetch_max_wait_ms = fetch_max_wait_ms
         super().__init__(*args, **kwargs)
 
     def _new_transport(self) -> TransportT:
-        made: TransportT = self._transport_class(self.conf.broker_consumer, self)
+        made: TransportT = _Transport(self.conf.broker_consumer, self)
         return made
