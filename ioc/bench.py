@@ -53,7 +53,8 @@ def _committed(conn: psycopg.Connection, cluster_id: str, settings: Settings) ->
     return {p: o for p, o in rows}
 
 
-def _percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile of ``values`` (nearest rank, no interpolation)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
@@ -157,8 +158,8 @@ def run_bench(events: int, rate: float, seconds: float, batch_size: int,
             if not thread.is_alive() and not pending and len(delays) >= len(live):
                 break
             time.sleep(0.01)
-        results["delay_p50_ms"] = _percentile(delays, 0.5) * 1000
-        results["delay_p99_ms"] = _percentile(delays, 0.99) * 1000
+        results["delay_p50_ms"] = percentile(delays, 0.5) * 1000
+        results["delay_p99_ms"] = percentile(delays, 0.99) * 1000
         results["delay_mean_ms"] = statistics.fmean(delays) * 1000
         results["delay_events"] = float(len(delays))
         results["ledger_bytes_per_million"] = conn.execute(

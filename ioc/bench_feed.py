@@ -22,6 +22,7 @@ from websockets.asyncio.client import connect
 
 from connectors.publisher import EventPublisher
 from connectors.simulator import Simulator
+from ioc.bench import percentile
 from ioc.bench_stack import bench_stack
 from ioc.reference import load_reference
 
@@ -120,17 +121,14 @@ def run_feed_bench(clients: int, rate: float, seconds: float) -> dict[str, float
         cpu = (_cpu_seconds(api.pid) - cpu0) / (time.monotonic() - t0)
         publisher.close()
         loop_thread.join(120)
-    ordered = sorted(delays)
-    if not ordered:
+    if not delays:
         raise RuntimeError(f"no kpi message reached the clients; see {stack.root}")
-    return {"clients": clients, "messages": len(ordered),
-            "messages_per_s": len(ordered) * MEASURED_EVERY / seconds,
-            "p50_ms": ordered[len(ordered) // 2] * 1000,
-            "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
-            "max_ms": ordered[-1] * 1000, "api_cpu_pct": cpu * 100, "api_rss_mb": rss_peak,
+    return {"clients": clients, "messages": len(delays),
+            "messages_per_s": len(delays) * MEASURED_EVERY / seconds,
+            "p50_ms": percentile(delays, 0.5) * 1000, "p99_ms": percentile(delays, 0.99) * 1000,
+            "max_ms": max(delays) * 1000, "api_cpu_pct": cpu * 100, "api_rss_mb": rss_peak,
             "gauge_messages": len(gauge_delays),
-            "gauge_p99_ms": sorted(gauge_delays)[int(len(gauge_delays) * 0.99)] * 1000
-            if gauge_delays else 0.0}
+            "gauge_p99_ms": percentile(gauge_delays, 0.99) * 1000 if gauge_delays else 0.0}
 
 
 def print_feed_results(r: dict[str, float]) -> None:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from ioc.bench import simulated_records
+from ioc.bench import percentile, simulated_records
 from ioc.bench_stack import bench_stack
 
 
@@ -59,10 +59,9 @@ def run_ingest_bench(events: int, batch: int, clients: list[int]) -> list[dict[s
             elapsed = time.perf_counter() - t0
             if len(latencies) != len(bodies):
                 raise RuntimeError(f"some requests failed; see {stack.root / 'api.log'}")
-            ordered = sorted(latencies)
             results.append({"clients": n_clients, "events_per_s": len(values) / elapsed,
-                            "p50_ms": ordered[len(ordered) // 2] * 1000,
-                            "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000})
+                            "p50_ms": percentile(latencies, 0.5) * 1000,
+                            "p99_ms": percentile(latencies, 0.99) * 1000})
     return results
 
 

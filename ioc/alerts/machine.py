@@ -35,12 +35,6 @@ class Comparison(StrEnum):
     """Breached when the value is less than the threshold (an on-time rate)."""
 
 
-class Severity(StrEnum):
-    INFO = "info"
-    WARNING = "warning"
-    CRITICAL = "critical"
-
-
 class RuleError(ValueError):
     """A rule whose thresholds contradict each other."""
 
