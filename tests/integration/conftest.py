@@ -98,9 +98,10 @@ class Pipeline:
         })
         return env
 
-    def spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+    def spawn(self, name: str, *args: str, env: dict[str, str] | None = None
+              ) -> subprocess.Popen[bytes]:
         log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115
-        proc = subprocess.Popen([sys.executable, "-m", "ioc", *args], env=self.env(),
+        proc = subprocess.Popen([sys.executable, "-m", "ioc", *args], env={**self.env(), **(env or {})},
                                 stdout=log, stderr=subprocess.STDOUT)
         log.close()
         self.procs[name] = proc
@@ -128,9 +129,10 @@ class Pipeline:
             proc.kill()
             proc.wait()
 
-    def start_api(self) -> None:
+    def start_api(self, env: dict[str, str] | None = None) -> None:
+        """The API on a free port; ``env`` adds settings for this process only."""
         port = free_port()
-        proc = self.spawn("api", "api", "--port", str(port))
+        proc = self.spawn("api", "api", "--port", str(port), env=env)
         self.api_url = f"http://127.0.0.1:{port}"
         wait_until(lambda: http_ok(f"{self.api_url}/readyz"), timeout_s=60, what="API",
                    alive=lambda: proc.poll() is None, interval_s=0.2)

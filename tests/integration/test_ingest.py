@@ -4,7 +4,6 @@ to sources, admin key management, the broker gone (503), and a fuzz of the endpo
 from __future__ import annotations
 
 import json
-import os
 import socket
 from collections.abc import Iterator
 from dataclasses import replace
@@ -175,11 +174,7 @@ def test_503_when_the_broker_cannot_take_the_events(services: Services, pipeline
     own = replace(pipeline, name=f"{pipeline.name}-503", procs={},
                   settings=pipeline.settings.model_copy(update={"kafka_bootstrap": broker.bootstrap}))
     ensure_topics(own.settings)
-    os.environ["IOC_INGEST_ACK_TIMEOUT_S"] = "3"
-    try:
-        own.start_api()
-    finally:
-        del os.environ["IOC_INGEST_ACK_TIMEOUT_S"]
+    own.start_api(env={"IOC_INGEST_ACK_TIMEOUT_S": "3"})
     try:
         with httpx.Client(base_url=own.api_url, timeout=30) as http:
             assert post(http, own.tokens["integrator"], json.dumps(event("up"))).status_code == 202

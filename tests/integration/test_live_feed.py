@@ -179,15 +179,10 @@ def test_wall_page_and_operations_endpoints(pipeline: Pipeline) -> None:
 
 
 def test_a_token_may_hold_only_so_many_connections(pipeline: Pipeline) -> None:
-    import os
     from dataclasses import replace
 
     own = replace(pipeline, name=f"{pipeline.name}-cap", procs={})
-    os.environ["IOC_WS_MAX_CONNECTIONS_PER_TOKEN"] = "2"
-    try:
-        own.start_api()
-    finally:
-        del os.environ["IOC_WS_MAX_CONNECTIONS_PER_TOKEN"]
+    own.start_api(env={"IOC_WS_MAX_CONNECTIONS_PER_TOKEN": "2"})
     try:
         first, second = connect(ws_url(own), open_timeout=10), connect(ws_url(own), open_timeout=10)
         assert Inbox(first).until(lambda m: m["type"] == "snapshot")
