@@ -15,7 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 from api.auth import TokenCache
 from api.feed import ChangeFeed, Hub
 from api.producer import EventProducer
-from api.routes import feed, ingest, keys, kpis, ops
+from api.routes import alerts, feed, ingest, keys, kpis, ops
 from api.state import AppState
 from ioc.clock import Clock, SystemClock
 from ioc.events import rules_of
@@ -61,6 +61,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(ingest.router)
+    app.include_router(alerts.router)
     app.include_router(keys.router)
     app.include_router(kpis.router)
     app.include_router(feed.router)

@@ -52,6 +52,16 @@ async def get_admin(principal: Annotated[Principal, Depends(get_principal)]) -> 
 Admin = Annotated[Principal, Depends(get_admin)]
 
 
+async def get_responder(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    if principal.role not in (Role.OPERATOR, Role.ADMIN):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs an operator or admin token")
+    return principal
+
+
+Responder = Annotated[Principal, Depends(get_responder)]
+"""Operators and admins: they acknowledge and resolve alerts."""
+
+
 async def get_integrator(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
     if principal.role is not Role.INTEGRATOR:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "publishing events needs an integrator key")

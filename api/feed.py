@@ -17,7 +17,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import Counter, Gauge
 
-from ioc.changes import change_key
+from ioc.changes import change_key, change_messages
 
 log = logging.getLogger(__name__)
 
@@ -206,19 +206,6 @@ class Hub:
         return len(self._clients)
 
 
-def change_messages(value: bytes | None) -> list[dict[str, Any]]:
-    """The ``kpi`` messages of one change record (a JSON array of them); an unreadable record
-    is logged and skipped: it came from our own worker, so it is a bug, not bad input."""
-    try:
-        decoded = json.loads(value or b"")
-    except ValueError:
-        decoded = None
-    if isinstance(decoded, list) and all(isinstance(m, dict) for m in decoded):
-        return decoded
-    log.warning("unreadable change record skipped", extra={"record_bytes": len(value or b"")})
-    return []
-
-
 class ChangeFeed:
     """Reads the change topic from its end (no consumer group: every API process reads all)."""
 
@@ -262,7 +249,12 @@ class ChangeFeed:
                 for record in records:
                     messages = change_messages(record.value)
                     FEED_MESSAGES.inc(len(messages))
-                    self._hub.publish_many(messages)
+                    kpis = [m for m in messages if m.get("type") == "kpi"]
+                    if len(kpis) < len(messages):
+                        for message in messages:
+                            if message.get("type") == "alert":
+                                self._hub.broadcast(message)
+                    self._hub.publish_many(kpis)
 
     async def broker_reachable(self, timeout_s: float = 2.0) -> bool:
         if self._consumer is None:

@@ -24,9 +24,9 @@ from typing import Any, Protocol
 import httpx
 
 from connectors.fake_dvc import FakeDvc, change_of
-from connectors.payments import sign
 from connectors.publisher import EventPublisher
 from connectors.sensors import mqtt_client, station_messages
+from ioc.signing import sign
 
 log = logging.getLogger(__name__)
 

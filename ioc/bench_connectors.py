@@ -27,7 +27,6 @@ from typing import Any
 import httpx
 
 from connectors.fake_dvc import FakeDvc, change_of
-from connectors.payments import sign
 from connectors.sensors import mqtt_client, station_messages
 from connectors.simulator import Simulator
 from ioc.embedded.broker import EmbeddedBroker
@@ -35,6 +34,7 @@ from ioc.embedded.mqtt import EmbeddedMqtt
 from ioc.embedded.processes import free_port, http_ok, stop, wait_until
 from ioc.reference import load_reference
 from ioc.settings import Settings
+from ioc.signing import sign
 from ioc.topics import ensure_topics
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -10,6 +12,8 @@ from ioc.kpis.gauges import GAUGE_KPIS
 from ioc.kpis.sensors import SENSOR_KPIS, aggregate_value
 from ioc.storage.kpi_cells import StoredCell
 from ioc.storage.sensor_cells import StoredSensorCell
+
+log = logging.getLogger(__name__)
 
 
 def local_iso(instant: datetime, utc_offset: timedelta) -> str:
@@ -68,3 +72,16 @@ def change_key(message: dict[str, Any]) -> str:
     start = "" if message["bucket"] == GAUGE_BUCKET else message["start"]
     return (f"{message['kpi']}|{message['district'] or ''}|{message.get('metric', '')}"
             f"|{message['bucket']}|{start}")
+
+
+def change_messages(value: bytes | None) -> list[dict[str, Any]]:
+    """The messages (``kpi``, ``alert``) of one change record (a JSON array of them); an unreadable record
+    is logged and skipped: it came from our own worker, so it is a bug, not bad input."""
+    try:
+        decoded = json.loads(value or b"")
+    except ValueError:
+        decoded = None
+    if isinstance(decoded, list) and all(isinstance(m, dict) for m in decoded):
+        return decoded
+    log.warning("unreadable change record skipped", extra={"record_bytes": len(value or b"")})
+    return []

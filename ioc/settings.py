@@ -68,6 +68,28 @@ class Settings(BaseSettings):
     ws_max_connections_per_token: int = Field(
         default=200, ge=1, description="WebSocket connections one token may hold at once")
 
+    # Alerts (docs/alerts.md)
+    alert_tick_s: float = Field(default=1.0, gt=0,
+                                description="how often pending periods and escalations are checked")
+    alert_rules_refresh_s: float = Field(default=5.0, gt=0,
+                                         description="how soon the evaluator sees a changed rule")
+    alert_notify_poll_s: float = Field(default=1.0, gt=0,
+                                       description="how often the notifier looks for due notifications "
+                                                   "(it is also woken by its own evaluator)")
+    alert_webhook_timeout_s: float = Field(default=5.0, gt=0)
+    alert_max_attempts: int = Field(default=8, ge=1,
+                                    description="then the notification is dead-lettered")
+    alert_retry_base_s: float = Field(default=2.0, gt=0, description="first retry after this; doubling")
+    alert_retry_cap_s: float = Field(default=600.0, gt=0)
+    smtp_host: str = Field(default="", description="SMTP server for e-mail targets; empty: none "
+                                                   "(e-mail notifications fail and are retried)")
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "ioc-alerts@localhost"
+    smtp_username: str = ""
+    smtp_password: SecretStr = Field(default=SecretStr(""))
+    smtp_starttls: bool = False
+    smtp_timeout_s: float = Field(default=10.0, gt=0)
+
     # Simulator
     sim_rate: float = Field(default=10.0, gt=0, description="dossier and payment events per second")
     sim_seed: int = 2026

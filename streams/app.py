@@ -22,7 +22,7 @@ from ioc.reference import Reference
 from ioc.settings import Settings
 from ioc.storage import gauges, ledger, station_state
 from ioc.storage.lifecycle import maintain_for
-from streams import metrics
+from streams import alerting, metrics
 from streams.batch import BatchConfig, BatchProcessor
 from streams.kafka_transport import App
 from streams.publishing import OutRecord, change_records
@@ -94,6 +94,7 @@ def create_app(settings: Settings, reference: Reference, clock: Clock, cluster_i
         rules, clock, publisher,
     )
     database = Database(settings.database_url)
+    alerting.install(app, settings, reference, clock, Database(settings.database_url), publisher)
 
     @app.agent(events_topic, name="kpi")
     async def kpi_agent(stream: faust.StreamT[bytes]) -> None:

@@ -18,6 +18,7 @@ from ioc.kpis.buckets import Bucket, bucket_start
 from ioc.kpis.catalogue import BY_ID, CATALOGUE, Kind
 from ioc.kpis.counters import PROVINCE
 from ioc.kpis.gauges import GAUGE_KPIS
+from ioc.storage import alerts as alert_store
 from ioc.storage import gauges as gauge_store
 from ioc.storage import kpi_reads
 from ioc.tokens import READ_ROLES, token_digest
@@ -64,13 +65,18 @@ async def build_snapshot(state: AppState, subscription: Subscription) -> dict[st
         rows = await kpi_reads.day_cells(conn, day, [k.id for k in kpis])
         gauge_values = (await gauge_store.gauges_now(conn, now, state.settings.station_silence)
                         if gauges else {})
+        open_alerts = await alert_store.list_alerts(
+            conn, states=alert_store.OPEN, rule_id=None, district=None, severity=None,
+            before_id=None, limit=500)
     values = snapshot_values(kpis, scopes, rows, day, offset)
+    names = {d.code: d.name for d in state.reference.districts}
     values += [m for m in gauge_messages(gauge_values, scopes, now, offset) if m["kpi"] in gauges]
     if subscription.buckets is not None:
         values = [v for v in values if v["bucket"] in subscription.buckets]
     return {"type": "snapshot", "as_of": local_iso(now, offset),
             "day_start": local_iso(day, offset),
-            "day_end": local_iso(day + timedelta(days=1), offset), "values": values}
+            "day_end": local_iso(day + timedelta(days=1), offset), "values": values,
+            "alerts": [alert_store.alert_json(a, names) for a in open_alerts]}
 
 
 async def _authenticate(ws: WebSocket, state: AppState, token: str | None) -> bytes | None:

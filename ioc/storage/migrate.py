@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 
 import psycopg
 
+from ioc.storage.alerts import seed_default_rules
 from ioc.storage.layout import Layout, RequestedLayout, resolve
 
 log = logging.getLogger(__name__)
 
 _LOCK_ID = 0x10C_0001  # advisory lock: one migrator at a time
 _NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)(?:\.(timescaledb|postgres))?\.sql$")
+
+
+AFTER: dict[int, Callable[[psycopg.Connection], object]] = {8: seed_default_rules}
+"""Data a migration adds, in its transaction (so once: a rule an admin deletes stays deleted)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +75,8 @@ def migrate(database_url: str, migrations: list[Migration] | None = None,
                     continue
                 with conn.transaction():
                     conn.execute(migration.sql.encode())
+                    if migration.version in AFTER:
+                        AFTER[migration.version](conn)
                     conn.execute(
                         "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
                         (migration.version, migration.name),

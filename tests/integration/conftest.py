@@ -82,6 +82,8 @@ class Pipeline:
     metrics_url: str = ""
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     targets: dict[int, int] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    """Settings every process of this pipeline gets (besides the common ones)."""
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -95,6 +97,7 @@ class Pipeline:
             "IOC_LOG_LEVEL": "INFO",
             "IOC_GAUGE_INTERVAL_S": "1",
             "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
         })
         return env
 
@@ -183,7 +186,7 @@ def _key(raw: bytes) -> bytes | None:
 
 
 def make_pipeline(services: Services, name: str, *, api: bool = True,
-                  layout: RequestedLayout = "postgres") -> Pipeline:
+                  layout: RequestedLayout = "postgres", env: dict[str, str] | None = None) -> Pipeline:
     root = services.root / name
     root.mkdir(parents=True, exist_ok=True)
     settings = Settings(
@@ -198,7 +201,8 @@ def make_pipeline(services: Services, name: str, *, api: bool = True,
     migrate(settings.database_url, layout=layout)
     tokens = ensure_credentials(root / "credentials.json", settings.database_url)
     pipeline = Pipeline(name, settings, services.broker.cluster_id, tokens, root,
-                        metrics_url=f"http://127.0.0.1:{settings.worker_metrics_port}/metrics")
+                        metrics_url=f"http://127.0.0.1:{settings.worker_metrics_port}/metrics",
+                        extra_env=dict(env or {}))
     pipeline.start_worker()
     if api:
         pipeline.start_api()
@@ -206,9 +210,9 @@ def make_pipeline(services: Services, name: str, *, api: bool = True,
 
 
 @contextmanager
-def running_pipeline(services: Services, name: str,
-                     layout: RequestedLayout = "postgres") -> Iterator[Pipeline]:
-    pipe = make_pipeline(services, name, layout=layout)
+def running_pipeline(services: Services, name: str, layout: RequestedLayout = "postgres",
+                     env: dict[str, str] | None = None) -> Iterator[Pipeline]:
+    pipe = make_pipeline(services, name, layout=layout, env=env)
     try:
         yield pipe
     finally:

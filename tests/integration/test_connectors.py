@@ -21,13 +21,13 @@ from kafka import KafkaConsumer, TopicPartition
 from paho.mqtt.enums import CallbackAPIVersion
 
 from connectors.fake_dvc import FakeDvc, change_of
-from connectors.payments import sign
 from connectors.replay import sample_csv
 from connectors.sensors import station_messages
 from connectors.simulator import Simulator
 from ioc.embedded.mqtt import EmbeddedMqtt
 from ioc.embedded.processes import free_port, http_ok, wait_until
 from ioc.reference import load_reference
+from ioc.signing import sign
 from tests.integration.conftest import Pipeline, Services
 
 pytestmark = pytest.mark.integration

@@ -5,9 +5,10 @@ import json
 import pytest
 
 from connectors.dvc import Unmappable, change_to_event
-from connectors.payments import SignatureError, payment_event, sign, verify
+from connectors.payments import payment_event
 from connectors.replay import csv_event
 from connectors.sensors import reading_events
+from ioc.signing import SignatureError, sign, verify
 
 RECEIVED = {"seq": 7, "dossier_id": "000123", "status": "received",
             "changed_at": "2026-03-26T09:15:00+07:00", "service_code": "1.0001",

@@ -92,7 +92,7 @@ def test_buffer_overflow_closes_the_client() -> None:
 
 
 def test_change_records_pack_messages_and_the_feed_unpacks_them_in_order() -> None:
-    from api.feed import change_messages
+    from ioc.changes import change_messages
     from streams.publishing import CHANGES_PER_RECORD, change_records
 
     messages = [kpi(i, i + 1, district=f"d{i % 12}") for i in range(CHANGES_PER_RECORD * 2 + 7)]
@@ -105,7 +105,7 @@ def test_change_records_pack_messages_and_the_feed_unpacks_them_in_order() -> No
 
 
 def test_an_unreadable_change_record_yields_nothing() -> None:
-    from api.feed import change_messages
+    from ioc.changes import change_messages
 
     assert change_messages(b"{not json") == []
     assert change_messages(b'{"type": "kpi"}') == []  # an object, not an array

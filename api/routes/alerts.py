@@ -1,0 +1,348 @@
+"""Alerts (``/api/v1/alerts``), their rules (``/api/v1/alert-rules``), the notification
+dead letters and the audit log. Semantics in docs/alerts.md."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any, Literal
+
+import psycopg
+from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel, Field
+
+from api.deps import Admin, Reader, Responder, State
+from api.producer import BrokerUnavailable
+from api.state import AppState
+from ioc.alerts.rules import RuleCheckError, RuleSpec, WebhookTarget, check_rule
+from ioc.changes import local_iso
+from ioc.storage import alerts as store
+from streams.publishing import change_records
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["alerts"])
+
+AlertState = Literal["pending", "firing", "acknowledged", "resolved", "cancelled"]
+
+
+class Alert(BaseModel):
+    """One alert: an episode of one rule in one scope, from pending to resolved."""
+
+    id: int
+    rule_id: int
+    rule_name: str
+    kpi: str
+    bucket: str
+    metric: str | None
+    district: str | None = Field(description="null: the whole province")
+    district_name: str | None
+    state: AlertState
+    severity: Literal["info", "warning", "critical"]
+    comparison: Literal["above", "below"]
+    threshold: float
+    recovery: float
+    value: float | None = Field(description="the last value judged")
+    cell_start: str | None = Field(description="the bucket of that value (a gauge: its instant)")
+    since: str = Field(description="when the current state began")
+    pending_at: str | None
+    fired_at: str | None
+    acknowledged_at: str | None
+    acknowledged_by: str | None
+    resolved_at: str | None
+    resolved_by: str | None = Field(description="null when the values resolved it")
+    escalation_level: int
+    updated_at: str
+
+
+class HistoryEntry(BaseModel):
+    at: str
+    kind: Literal["pending", "cancelled", "fired", "acknowledged", "resolved", "commented", "escalated"]
+    actor: str | None = Field(description="null: the evaluator")
+    value: float | None
+    note: str | None
+
+
+class Attempt(BaseModel):
+    attempt: int
+    at: str
+    ok: bool
+    status: int | None = Field(description="HTTP status or SMTP reply code")
+    error: str | None
+    duration_ms: float
+
+
+class Notification(BaseModel):
+    id: int
+    alert_id: int
+    event: Literal["fired", "resolved", "escalated"]
+    kind: Literal["webhook", "email"]
+    target: str = Field(description="URL or mailto: (secrets are never shown)")
+    state: Literal["queued", "sent", "dead"]
+    attempts: int
+    next_at: str
+    created_at: str
+    sent_at: str | None
+    last_error: str | None
+    attempt_log: list[Attempt]
+
+
+class AlertDetail(Alert):
+    history: list[HistoryEntry]
+    notifications: list[Notification]
+
+
+class Note(BaseModel):
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class Comment(BaseModel):
+    comment: str = Field(min_length=1, max_length=2000)
+
+
+class StoredRuleOut(RuleSpec):
+    """A rule as stored; webhook secrets are shown as 16 asterisks."""
+
+    id: int
+    enabled: bool
+    version: int
+    created_at: str
+    created_by: str | None
+    updated_at: str
+    updated_by: str | None
+
+
+class RuleIn(RuleSpec):
+    enabled: bool = True
+
+
+class AuditEntry(BaseModel):
+    id: int
+    at: str
+    actor: str
+    role: str
+    action: str
+    object: str
+    details: dict[str, Any]
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {404: {"description": "no such alert"},
+                                            409: {"description": "not allowed in the alert's state"}}
+
+
+def _names(state: AppState) -> dict[str, str]:
+    return {d.code: d.name for d in state.reference.districts}
+
+
+async def _alert_detail(state: AppState, alert_id: int) -> AlertDetail:
+    async with state.pool.connection() as conn:
+        rows = await store.alerts_by_id(conn, [alert_id])
+        if not rows:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id}")
+        history = await store.alert_history(conn, alert_id)
+        notifications = await store.alert_notifications(conn, alert_id=alert_id)
+    return AlertDetail.model_validate({**store.alert_json(rows[0], _names(state)), "history": history,
+                                       "notifications": notifications})
+
+
+async def _announce(state: AppState, alert: Alert) -> None:
+    """Tell every API process's wall clients (through the change topic) what a person did."""
+    message = {"type": "alert", **alert.model_dump()}
+    records = change_records(state.settings.changes_topic, [message],
+                             local_iso(state.clock.now(), state.reference.utc_offset))
+    try:
+        await state.producer.send_all([(r.key, r.value) for r in records], state.settings.changes_topic)
+    except BrokerUnavailable:  # the change is committed; walls catch up at their next snapshot
+        log.warning("alert change not announced on the feed", extra={"alert": alert.id})
+
+
+@router.get("/api/v1/alerts", response_model=list[Alert])
+async def list_alerts(
+    state: State, _: Reader,
+    state_: Annotated[list[AlertState] | None, Query(alias="state", description="repeatable")] = None,
+    rule_id: int | None = None,
+    district: Annotated[str | None, Query(description="a district code, or 'province'")] = None,
+    severity: Literal["info", "warning", "critical"] | None = None,
+    before_id: Annotated[int | None, Query(description="page: alerts older than this id")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[Alert]:
+    """Alerts, newest first (operator, leader, admin)."""
+    scope = None if district is None else ("" if district == "province" else district)
+    async with state.pool.connection() as conn:
+        rows = await store.list_alerts(conn, states=state_, rule_id=rule_id, district=scope,
+                                       severity=severity, before_id=before_id, limit=limit)
+    names = _names(state)
+    return [Alert(**store.alert_json(r, names)) for r in rows]
+
+
+@router.get("/api/v1/alerts/{alert_id}", response_model=AlertDetail, responses={404: _ERRORS[404]})
+async def get_alert(alert_id: int, state: State, _: Reader) -> AlertDetail:
+    """One alert with its history and every notification attempt."""
+    return await _alert_detail(state, alert_id)
+
+
+@router.post("/api/v1/alerts/{alert_id}/ack", response_model=AlertDetail, responses=_ERRORS)
+async def acknowledge(alert_id: int, state: State, who: Responder, body: Note | None = None) -> AlertDetail:
+    """Acknowledge a firing alert (operator, admin): it stays open until the values recover,
+    and it no longer escalates."""
+    await _act(state, alert_id, lambda c: store.acknowledge_alert(
+        c, alert_id, who, state.clock.now(), body.comment if body else None))
+    detail = await _alert_detail(state, alert_id)
+    await _announce(state, detail)
+    return detail
+
+
+@router.post("/api/v1/alerts/{alert_id}/resolve", response_model=AlertDetail, responses=_ERRORS)
+async def resolve(alert_id: int, state: State, who: Responder, body: Note | None = None) -> AlertDetail:
+    """Close an open alert by hand (operator, admin). If the condition still holds, the next
+    value opens a new alert after the rule's pending period."""
+    await _act(state, alert_id, lambda c: store.resolve_alert(
+        c, alert_id, who, state.clock.now(), body.comment if body else None))
+    detail = await _alert_detail(state, alert_id)
+    await _announce(state, detail)
+    return detail
+
+
+@router.post("/api/v1/alerts/{alert_id}/comments", response_model=AlertDetail, status_code=201,
+             responses={404: _ERRORS[404]})
+async def comment(alert_id: int, body: Comment, state: State, who: Reader) -> AlertDetail:
+    """Add a comment to an alert's history (operator, leader, admin)."""
+    await _act(state, alert_id, lambda c: store.comment_alert(c, alert_id, who, state.clock.now(),
+                                                              body.comment))
+    return await _alert_detail(state, alert_id)
+
+
+async def _act(state: AppState, alert_id: int, action: Any) -> None:
+    async with state.pool.connection() as conn:
+        try:
+            await action(conn)
+        except store.NotFound as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+        except store.Conflict as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+
+
+# -- rules -----------------------------------------------------------------------------------
+
+def _checked(state: AppState, body: RuleIn) -> RuleSpec:
+    spec = RuleSpec.model_validate(body.model_dump(exclude={"enabled"}))
+    try:
+        check_rule(spec, state.reference.district_codes)
+    except RuleCheckError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+    return spec
+
+
+def _rule_out(stored: store.StoredRule) -> StoredRuleOut:
+    return StoredRuleOut.model_validate(stored.as_json())
+
+
+_RULE_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "no such rule"},
+    409: {"description": "another rule has that name"},
+    422: {"description": "the rule is invalid; the detail names the field"}}
+
+
+@router.get("/api/v1/alert-rules", response_model=list[StoredRuleOut])
+async def list_rules(state: State, _: Admin) -> list[StoredRuleOut]:
+    """Every rule (admin)."""
+    async with state.pool.connection() as conn:
+        return [_rule_out(r) for r in await store.load_rules(conn)]
+
+
+@router.get("/api/v1/alert-rules/{rule_id}", response_model=StoredRuleOut, responses=_RULE_ERRORS)
+async def get_rule(rule_id: int, state: State, _: Admin) -> StoredRuleOut:
+    async with state.pool.connection() as conn:
+        try:
+            return _rule_out(await store.get_rule(conn, rule_id))
+        except store.NotFound as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+
+
+@router.post("/api/v1/alert-rules", response_model=StoredRuleOut, status_code=201, responses=_RULE_ERRORS)
+async def create_rule(body: RuleIn, state: State, who: Admin) -> StoredRuleOut:
+    """Add a rule (admin). Workers apply it within ``IOC_ALERT_RULES_REFRESH_S``."""
+    spec = _checked(state, body)
+    async with state.pool.connection() as conn:
+        try:
+            return _rule_out(await store.create_rule(conn, spec, body.enabled, who))
+        except psycopg.errors.UniqueViolation as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, f"a rule named {spec.name!r} exists") from exc
+
+
+@router.put("/api/v1/alert-rules/{rule_id}", response_model=StoredRuleOut, responses=_RULE_ERRORS)
+async def replace_rule(rule_id: int, body: RuleIn, state: State, who: Admin) -> StoredRuleOut:
+    """Replace a rule (admin). Open alerts carry on under the new thresholds; disabling a rule
+    resolves its open alerts. A webhook secret sent back as shown (16 asterisks) keeps the stored one."""
+    async with state.pool.connection() as conn:
+        try:
+            before = await store.get_rule(conn, rule_id)
+            spec = _checked(state, RuleIn.model_validate(_keep_secrets(body.model_dump(), before)))
+            stored, closed = await store.update_rule(conn, rule_id, spec, body.enabled, who,
+                                                     state.clock.now())
+        except store.NotFound as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+        except psycopg.errors.UniqueViolation as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, f"a rule named {body.name!r} exists") from exc
+        rows = await store.alerts_by_id(conn, closed)
+    for row in rows:
+        await _announce(state, Alert(**store.alert_json(row, _names(state))))
+    return _rule_out(stored)
+
+
+@router.delete("/api/v1/alert-rules/{rule_id}", status_code=204, responses=_RULE_ERRORS)
+async def delete_rule(rule_id: int, state: State, who: Admin) -> None:
+    """Retire a rule (admin); its open alerts are resolved, its history kept."""
+    async with state.pool.connection() as conn:
+        try:
+            closed = await store.delete_rule(conn, rule_id, who, state.clock.now())
+        except store.NotFound as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+        rows = await store.alerts_by_id(conn, closed)
+    for row in rows:
+        await _announce(state, Alert(**store.alert_json(row, _names(state))))
+
+
+def _keep_secrets(new: dict[str, Any], before: store.StoredRule) -> dict[str, Any]:
+    old = {t.url: t.secret for t in [*before.rule.spec.targets,
+                                     *(t for s in before.rule.spec.escalation for t in s.targets)]
+           if isinstance(t, WebhookTarget)}
+    for target in [*new["targets"], *(t for s in new["escalation"] for t in s["targets"])]:
+        if target.get("secret") == store.SECRET_MASK and target.get("url") in old:
+            target["secret"] = old[target["url"]]
+    return new
+
+
+# -- dead letters and the audit log ----------------------------------------------------------
+
+@router.get("/api/v1/alert-notifications", response_model=list[Notification])
+async def list_notifications(
+    state: State, _: Admin,
+    state_: Annotated[Literal["queued", "sent", "dead"] | None, Query(alias="state")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[Notification]:
+    """Notifications with their attempts, newest first; ``state=dead`` lists the dead letters."""
+    async with state.pool.connection() as conn:
+        return [Notification(**n) for n in await store.alert_notifications(conn, state=state_, limit=limit)]
+
+
+@router.post("/api/v1/alert-notifications/{notification_id}/retry", status_code=202,
+             responses={409: {"description": "not dead-lettered"}})
+async def retry_notification(notification_id: int, state: State, who: Admin) -> dict[str, str]:
+    """Queue a dead-lettered notification again (admin)."""
+    async with state.pool.connection() as conn:
+        try:
+            await store.retry_dead(conn, notification_id, who, state.clock.now())
+        except store.Conflict as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    return {"status": "queued"}
+
+
+@router.get("/api/v1/audit", response_model=list[AuditEntry])
+async def audit_log(
+    state: State, _: Admin,
+    before_id: Annotated[int | None, Query(description="page: entries older than this id")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[AuditEntry]:
+    """Who acknowledged, resolved or commented on which alert, who changed which rule or key
+    (admin), newest first."""
+    async with state.pool.connection() as conn:
+        return [AuditEntry(**e) for e in await store.audit_entries(conn, before_id, limit)]

@@ -1,0 +1,110 @@
+"""Alert evaluation in the worker: an agent over the change topic, a timer, the notifier.
+
+The agent reads the KPI values the KPI agent (of every worker) publishes, picks those the
+rules watch (:func:`ioc.alerts.rules.observations`) and steps their alerts in PostgreSQL
+(:func:`ioc.storage.alerts.evaluate`). The timer fires pending alerts whose period passed
+and escalates unacknowledged critical ones, even when no value arrives. Alert changes go
+back onto the change topic as ``alert`` messages for the wall. Rules are re-read every
+``alert_rules_refresh_s``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import faust
+from faust.streams import Stream
+
+from ioc.alerts.notifier import Notifier
+from ioc.alerts.rules import Rule, observations
+from ioc.changes import change_messages, local_iso
+from ioc.clock import Clock
+from ioc.reference import Reference
+from ioc.settings import Settings
+from ioc.storage import alerts as store
+from streams.publishing import Publisher, change_records
+
+log = logging.getLogger(__name__)
+
+
+class AlertEvaluator:
+    """Rules, evaluation and publishing; the Faust wiring is in :func:`install`."""
+
+    def __init__(self, settings: Settings, reference: Reference, clock: Clock, database: Any,
+                 publisher: Publisher, notifier: Notifier) -> None:
+        self._settings = settings
+        self._reference = reference
+        self._clock = clock
+        self._db = database
+        self._publisher = publisher
+        self._notifier = notifier
+        self._names = {d.code: d.name for d in reference.districts}
+        self.rules: dict[int, Rule] = {}
+        self._loaded_at = float("-inf")
+
+    async def refresh_rules(self, force: bool = False) -> None:
+        if force or time.monotonic() - self._loaded_at >= self._settings.alert_rules_refresh_s:
+            stored = await self._db.run(store.load_rules)
+            self.rules = {s.rule.id: s.rule for s in stored}
+            self._loaded_at = time.monotonic()
+
+    async def judge(self, messages: Sequence[dict[str, Any]]) -> list[int]:
+        await self.refresh_rules()
+        now = self._clock.now()
+        seen = observations(self.rules.values(), messages, now, self._reference.utc_offset)
+        if not seen:
+            return []
+        changed: list[int] = await self._db.run(
+            lambda c: store.evaluate(c, self.rules, seen, now))
+        await self._announce(changed)
+        return changed
+
+    async def tick(self) -> list[int]:
+        await self.refresh_rules()
+        changed: list[int] = await self._db.run(
+            lambda c: store.tick(c, self.rules, self._clock.now()))
+        await self._announce(changed)
+        return changed
+
+    async def _announce(self, changed: list[int]) -> None:
+        if not changed:
+            return
+        self._notifier.wake()
+        rows = await self._db.run(lambda c: store.alerts_by_id(c, changed))
+        messages = [{"type": "alert", **store.alert_json(r, self._names)} for r in rows]
+        await self._publisher.publish(change_records(
+            self._settings.changes_topic, messages,
+            local_iso(self._clock.now(), self._reference.utc_offset)))
+        for message in messages:
+            log.info("alert changed", extra={"alert": message["id"], "rule": message["rule_name"],
+                                             "district": message["district"], "state": message["state"],
+                                             "value": message["value"]})
+
+
+def install(app: faust.App, settings: Settings, reference: Reference, clock: Clock, database: Any,
+            publisher: Publisher) -> AlertEvaluator:
+    names = {d.code: d.name for d in reference.districts}
+    notifier = Notifier(settings, clock, database.run, names)
+    evaluator = AlertEvaluator(settings, reference, clock, database, publisher, notifier)
+    changes_topic = app.topic(settings.changes_topic, key_serializer="raw", value_serializer="raw",
+                              partitions=settings.change_partitions)
+
+    @app.agent(changes_topic, name="alerts")
+    async def alert_agent(stream: faust.StreamT[bytes]) -> None:
+        assert isinstance(stream, Stream)
+        async for values in stream.take(500, within=0.05):
+            messages = [m for v in values for m in change_messages(v)]
+            await evaluator.judge(messages)
+
+    @app.timer(interval=settings.alert_tick_s)
+    async def alert_timer() -> None:
+        await evaluator.tick()
+
+    @app.task
+    async def alert_notifier() -> None:
+        await notifier.run_forever()
+
+    return evaluator
