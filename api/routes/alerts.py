@@ -16,6 +16,7 @@ from api.state import AppState
 from ioc.alerts.rules import RuleCheckError, RuleSpec, WebhookTarget, check_rule
 from ioc.changes import local_iso
 from ioc.storage import alerts as store
+from ioc.storage.audit import audit_entries
 from streams.publishing import change_records
 
 log = logging.getLogger(__name__)
@@ -345,4 +346,4 @@ async def audit_log(
     """Who acknowledged, resolved or commented on which alert, who changed which rule or key
     (admin), newest first."""
     async with state.pool.connection() as conn:
-        return [AuditEntry(**e) for e in await store.audit_entries(conn, before_id, limit)]
+        return [AuditEntry(**e) for e in await audit_entries(conn, before_id, limit)]

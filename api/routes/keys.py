@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from api.deps import Admin, State
+from ioc.storage.audit import audit
 from ioc.storage.keys import (
     KeyRequestError,
     create_key_async,
@@ -49,6 +50,9 @@ async def create(body: KeyRequest, state: State, admin: Admin) -> CreatedKey:
                                           f"api:{admin.name}")
         except KeyRequestError as exc:
             raise HTTPException(400, str(exc)) from None
+        await audit(conn, admin, "key.create", f"key:{made.info.id}",
+                    {"role": made.info.role.value, "name": made.info.name,
+                     "sources": list(made.info.sources) if made.info.sources is not None else None})
     return CreatedKey(**made.info.as_json(), token=made.token)
 
 
@@ -66,6 +70,7 @@ async def revoke(key_id: int, state: State, admin: Admin) -> Key:
     async with state.pool.connection() as conn:
         if not await revoke_key_async(conn, key_id, f"api:{admin.name}"):
             raise HTTPException(404, f"no active key with id {key_id}")
+        await audit(conn, admin, "key.revoke", f"key:{key_id}", {})
         found = [k for k in await list_keys_async(conn) if k.id == key_id]
     state.tokens.forget()
     return Key(**found[0].as_json())

@@ -5,11 +5,15 @@ const I18N = {
   vi: { title: "Trung tâm điều hành thông minh", subtitle: "Dịch vụ công — số liệu hôm nay",
         updated: "Cập nhật", districts: "Theo huyện, thị xã, thành phố", colour_by: "Tô màu theo",
         token_prompt: "Mã truy cập (token) của người vận hành", connected: "Đã kết nối",
-        connecting: "Đang kết nối…", disconnected: "Mất kết nối", target: "Mục tiêu", province: "Toàn tỉnh" },
+        connecting: "Đang kết nối…", disconnected: "Mất kết nối", target: "Mục tiêu", province: "Toàn tỉnh",
+        alerts: "Cảnh báo", no_alerts: "Không có cảnh báo", acknowledged: "đã tiếp nhận",
+        critical: "Khẩn cấp", warning: "Cảnh báo", info: "Thông tin", since: "từ" },
   en: { title: "Intelligent Operations Center", subtitle: "Public services — today's figures",
         updated: "Updated", districts: "By district", colour_by: "Colour by",
         token_prompt: "Operator access token", connected: "Connected", connecting: "Connecting…",
-        disconnected: "Disconnected", target: "Target", province: "Province" },
+        disconnected: "Disconnected", target: "Target", province: "Province",
+        alerts: "Alerts", no_alerts: "No active alerts", acknowledged: "acknowledged",
+        critical: "Critical", warning: "Warning", info: "Info", since: "since" },
 };
 // Headline tiles: KPI id, target, and whether higher is better.
 const TILES = [
@@ -26,7 +30,7 @@ const TILES = [
 ];
 
 const state = { lang: localStorage.getItem("ioc.lang") || "vi", token: null, kpis: {}, districts: [],
-                values: new Map(), series: {}, dayStart: null, ws: null, retry: 0, lastUpdate: null,
+                values: new Map(), alerts: new Map(), series: {}, dayStart: null, ws: null, retry: 0, lastUpdate: null,
                 districtKpi: localStorage.getItem("ioc.districtKpi") || "dossier.online_rate" };
 
 // The province's clock, whatever the wall computer's time zone is set to.
@@ -83,14 +87,50 @@ function render() {
   $("district-grid").replaceChildren(...state.districts.map((d) => {
     const v = state.values.get(key(tile.kpi, d.code));
     const el = document.createElement("div");
-    el.className = `district ${grade(tile, v && v.value)}`;
+    const alerting = [...state.alerts.values()].some((a) => a.district === d.code && a.state !== "pending");
+    el.className = `district ${grade(tile, v && v.value)}${alerting ? " alerting" : ""}`;
     el.dataset.district = d.code;
     el.innerHTML = `<div class="name"></div><div class="value"></div>`;
     el.querySelector(".name").textContent = d.name;
     el.querySelector(".value").textContent = fmt(tile.kpi, v ? v.value : null);
     return el;
   }));
+  renderAlerts();
   $("last-update").textContent = state.lastUpdate ? state.lastUpdate.toLocaleTimeString(locale(), { timeZone: TIME_ZONE }) : "—";
+}
+
+// The ticker: firing and acknowledged alerts, critical first, then the newest.
+const SEVERITY_ORDER = { critical: 0, warning: 1, info: 2 };
+function renderAlerts() {
+  const shown = [...state.alerts.values()].filter((a) => a.state === "firing" || a.state === "acknowledged")
+    .sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || (b.fired_at || "").localeCompare(a.fired_at || ""));
+  const list = $("alert-list");
+  if (shown.length === 0) {
+    const none = document.createElement("span");
+    none.className = "alert-none";
+    none.textContent = t("no_alerts");
+    list.replaceChildren(none);
+  } else {
+    list.replaceChildren(...shown.map((a) => {
+      const el = document.createElement("span");
+      el.className = `alert ${a.severity} ${a.state}`;
+      el.dataset.alert = a.id;
+      const since = a.fired_at ? new Date(a.fired_at).toLocaleTimeString(locale(), { timeZone: TIME_ZONE, hour: "2-digit", minute: "2-digit" }) : "";
+      const where = a.district_name || t("province");
+      el.textContent = `${t(a.severity)} · ${a.rule_name} · ${where}: ${fmt(a.kpi, a.value)} · ${t("since")} ${since}` +
+        (a.state === "acknowledged" ? ` (${t("acknowledged")})` : "");
+      return el;
+    }));
+  }
+  $("alert-count").textContent = String(shown.length);
+  $("alerts").className = `ticker${shown.some((a) => a.severity === "critical" && a.state === "firing") ? " critical" : ""}`;
+}
+
+function applyAlert(alert) {
+  const old = state.alerts.get(alert.id);
+  if (old && old.updated_at > alert.updated_at) return;
+  if (["pending", "firing", "acknowledged"].includes(alert.state)) state.alerts.set(alert.id, alert);
+  else state.alerts.delete(alert.id);
 }
 
 // Sparklines: the last SPARK_HOURS hourly values of each counter and ratio tile.
@@ -167,6 +207,10 @@ function connect() {
       state.values.clear();
       state.dayStart = msg.day_start;
       msg.values.forEach(apply);
+      state.alerts.clear();
+      (msg.alerts || []).forEach(applyAlert);
+    } else if (msg.type === "alert") {
+      applyAlert(msg);
     } else if (msg.type === "kpi" || msg.type === "batch") {
       for (const one of msg.type === "batch" ? msg.messages : [msg]) {
         if (state.dayStart && one.bucket === "1d" && one.start > state.dayStart) { ws.close(); return; } // a new day: resnapshot

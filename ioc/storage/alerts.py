@@ -28,6 +28,7 @@ from ioc.alerts.rules import (
     default_rules,
     escalation_due,
 )
+from ioc.storage.audit import audit
 from ioc.tokens import Principal
 
 OPEN = ("pending", "firing", "acknowledged")
@@ -351,13 +352,6 @@ async def resolve_alert(conn: AsyncConnection, alert_id: int, who: Principal, no
         await audit(conn, who, "alert.resolve", f"alert:{alert_id}", {"comment": comment})
 
 
-async def audit(conn: AsyncConnection, who: Principal, action: str, obj: str,
-                details: Mapping[str, Any]) -> None:
-    await conn.execute("INSERT INTO audit_log (actor, role, action, object, details)"
-                       " VALUES (%s, %s, %s, %s, %s)",
-                       (who.name, who.role.value, action, obj, Jsonb(dict(details))))
-
-
 # -- reads -----------------------------------------------------------------------------------
 
 async def alerts_by_id(conn: AsyncConnection, ids: Sequence[int]) -> list[dict[str, Any]]:
@@ -411,14 +405,6 @@ async def alert_notifications(conn: AsyncConnection, alert_id: int | None = None
             (*params, limit))
         rows = await cur.fetchall()
     return [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items()} for r in rows]
-
-
-async def audit_entries(conn: AsyncConnection, before_id: int | None, limit: int) -> list[dict[str, Any]]:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute("SELECT id, at, actor, role, action, object, details FROM audit_log"
-                          " WHERE %s::bigint IS NULL OR id < %s ORDER BY id DESC LIMIT %s",
-                          (before_id, before_id, limit))
-        return [{**r, "at": r["at"].isoformat()} for r in await cur.fetchall()]
 
 
 # -- the outbox ------------------------------------------------------------------------------

@@ -279,3 +279,11 @@ def test_a_worker_killed_mid_pending_fires_on_time_after_restart(pipe: Pipeline)
     history = call(pipe, "GET", f"/api/v1/alerts/{fired['id']}").json()["history"]
     assert [h["kind"] for h in history] == ["pending", "fired"]
     assert len(call(pipe, "GET", "/api/v1/alerts", params={"rule_id": made["id"]}).json()) == 1
+
+
+def test_key_changes_are_audited(pipe: Pipeline) -> None:
+    made = call(pipe, "POST", "/api/v1/keys", json={"name": "audited", "role": "operator"}).json()
+    assert call(pipe, "POST", f"/api/v1/keys/{made['id']}/revoke").status_code == 200
+    entries = [(e["action"], e["object"], e["role"]) for e in call(pipe, "GET", "/api/v1/audit").json()]
+    assert entries[:2] == [("key.revoke", f"key:{made['id']}", "admin"),
+                           ("key.create", f"key:{made['id']}", "admin")]

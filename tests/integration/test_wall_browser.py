@@ -118,6 +118,13 @@ def expected(pipeline: Pipeline, kpi: str) -> str:
 
 
 def test_the_wall_shows_the_apis_numbers_and_reconnects(pipeline: Pipeline, browser: Page) -> None:
+    # a rule the live payment below breaks: its alert must reach the wall's ticker
+    rule = httpx.post(f"{pipeline.api_url}/api/v1/alert-rules", timeout=30,
+                      headers={"Authorization": f"Bearer {pipeline.tokens['admin']}"},
+                      json={"name": "Payments today above 4", "kpi": "payment.count", "bucket": "1d",
+                            "comparison": "above", "threshold": 4, "severity": "critical"})
+    assert rule.status_code == 201, rule.text
+    rule_loaded = time.monotonic() + 6  # workers re-read rules every 5 s
     now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
     earlier = now - timedelta(hours=2)  # a second hourly point for the sparklines
     pipeline.publish([dossier(i, now, "online" if i % 4 else "counter") for i in range(8)]
@@ -138,12 +145,20 @@ def test_the_wall_shows_the_apis_numbers_and_reconnects(pipeline: Pipeline, brow
     assert browser.eval("document.querySelectorAll('.district').length") == len(
         pipeline.get("/api/v1/districts"))
 
+    assert browser.eval("document.getElementById('alert-count').textContent") == "0"
     # live: one more payment moves the tile without a reload
+    time.sleep(max(0.0, rule_loaded - time.monotonic()))
     pipeline.publish([payment(10, now, "card")])
     pipeline.wait_processed()
     assert expected(pipeline, "payment.count") == "5"
     wait_until(lambda: shown(browser).get("payment.count") == expected(pipeline, "payment.count"),
                timeout_s=60, what="a live update on the wall", interval_s=0.25)
+
+    # the alert it raised is on the ticker
+    wait_until(lambda: browser.eval("document.getElementById('alert-count').textContent") == "1",
+               timeout_s=30, what="the alert on the wall's ticker", interval_s=0.25)
+    ticker = browser.eval("document.querySelector('#alert-list .alert.critical.firing').textContent")
+    assert "Payments today above 4" in ticker and "Province" in ticker and ": 5" in ticker
 
     # sparklines of the last hours on the counter and ratio tiles
     wait_until(lambda: (browser.eval("document.querySelectorAll('.tile .spark polyline').length") or 0) >= 1,
