@@ -143,6 +143,13 @@ def _cmd_bench_feed(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_bench_alerts(args: argparse.Namespace, settings: Settings) -> int:
+    from ioc.bench_alerts import print_alert_results, run_alert_bench
+
+    print_alert_results(run_alert_bench(args.trials, args.rate, args.pending_trials, args.pending_s))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ioc", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -221,6 +228,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench_feed.add_argument("--rate", type=float, default=10, help="simulated events/s")
     bench_feed.add_argument("--seconds", type=float, default=30)
     bench_feed.set_defaults(func=_cmd_bench_feed)
+    bench_al = sub.add_parser("bench-alerts", help="measure event → alert webhook delay")
+    bench_al.add_argument("--trials", type=int, default=100, help="alerts fired and resolved")
+    bench_al.add_argument("--rate", type=float, default=1000, help="background events/s")
+    bench_al.add_argument("--pending-trials", type=int, default=10)
+    bench_al.add_argument("--pending-s", type=float, default=3.0, help="pending period of that rule")
+    bench_al.set_defaults(func=_cmd_bench_alerts)
     return parser
 
 

@@ -4,12 +4,14 @@ The agent reads the KPI values the KPI agent (of every worker) publishes, picks 
 rules watch (:func:`ioc.alerts.rules.observations`) and steps their alerts in PostgreSQL
 (:func:`ioc.storage.alerts.evaluate`). The timer fires pending alerts whose period passed
 and escalates unacknowledged critical ones, even when no value arrives. Alert changes go
-back onto the change topic as ``alert`` messages for the wall. Rules are re-read every
+back onto the change topic as ``alert`` messages for the wall. A pending alert is also
+looked at again the moment its period ends, not at the next timer tick. Rules are re-read every
 ``alert_rules_refresh_s``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
@@ -44,6 +46,7 @@ class AlertEvaluator:
         self._names = {d.code: d.name for d in reference.districts}
         self.rules: dict[int, Rule] = {}
         self._loaded_at = float("-inf")
+        self._ticks: set[asyncio.Task[list[int]]] = set()
 
     async def refresh_rules(self, force: bool = False) -> None:
         if force or time.monotonic() - self._loaded_at >= self._settings.alert_rules_refresh_s:
@@ -69,12 +72,23 @@ class AlertEvaluator:
         await self._announce(changed)
         return changed
 
+    def _tick_soon(self) -> None:
+        task = asyncio.create_task(self.tick())
+        self._ticks.add(task)
+        task.add_done_callback(self._ticks.discard)
+
     async def _announce(self, changed: list[int]) -> None:
         if not changed:
             return
         self._notifier.wake()
         rows = await self._db.run(lambda c: store.alerts_by_id(c, changed))
         messages = [{"type": "alert", **store.alert_json(r, self._names)} for r in rows]
+        for row in rows:  # a pending alert is looked at again the moment its period ends
+            rule = self.rules.get(row["rule_id"])
+            if row["state"] == "pending" and rule is not None:
+                due = row["since"] + rule.spec.condition.pending_for - self._clock.now()
+                asyncio.get_running_loop().call_later(
+                    max(0.0, due.total_seconds()) + 0.001, self._tick_soon)
         await self._publisher.publish(change_records(
             self._settings.changes_topic, messages,
             local_iso(self._clock.now(), self._reference.utc_offset)))
