@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from psycopg_pool import AsyncConnectionPool
 
 from api.auth import TokenCache
-from api.feed import ChangeFeed, Hub
+from api.feed import ChangeFeed, Hub, watch_loop_lag
 from api.producer import EventProducer
 from api.routes import alerts, feed, ingest, keys, kpis, ops
 from api.state import AppState
@@ -47,9 +48,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         gc.set_threshold(50_000, 50, 100)
         app.state.ioc = AppState(settings, reference, clock or SystemClock(), pool,
                                  TokenCache(pool), hub, change_feed, producer, rules_of(settings, reference))
+        lag = asyncio.create_task(watch_loop_lag(), name="loop-lag")
         try:
             yield
         finally:
+            lag.cancel()
             await producer.stop()
             await change_feed.stop()
             await pool.close()

@@ -1,7 +1,7 @@
 """``ioc bench-feed``: many WebSocket clients on one API process, as wall screens.
 
 Starts its own broker, database, stream worker and one API process; opens N clients that
-subscribe as the wall page does (every KPI and district, today's values and gauges), then
+subscribe as the wall page does (its tiles' KPIs, every district, today's values and gauges), then
 publishes simulated events at the simulator's rate. Each ``kpi`` message carries
 ``changed_at`` (when the worker committed the value); a client's delay is its receipt time
 minus that. Prints delay p50/p99 over every message every client received, messages/s
@@ -11,6 +11,7 @@ delivered, and the API process's CPU and resident memory during the run.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import threading
@@ -18,6 +19,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
+from kafka import KafkaConsumer, TopicPartition
 from websockets.asyncio.client import connect
 
 from connectors.publisher import EventPublisher
@@ -29,7 +32,11 @@ from ioc.reference import load_reference
 MEASURED_EVERY = 10
 """One client in this many parses what it receives and records delays; the others only
 receive, so that the clients' own CPU (on the same two cores) does not become the delay."""
-WALL_SUBSCRIPTION = {"type": "subscribe", "kpis": None, "districts": None, "buckets": ["1d", "now"]}
+WALL_KPIS = ["dossier.received", "dossier.resolved", "dossier.on_time_rate", "dossier.online_rate",
+             "dossier.full_online_rate", "dossier.open", "dossier.overdue_open", "payment.count",
+             "payment.non_cash_rate", "sensor.stations_silent"]
+"""What the wall page subscribes to (its tiles, dashboards/wall/wall.js ``TILES``)."""
+WALL_SUBSCRIPTION = {"type": "subscribe", "kpis": WALL_KPIS, "districts": None, "buckets": ["1d", "now"]}
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -90,6 +97,64 @@ async def _clients(url: str, n: int, seconds: float, started: threading.Event,
     await asyncio.gather(timer(), *tasks)
 
 
+def _probe(bootstrap: str, topic: str, stop: threading.Event, delays: list[float],
+           sends: list[float]) -> None:
+    """A consumer of the change topic beside the clients: how late records reach a reader
+    that is not the API (so a delay seen here is upstream of the API), and how long after
+    the commit the worker handed them to its producer (the record's timestamp)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), fetch_max_wait_ms=100,
+                             enable_auto_commit=False, group_id=None)
+    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+    consumer.assign(partitions)
+    consumer.seek_to_end(*partitions)
+    try:
+        while not stop.is_set():
+            for records in consumer.poll(timeout_ms=200).values():
+                arrived = time.time()
+                for record in records:
+                    changed = [datetime.fromisoformat(m["changed_at"]).timestamp()
+                               for m in json.loads(record.value) if "changed_at" in m]
+                    if changed:
+                        delays.append(arrived - min(changed))
+                        sends.append(record.timestamp / 1000 - min(changed))
+    finally:
+        consumer.close()
+
+
+def _server_histogram(api_url: str, name: str) -> dict[float, float]:
+    """Cumulative counts of one of the API's histograms, by upper bound."""
+    text = httpx.get(f"{api_url}/metrics", timeout=30).text
+    counts: dict[float, float] = {}
+    for line in text.splitlines():
+        if line.startswith(f"{name}_bucket{{"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            counts[float("inf") if bound == "+Inf" else float(bound)] = float(line.rsplit(" ", 1)[1])
+    return counts
+
+
+def _bucket_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float:
+    """The upper bound of the histogram bucket holding the ``q`` quantile of what was added."""
+    bounds = sorted(after)
+    added = [after[b] - before.get(b, 0.0) for b in bounds]
+    if not added or added[-1] <= 0:
+        return 0.0
+    return next(b for b, n in zip(bounds, added, strict=True) if n >= q * added[-1])
+
+
+class GcPauses:
+    """The longest garbage-collector pause in this (the clients') process."""
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.longest = max(self.longest, time.perf_counter() - self._started)
+
+
 def run_feed_bench(clients: int, rate: float, seconds: float) -> dict[str, float]:
     with bench_stack("benchfeed", processes=("worker", "api"),
                      env={"IOC_WS_MAX_CONNECTIONS_PER_TOKEN": str(clients + 10)}) as stack:
@@ -107,8 +172,17 @@ def run_feed_bench(clients: int, rate: float, seconds: float) -> dict[str, float
         time.sleep(2)
         print(f"bench-feed: {clients:,} clients connected; publishing {rate:g} events/s for "
               f"{seconds:.0f} s…", flush=True)
+        pauses = GcPauses()
+        gc.callbacks.append(pauses)
+        probe_stop, probe_delays, probe_sends = threading.Event(), list[float](), list[float]()
+        probe = threading.Thread(target=_probe, args=(stack.settings.kafka_bootstrap,
+                                                      stack.settings.changes_topic, probe_stop,
+                                                      probe_delays, probe_sends))
+        probe.start()
         publisher = EventPublisher(stack.settings, client_id="bench-feed")
         sim = Simulator(load_reference(), seed=7, source="benchfeed", rate=rate, start=datetime.now(UTC))
+        server0 = _server_histogram(stack.api_url, "ioc_feed_delay_seconds")
+        lag0 = _server_histogram(stack.api_url, "ioc_api_event_loop_lag_seconds")
         cpu0, t0 = _cpu_seconds(api.pid), time.monotonic()
         rss_peak = 0.0
         last = datetime.now(UTC)
@@ -119,8 +193,14 @@ def run_feed_bench(clients: int, rate: float, seconds: float) -> dict[str, float
             last = t
             rss_peak = max(rss_peak, _rss_mb(api.pid))
         cpu = (_cpu_seconds(api.pid) - cpu0) / (time.monotonic() - t0)
+        time.sleep(1)
+        server1 = _server_histogram(stack.api_url, "ioc_feed_delay_seconds")
+        lag1 = _server_histogram(stack.api_url, "ioc_api_event_loop_lag_seconds")
         publisher.close()
         loop_thread.join(120)
+        probe_stop.set()
+        probe.join(10)
+        gc.callbacks.remove(pauses)
     if not delays:
         raise RuntimeError(f"no kpi message reached the clients; see {stack.root}")
     return {"clients": clients, "messages": len(delays),
@@ -128,16 +208,31 @@ def run_feed_bench(clients: int, rate: float, seconds: float) -> dict[str, float
             "p50_ms": percentile(delays, 0.5) * 1000, "p99_ms": percentile(delays, 0.99) * 1000,
             "max_ms": max(delays) * 1000, "api_cpu_pct": cpu * 100, "api_rss_mb": rss_peak,
             "gauge_messages": len(gauge_delays),
-            "gauge_p99_ms": percentile(gauge_delays, 0.99) * 1000 if gauge_delays else 0.0}
+            "gauge_p99_ms": percentile(gauge_delays, 0.99) * 1000 if gauge_delays else 0.0,
+            "probe_p99_ms": percentile(probe_delays, 0.99) * 1000 if probe_delays else 0.0,
+            "probe_max_ms": max(probe_delays, default=0.0) * 1000,
+            "send_max_ms": max(probe_sends, default=0.0) * 1000,
+            "client_gc_max_ms": pauses.longest * 1000,
+            "server_p50_ms": _bucket_quantile(server0, server1, 0.5) * 1000,
+            "server_p99_ms": _bucket_quantile(server0, server1, 0.99) * 1000,
+            "server_p999_ms": _bucket_quantile(server0, server1, 0.999) * 1000,
+            "lag_max_ms": _bucket_quantile(lag0, lag1, 1.0) * 1000}
 
 
 def print_feed_results(r: dict[str, float]) -> None:
     print("")
-    print(f"clients      {r['clients']:>10,.0f}  WebSocket, wall subscription (1d and gauges)")
+    print(f"clients      {r['clients']:>10,.0f}  WebSocket, wall subscription (tiles' KPIs, 1d and gauges)")
     print(f"delivered    {r['messages_per_s']:>10,.0f}  kpi values/s to all clients "
           f"(estimated; {r['messages']:,.0f} measured by one client in {MEASURED_EVERY})")
     print(f"delay p50    {r['p50_ms']:>10,.1f} ms  KPI committed → client received")
     print(f"delay p99    {r['p99_ms']:>10,.1f} ms  (max {r['max_ms']:,.0f} ms)")
     print(f"gauges       {r['gauge_messages']:>10,.0f}  messages, p99 {r['gauge_p99_ms']:,.1f} ms")
+    print(f"probe        {r['probe_p99_ms']:>10,.1f} ms  p99 (max {r['probe_max_ms']:,.0f} ms) committed → "
+          f"record read by a consumer beside the API; worker commit → producer at most "
+          f"{r['send_max_ms']:,.0f} ms")
+    print(f"API side     {r['server_p99_ms']:>10,.0f} ms  p99 bucket bound (p50 ≤ {r['server_p50_ms']:,.0f}, "
+          f"p99.9 ≤ {r['server_p999_ms']:,.0f}): committed → frame written to the socket, every client")
+    print(f"API loop lag {r['lag_max_ms']:>10,.0f} ms  worst bucket bound (a 0.1 s sleep woke this late)")
+    print(f"clients' GC  {r['client_gc_max_ms']:>10,.1f} ms  longest pause in the clients' process")
     print(f"API process  {r['api_cpu_pct']:>10,.0f} % CPU, {r['api_rss_mb']:,.0f} MB resident (peak)")
 

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     ws_heartbeat_s: float = Field(default=15.0, gt=0)
     ws_flush_interval_s: float = Field(
         default=0.05, ge=0, description="a client's KPI values coalesce this long between frames")
+    ws_per_message_deflate: bool = Field(
+        default=False, description="compress WebSocket frames; off: each client's frame would be "
+        "compressed separately, and a burst for 1,000 screens stalled the feed for ~1 s")
     ws_max_connections_per_token: int = Field(
         default=200, ge=1, description="WebSocket connections one token may hold at once")
 

@@ -198,8 +198,9 @@ function connect() {
   ws.onopen = () => {
     state.retry = 0;
     setConn("connected");
-    // the wall shows today's values and the gauges: nothing finer needs to travel
-    ws.send(JSON.stringify({ type: "subscribe", kpis: null, districts: null, buckets: ["1d", "now"] }));
+    // the wall shows today's values and the gauges of its tiles: nothing else needs to travel
+    // (sensor aggregates of every metric and district change each minute: ~470 values)
+    ws.send(JSON.stringify({ type: "subscribe", kpis: TILES.map((x) => x.kpi), districts: null, buckets: ["1d", "now"] }));
   };
   ws.onmessage = (ev) => {
     const msg = JSON.parse(ev.data);
