@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -66,6 +66,30 @@ class Shared(dict[str, Any]):
         except AttributeError:
             self._text: str = json.dumps(self, separators=(",", ":"))
             return self._text
+
+
+class BatchFrames:
+    """``batch`` frames made once for every client that has the same values pending (after a
+    burst, a thousand wall screens do): the cache holds the messages, so their ids are not
+    reused while it does."""
+
+    def __init__(self, limit: int = 256) -> None:
+        self._limit = limit
+        self._frames: dict[tuple[int, ...], tuple[list[dict[str, Any]], str]] = {}
+
+    def frame(self, messages: list[dict[str, Any]]) -> str:
+        key = tuple(map(id, messages))
+        hit = self._frames.get(key)
+        if hit is not None:
+            return hit[1]
+        text = '{"type":"batch","messages":[' + ",".join(encode(m) for m in messages) + "]}"
+        if len(self._frames) >= self._limit:
+            self._frames.clear()
+        self._frames[key] = (messages, text)
+        return text
+
+
+BATCH_FRAMES = BatchFrames()
 
 
 def encode(message: dict[str, Any]) -> str:
@@ -164,8 +188,7 @@ class ClientSession:
             if len(values) == 1:
                 frames.append(encode(values[0][1]))
             elif values:
-                frames.append('{"type":"batch","messages":[' + ",".join(encode(m) for _, m in values)
-                              + "]}")
+                frames.append(BATCH_FRAMES.frame([m for _, m in values]))
             for frame in frames:
                 try:
                     async with asyncio.timeout(self._stuck):  # no task per send, unlike wait_for
@@ -181,6 +204,17 @@ class ClientSession:
                 self._versions[key] = int(message.get("version", 0))
             if self._flush > 0:
                 await asyncio.sleep(self._flush)
+
+
+def latest_per_key(messages: Iterable[Shared]) -> list[Shared]:
+    """The newest message per key (a burst carries several versions of a value; each client
+    would otherwise look at every one of them)."""
+    latest: dict[str, Shared] = {}
+    for message in messages:
+        seen = latest.get(message.key)
+        if seen is None or message.version >= seen.version:
+            latest[message.key] = message
+    return list(latest.values())
 
 
 class Hub:
@@ -222,7 +256,7 @@ class Hub:
             subscription = client.subscription
             chosen = wanted.get(subscription)
             if chosen is None:
-                chosen = wanted[subscription] = [m for m in shared if subscription.wants(m)]
+                chosen = wanted[subscription] = latest_per_key(m for m in shared if subscription.wants(m))
             client.offer_wanted(chosen)
 
     def broadcast(self, message: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from kafka import KafkaConsumer, TopicPartition
@@ -36,7 +37,10 @@ WALL_KPIS = ["dossier.received", "dossier.resolved", "dossier.on_time_rate", "do
              "dossier.full_online_rate", "dossier.open", "dossier.overdue_open", "payment.count",
              "payment.non_cash_rate", "sensor.stations_silent"]
 """What the wall page subscribes to (its tiles, dashboards/wall/wall.js ``TILES``)."""
-WALL_SUBSCRIPTION = {"type": "subscribe", "kpis": WALL_KPIS, "districts": None, "buckets": ["1d", "now"]}
+SUBSCRIPTIONS = {
+    "wall": {"type": "subscribe", "kpis": WALL_KPIS, "districts": None, "buckets": ["1d", "now"]},
+    "all-today": {"type": "subscribe", "kpis": None, "districts": None, "buckets": ["1d", "now"]},
+}
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -52,12 +56,12 @@ def _rss_mb(pid: int) -> float:
 
 
 async def _clients(url: str, n: int, seconds: float, started: threading.Event,
-                   delays: list[float], gauge_delays: list[float]) -> None:
+                   delays: list[float], gauge_delays: list[float], subscription: dict[str, Any]) -> None:
     stop_at: list[float] = []
 
     async def one(i: int) -> None:
         async with connect(url, open_timeout=60, max_queue=None, ping_interval=None) as ws:
-            await ws.send(json.dumps(WALL_SUBSCRIPTION))
+            await ws.send(json.dumps(subscription))
             snapshots = 0
             ready.add(i)
             if len(ready) == n:
@@ -155,7 +159,7 @@ class GcPauses:
             self.longest = max(self.longest, time.perf_counter() - self._started)
 
 
-def run_feed_bench(clients: int, rate: float, seconds: float) -> dict[str, float]:
+def run_feed_bench(clients: int, rate: float, seconds: float, subscription: str = "wall") -> dict[str, Any]:
     with bench_stack("benchfeed", processes=("worker", "api"),
                      env={"IOC_WS_MAX_CONNECTIONS_PER_TOKEN": str(clients + 10)}) as stack:
         api = stack.procs["api"]
@@ -165,7 +169,8 @@ def run_feed_bench(clients: int, rate: float, seconds: float) -> dict[str, float
         delays: list[float] = []
         gauge_delays: list[float] = []
         loop_thread = threading.Thread(
-            target=lambda: asyncio.run(_clients(url, clients, seconds, started, delays, gauge_delays)))
+            target=lambda: asyncio.run(_clients(url, clients, seconds, started, delays, gauge_delays,
+                                                SUBSCRIPTIONS[subscription])))
         loop_thread.start()
         if not started.wait(300):
             raise RuntimeError("the clients did not all connect")
@@ -203,7 +208,7 @@ def run_feed_bench(clients: int, rate: float, seconds: float) -> dict[str, float
         gc.callbacks.remove(pauses)
     if not delays:
         raise RuntimeError(f"no kpi message reached the clients; see {stack.root}")
-    return {"clients": clients, "messages": len(delays),
+    return {"clients": clients, "subscription": subscription, "messages": len(delays),
             "messages_per_s": len(delays) * MEASURED_EVERY / seconds,
             "p50_ms": percentile(delays, 0.5) * 1000, "p99_ms": percentile(delays, 0.99) * 1000,
             "max_ms": max(delays) * 1000, "api_cpu_pct": cpu * 100, "api_rss_mb": rss_peak,
@@ -219,9 +224,10 @@ def run_feed_bench(clients: int, rate: float, seconds: float) -> dict[str, float
             "lag_max_ms": _bucket_quantile(lag0, lag1, 1.0) * 1000}
 
 
-def print_feed_results(r: dict[str, float]) -> None:
+def print_feed_results(r: dict[str, Any]) -> None:
     print("")
-    print(f"clients      {r['clients']:>10,.0f}  WebSocket, wall subscription (tiles' KPIs, 1d and gauges)")
+    what = ("the wall's: its tiles' KPIs" if r["subscription"] == "wall" else "every KPI, sensors included")
+    print(f"clients      {r['clients']:>10,.0f}  WebSocket; subscription {what}, 1d and gauges")
     print(f"delivered    {r['messages_per_s']:>10,.0f}  kpi values/s to all clients "
           f"(estimated; {r['messages']:,.0f} measured by one client in {MEASURED_EVERY})")
     print(f"delay p50    {r['p50_ms']:>10,.1f} ms  KPI committed → client received")

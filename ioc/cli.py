@@ -140,7 +140,7 @@ def _cmd_bench_connectors(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_bench_feed(args: argparse.Namespace, settings: Settings) -> int:
     from ioc.bench_feed import print_feed_results, run_feed_bench
 
-    print_feed_results(run_feed_bench(args.clients, args.rate, args.seconds))
+    print_feed_results(run_feed_bench(args.clients, args.rate, args.seconds, args.subscription))
     return 0
 
 
@@ -228,6 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench_feed.add_argument("--clients", type=int, default=1000)
     bench_feed.add_argument("--rate", type=float, default=10, help="simulated events/s")
     bench_feed.add_argument("--seconds", type=float, default=30)
+    bench_feed.add_argument("--subscription", choices=["wall", "all-today"], default="wall",
+                            help="what each client subscribes to: the wall's tiles, or every KPI")
     bench_feed.set_defaults(func=_cmd_bench_feed)
     bench_al = sub.add_parser("bench-alerts", help="measure event → alert webhook delay")
     bench_al.add_argument("--trials", type=int, default=100, help="alerts fired and resolved")

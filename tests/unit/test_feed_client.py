@@ -130,3 +130,40 @@ def test_the_hub_counts_connections_per_token() -> None:
         return [*counts, hub.connections_of(b"a"), hub.connections_of(b"b"), len(hub)]
 
     assert run(scenario()) == [2, 1, 1, 0, 1]
+
+
+def test_a_burst_reaches_clients_as_the_newest_value_per_key_in_one_shared_frame() -> None:
+    from api.feed import BatchFrames, Shared, latest_per_key
+
+    burst = [Shared(kpi(1, 1)), Shared(kpi(9, 9, "payment.count")), Shared(kpi(3, 3)), Shared(kpi(2, 2))]
+    newest = latest_per_key(burst)
+    assert [(m["kpi"], m["version"]) for m in newest] == [("dossier.received", 3), ("payment.count", 9)]
+    frames = BatchFrames(limit=2)
+    first = frames.frame(list(newest))
+    assert frames.frame(list(newest)) is first  # made once for every client with the same values
+    assert [m["value"] for m in json.loads(first)["messages"]] == [3, 9]
+    other = frames.frame([newest[1]])
+    frames.frame([newest[0]])  # a third distinct frame: the cache starts over, still correct
+    assert frames.frame([newest[1]]) == other
+
+
+def test_alert_messages_reach_every_client_whatever_it_subscribed_to() -> None:
+    sent: list[dict] = []
+
+    async def send(text: str) -> None:
+        sent.append(json.loads(text))
+
+    async def scenario() -> None:
+        hub = Hub()
+        client = ClientSession(send, buffer_limit=10, stuck_timeout_s=1, heartbeat_s=60)
+        client.subscription = Subscription(kpis=frozenset({"payment.count"}))
+        hub.add(client)
+        task = asyncio.create_task(client.run_sender())
+        hub.broadcast({"type": "alert", "id": 4, "state": "firing"})
+        hub.publish_many([kpi(1, 1)])  # not subscribed: not sent
+        await asyncio.sleep(0.05)
+        client.close("done")
+        await task
+
+    run(scenario())
+    assert sent == [{"type": "alert", "id": 4, "state": "firing"}]
