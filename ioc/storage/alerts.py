@@ -205,11 +205,13 @@ async def evaluate(conn: AsyncConnection, rules: Mapping[int, Rule],
     changed: list[int] = []
     async with conn.transaction():
         open_ = await _lock_open(conn, sorted(observations))
+        closed = await _last_judged(conn, sorted(set(observations) - set(open_)))
         for pair, seen in sorted(observations.items()):
             rule = rules[seen.rule_id]
             current = open_.get(pair)
-            if current is not None and not seen.newer_than(current.cell_start, current.cell_version):
-                continue
+            judged = (current.cell_start, current.cell_version) if current is not None else closed.get(pair)
+            if judged is not None and not seen.newer_than(*judged):
+                continue  # a value already judged (a change record read again after a restart)
             track = current.track if current is not None else Track()
             after, event = step(rule.spec.condition, track, seen.value, now)
             alert_id = await _apply(conn, rule, seen.scope, current, after, event, now,
@@ -217,6 +219,19 @@ async def evaluate(conn: AsyncConnection, rules: Mapping[int, Rule],
             if event is not None and alert_id is not None:
                 changed.append(alert_id)
     return changed
+
+
+async def _last_judged(conn: AsyncConnection, pairs: Sequence[tuple[int, str]]
+                       ) -> dict[tuple[int, str], tuple[datetime | None, int | None]]:
+    """The cell last judged by the latest closed alert of each (rule, scope)."""
+    if not pairs:
+        return {}
+    rules, districts = zip(*pairs, strict=True)
+    cur = await conn.execute(
+        "SELECT DISTINCT ON (rule_id, district) rule_id, district, cell_start, cell_version FROM alerts"
+        " WHERE (rule_id, district) IN (SELECT * FROM unnest(%s::bigint[], %s::text[]))"
+        " ORDER BY rule_id, district, id DESC", (list(rules), list(districts)))
+    return {(r[0], r[1]): (r[2], r[3]) for r in await cur.fetchall()}
 
 
 async def tick(conn: AsyncConnection, rules: Mapping[int, Rule], now: datetime) -> list[int]:

@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS alerts (
 CREATE UNIQUE INDEX IF NOT EXISTS alerts_open ON alerts (rule_id, district)
     WHERE state IN ('pending', 'firing', 'acknowledged');
 CREATE INDEX IF NOT EXISTS alerts_state ON alerts (state, id);
+CREATE INDEX IF NOT EXISTS alerts_rule_scope ON alerts (rule_id, district, id);
 
 CREATE TABLE IF NOT EXISTS alert_history (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
