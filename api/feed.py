@@ -103,10 +103,16 @@ class Subscription:
     """District codes; "" (or "province") stands for the whole province. None = all."""
     buckets: frozenset[str] | None = None
     """Bucket sizes ("1m", "1h", "1d", "now" for gauges). None = all."""
+    stations: frozenset[str] | None = frozenset()
+    """Stations whose own sensor aggregates are wanted. Empty (the default) = none; None = all."""
 
     def wants(self, message: dict[str, Any]) -> bool:
         if self.kpis is not None and message.get("kpi") not in self.kpis:
             return False
+        station = message.get("station")
+        if station is not None:
+            return (self.stations is None or station in self.stations) and (
+                self.buckets is None or message.get("bucket") in self.buckets)
         if self.buckets is not None and message.get("bucket") not in self.buckets:
             return False
         return self.districts is None or (message.get("district") or "") in self.districts

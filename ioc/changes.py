@@ -39,8 +39,9 @@ def change_message(cell: StoredCell, utc_offset: timedelta) -> dict[str, Any]:
 
 
 def sensor_change_messages(cell: StoredSensorCell, utc_offset: timedelta) -> list[dict[str, Any]]:
-    """One ``kpi`` message per sensor KPI for a province or district cell of one metric."""
-    return [{
+    """One ``kpi`` message per sensor KPI for a province, district or station cell of one
+    metric (a station's carries ``station`` and no district)."""
+    messages: list[dict[str, Any]] = [{
         "type": "kpi",
         "kpi": kpi,
         "district": cell.key.district or None,
@@ -50,6 +51,10 @@ def sensor_change_messages(cell: StoredSensorCell, utc_offset: timedelta) -> lis
         "value": aggregate_value(kpi, cell.agg),
         "version": cell.version,
     } for kpi in SENSOR_KPIS]
+    if cell.key.station_id:
+        for message in messages:
+            message["station"] = cell.key.station_id
+    return messages
 
 
 GAUGE_BUCKET = "now"
@@ -71,7 +76,7 @@ def change_key(message: dict[str, Any]) -> str:
     A gauge has one current value per scope, so its instant is not part of the key."""
     start = "" if message["bucket"] == GAUGE_BUCKET else message["start"]
     return (f"{message['kpi']}|{message['district'] or ''}|{message.get('metric', '')}"
-            f"|{message['bucket']}|{start}")
+            f"|{message['bucket']}|{start}|{message.get('station', '')}")
 
 
 def change_messages(value: bytes | None) -> list[dict[str, Any]]:

@@ -24,7 +24,7 @@ from ioc.intake import RawRecord, next_offsets, triage
 from ioc.kpis.buckets import Bucket
 from ioc.kpis.counters import NO_DIM, event_cells, rollup
 from ioc.kpis.gauges import dossier_facts
-from ioc.kpis.sensors import ALL, rollup_sensors, sensor_cells
+from ioc.kpis.sensors import rollup_sensors, sensor_cells
 from ioc.kpis.stations import reading_times
 from ioc.storage import dossier_state, ledger, offsets, station_state
 from ioc.storage.kpi_cells import StoredCell, add_cells
@@ -113,12 +113,13 @@ class BatchProcessor:
 
     async def _publish_changes(self, stored: Sequence[StoredCell],
                                sensors: Sequence[StoredSensorCell]) -> None:
-        """Province and district values (no breakdowns, no single stations) for the wall."""
+        """Province and district values (no breakdowns) for the wall, and each station's
+        sensor aggregates (for station alert rules; the feed sends them only to clients that
+        ask for stations)."""
         offset = self._config.utc_offset
         messages = [change_message(c, offset) for c in stored if c.dim == NO_DIM]
         for cell in sensors:
-            if cell.key.station_id == ALL:
-                messages.extend(sensor_change_messages(cell, offset))
+            messages.extend(sensor_change_messages(cell, offset))
         if messages:
             await self._publisher.publish(change_records(
                 self._config.changes_topic, messages, local_iso(self._clock.now(), offset)))

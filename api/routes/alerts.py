@@ -34,8 +34,9 @@ class Alert(BaseModel):
     kpi: str
     bucket: str
     metric: str | None
-    district: str | None = Field(description="null: the whole province")
+    district: str | None = Field(description="null: the whole province (or a station)")
     district_name: str | None
+    station: str | None = Field(description="the station, for rules with scope 'stations'")
     state: AlertState
     severity: Literal["info", "warning", "critical"]
     comparison: Literal["above", "below"]
@@ -161,14 +162,18 @@ async def list_alerts(
     state_: Annotated[list[AlertState] | None, Query(alias="state", description="repeatable")] = None,
     rule_id: int | None = None,
     district: Annotated[str | None, Query(description="a district code, or 'province'")] = None,
+    station: Annotated[str | None, Query(description="a station id (rules with scope 'stations')")] = None,
     severity: Literal["info", "warning", "critical"] | None = None,
     before_id: Annotated[int | None, Query(description="page: alerts older than this id")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[Alert]:
     """Alerts, newest first (operator, leader, admin)."""
-    scope = None if district is None else ("" if district == "province" else district)
+    if district is not None and station is not None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "give a district or a station, not both")
+    scope = (store.STATION + station if station is not None
+             else None if district is None else "" if district == "province" else district)
     async with state.pool.connection() as conn:
-        rows = await store.list_alerts(conn, states=state_, rule_id=rule_id, district=scope,
+        rows = await store.list_alerts(conn, states=state_, rule_id=rule_id, scope=scope,
                                        severity=severity, before_id=before_id, limit=limit)
     names = _names(state)
     return [Alert(**store.alert_json(r, names)) for r in rows]

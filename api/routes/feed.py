@@ -48,7 +48,8 @@ def parse_subscription(raw: dict[str, Any], known_districts: frozenset[str]) -> 
 
     return Subscription(kpis=_set("kpis", frozenset(BY_ID)),
                         districts=_set("districts", known_districts | {PROVINCE}),
-                        buckets=_set("buckets", BUCKETS))
+                        buckets=_set("buckets", BUCKETS),
+                        stations=_set("stations", None) if "stations" in raw else frozenset())
 
 
 async def build_snapshot(state: AppState, subscription: Subscription) -> dict[str, Any]:
@@ -66,7 +67,7 @@ async def build_snapshot(state: AppState, subscription: Subscription) -> dict[st
         gauge_values = (await gauge_store.gauges_now(conn, now, state.settings.station_silence)
                         if gauges else {})
         open_alerts = await alert_store.list_alerts(
-            conn, states=alert_store.OPEN, rule_id=None, district=None, severity=None,
+            conn, states=alert_store.OPEN, rule_id=None, scope=None, severity=None,
             before_id=None, limit=500)
     values = snapshot_values(kpis, scopes, rows, day, offset)
     names = {d.code: d.name for d in state.reference.districts}

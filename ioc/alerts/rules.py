@@ -24,6 +24,8 @@ from ioc.kpis.gauges import GAUGE_KPIS
 from ioc.kpis.sensors import SENSOR_KPIS
 
 GAUGE = "now"
+STATION_SCOPE = "station:"
+"""A station's track is scoped ``station:<id>``; the province's is '' and a district's its code."""
 SENSOR_METRICS = ("pm2_5", "pm10", "no2", "o3", "water_level_cm", "rainfall_mm", "temperature_c",
                   "humidity_pct", "noise_db")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -88,9 +90,12 @@ class RuleSpec(BaseModel):
         description="the bucket whose value is judged; 'now' for gauges (dossier.open, "
                     "dossier.overdue_open, sensor.stations_silent). Only the current bucket is judged.")
     metric: str | None = Field(default=None, description="sensor metric, for sensor.* KPIs only")
-    scope: Literal["province", "districts"] = "province"
+    scope: Literal["province", "districts", "stations"] = "province"
     districts: list[str] | None = Field(
         default=None, description="for scope 'districts': the codes; null = every district")
+    stations: list[str] | None = Field(
+        default=None, description="for scope 'stations' (sensor aggregates): station ids; null = every "
+                                  "station that reports")
     comparison: Comparison
     threshold: float
     recovery: float | None = Field(
@@ -131,8 +136,15 @@ def check_rule(spec: RuleSpec, district_codes: frozenset[str]) -> None:
         raise RuleCheckError(f"metric: only sensor KPIs take a metric, not {spec.kpi}")
     if spec.min_count and kpi.kind is not Kind.RATIO:
         raise RuleCheckError("min_count: only ratio KPIs have a denominator to count")
-    if spec.scope == "province" and spec.districts is not None:
-        raise RuleCheckError("districts: a province rule names no districts (use scope 'districts')")
+    if spec.scope != "districts" and spec.districts is not None:
+        raise RuleCheckError(f"districts: a {spec.scope} rule names no districts (use scope 'districts')")
+    if spec.scope != "stations" and spec.stations is not None:
+        raise RuleCheckError(f"stations: a {spec.scope} rule names no stations (use scope 'stations')")
+    if spec.scope == "stations" and (spec.kpi not in SENSOR_KPIS or is_gauge):
+        raise RuleCheckError("scope: only sensor aggregates (sensor.avg, sensor.min, sensor.max, "
+                             "sensor.readings) are kept per station")
+    if spec.stations is not None and (not spec.stations or not all(s.strip() for s in spec.stations)):
+        raise RuleCheckError("stations: give at least one station id, or null for every station")
     if spec.districts is not None:
         unknown = sorted(set(spec.districts) - district_codes)
         if unknown or not spec.districts:
@@ -157,11 +169,6 @@ class Rule:
     spec: RuleSpec
     enabled: bool = True
     version: int = 1
-
-    def scopes(self, district_codes: Iterable[str]) -> list[str]:
-        if self.spec.scope == "province":
-            return [PROVINCE]
-        return sorted(self.spec.districts if self.spec.districts is not None else district_codes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,9 +210,10 @@ def observations(rules: Iterable[Rule], messages: Iterable[dict[str, Any]], now:
         start = datetime.fromisoformat(message["start"])
         if not is_current(message["bucket"], start, now, utc_offset):
             continue
-        scope = message.get("district") or PROVINCE
+        station = message.get("station")
+        scope = STATION_SCOPE + station if station else message.get("district") or PROVINCE
         for rule in watching:
-            if not _in_scope(rule.spec, scope):
+            if not _in_scope(rule.spec, scope, station):
                 continue
             value = message.get("value")
             if value is not None and rule.spec.min_count and \
@@ -219,7 +227,11 @@ def observations(rules: Iterable[Rule], messages: Iterable[dict[str, Any]], now:
     return found
 
 
-def _in_scope(spec: RuleSpec, scope: str) -> bool:
+def _in_scope(spec: RuleSpec, scope: str, station: str | None) -> bool:
+    if spec.scope == "stations":
+        return station is not None and (spec.stations is None or station in spec.stations)
+    if station is not None:
+        return False
     if spec.scope == "province":
         return scope == PROVINCE
     return scope != PROVINCE and (spec.districts is None or scope in spec.districts)

@@ -20,6 +20,7 @@ from psycopg.types.json import Jsonb
 
 from ioc.alerts.machine import Event, State, Track, acknowledge, step
 from ioc.alerts.rules import (
+    STATION_SCOPE,
     EmailTarget,
     Observation,
     Rule,
@@ -37,7 +38,7 @@ SECRET_MASK = "*" * 16
 NOTIFIED_EVENTS = {Event.FIRED: "fired", Event.RESOLVED: "resolved"}
 
 ALERT_COLUMNS = """a.id, a.rule_id, r.name AS rule_name, r.spec->>'kpi' AS kpi,
-    r.spec->>'bucket' AS bucket, r.spec->>'metric' AS metric, a.district, a.state, a.severity,
+    r.spec->>'bucket' AS bucket, r.spec->>'metric' AS metric, a.scope, a.state, a.severity,
     r.spec->>'comparison' AS comparison, (r.spec->>'threshold')::float8 AS threshold,
     coalesce((r.spec->>'recovery')::float8, (r.spec->>'threshold')::float8) AS recovery,
     a.value, a.cell_start, a.since, a.pending_at, a.fired_at, a.acknowledged_at,
@@ -53,10 +54,15 @@ class Conflict(ValueError):
     """The alert is not in a state that allows the action."""
 
 
+STATION = STATION_SCOPE
 def alert_json(row: Mapping[str, Any], district_names: Mapping[str, str]) -> dict[str, Any]:
-    out = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
-    out["district"] = row["district"] or None
-    out["district_name"] = district_names.get(row["district"]) if row["district"] else None
+    out = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items() if k != "scope"}
+    scope: str = row["scope"]
+    station = scope.removeprefix(STATION) if scope.startswith(STATION) else None
+    district = scope if scope and station is None else None
+    out["district"] = district
+    out["district_name"] = district_names.get(district) if district else None
+    out["station"] = station
     return out
 
 
@@ -184,12 +190,12 @@ class _Open:
 
 async def _lock_open(conn: AsyncConnection, pairs: Iterable[tuple[int, str]], skip_locked: bool = False,
                      state: str | None = None) -> dict[tuple[int, str], _Open]:
-    rules, districts = zip(*pairs, strict=True) if pairs else ((), ())
-    where = ("(a.rule_id, a.district) IN (SELECT * FROM unnest(%s::bigint[], %s::text[]))"
+    rules, scopes = zip(*pairs, strict=True) if pairs else ((), ())
+    where = ("(a.rule_id, a.scope) IN (SELECT * FROM unnest(%s::bigint[], %s::text[]))"
              if state is None else "a.state = %s")
-    params: tuple[Any, ...] = (list(rules), list(districts)) if state is None else (state,)
+    params: tuple[Any, ...] = (list(rules), list(scopes)) if state is None else (state,)
     cur = await conn.execute(
-        "SELECT a.id, a.rule_id, a.district, a.state, a.since, a.value, a.cell_start, a.cell_version,"
+        "SELECT a.id, a.rule_id, a.scope, a.state, a.since, a.value, a.cell_start, a.cell_version,"
         f" a.fired_at, a.escalation_level FROM alerts a WHERE {where} AND a.state = ANY(%s)"
         f" ORDER BY a.id FOR UPDATE{' SKIP LOCKED' if skip_locked else ''}", (*params, list(OPEN)))
     return {(r[1], r[2]): _Open(r[0], Track(State(r[3]), r[4], r[5]), r[6], r[7], r[8], r[9])
@@ -226,11 +232,11 @@ async def _last_judged(conn: AsyncConnection, pairs: Sequence[tuple[int, str]]
     """The cell last judged by the latest closed alert of each (rule, scope)."""
     if not pairs:
         return {}
-    rules, districts = zip(*pairs, strict=True)
+    rules, scopes = zip(*pairs, strict=True)
     cur = await conn.execute(
-        "SELECT DISTINCT ON (rule_id, district) rule_id, district, cell_start, cell_version FROM alerts"
-        " WHERE (rule_id, district) IN (SELECT * FROM unnest(%s::bigint[], %s::text[]))"
-        " ORDER BY rule_id, district, id DESC", (list(rules), list(districts)))
+        "SELECT DISTINCT ON (rule_id, scope) rule_id, scope, cell_start, cell_version FROM alerts"
+        " WHERE (rule_id, scope) IN (SELECT * FROM unnest(%s::bigint[], %s::text[]))"
+        " ORDER BY rule_id, scope, id DESC", (list(rules), list(scopes)))
     return {(r[0], r[1]): (r[2], r[3]) for r in await cur.fetchall()}
 
 
@@ -270,7 +276,7 @@ async def _apply(conn: AsyncConnection, rule: Rule, scope: str, current: _Open |
         if event is None:
             return None  # inactive and staying so: nothing to keep
         cur = await conn.execute(
-            "INSERT INTO alerts (rule_id, district, state, severity, since, pending_at, fired_at,"
+            "INSERT INTO alerts (rule_id, scope, state, severity, since, pending_at, fired_at,"
             " value, cell_start, cell_version) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
             " RETURNING id",
             (rule.id, scope, after.state.value, rule.spec.severity.value, after.since, now,
@@ -377,11 +383,11 @@ async def alerts_by_id(conn: AsyncConnection, ids: Sequence[int]) -> list[dict[s
 
 
 async def list_alerts(conn: AsyncConnection, *, states: Sequence[str] | None, rule_id: int | None,
-                      district: str | None, severity: str | None, before_id: int | None,
+                      scope: str | None, severity: str | None, before_id: int | None,
                       limit: int) -> list[dict[str, Any]]:
     where, params = ["true"], list[Any]()
     for clause, value in (("a.state = ANY(%s)", list(states) if states else None),
-                          ("a.rule_id = %s", rule_id), ("a.district = %s", district),
+                          ("a.rule_id = %s", rule_id), ("a.scope = %s", scope),
                           ("a.severity = %s", severity), ("a.id < %s", before_id)):
         if value is not None:
             where.append(clause)

@@ -52,7 +52,7 @@ def judge(url: str, rule: Rule, value: float | None, version: int, at: datetime,
 
 
 def states(url: str, rule: Rule) -> list[str]:
-    rows = with_conn(url, lambda c: store.list_alerts(c, states=None, rule_id=rule.id, district=None,
+    rows = with_conn(url, lambda c: store.list_alerts(c, states=None, rule_id=rule.id, scope=None,
                                                        severity=None, before_id=None, limit=100))
     return [r["state"] for r in reversed(rows)]
 

@@ -287,3 +287,23 @@ def test_key_changes_are_audited(pipe: Pipeline) -> None:
     entries = [(e["action"], e["object"], e["role"]) for e in call(pipe, "GET", "/api/v1/audit").json()]
     assert entries[:2] == [("key.revoke", f"key:{made['id']}", "admin"),
                            ("key.create", f"key:{made['id']}", "admin")]
+
+
+def test_a_station_rule_fires_for_that_station(pipe: Pipeline) -> None:
+    made = call(pipe, "POST", "/api/v1/alert-rules", json={
+        "name": "PM2.5 at HD-ALERT-1", "kpi": "sensor.avg", "metric": "pm2_5", "bucket": "1h",
+        "scope": "stations", "stations": ["HD-ALERT-1"], "comparison": "above", "threshold": 50,
+        "recovery": 45, "severity": "warning"}).json()
+    time.sleep(1)
+    now = datetime.now(UTC)
+    readings = [json.dumps({"specversion": "1.0", "id": f"pm-{station}-{now.timestamp()}",
+                            "source": "alerts.test", "type": "sensor.reading", "time": now.isoformat(),
+                            "data": {"station_id": station, "district": "292", "metric": "pm2_5",
+                                     "value": 80.5}}).encode()
+                for station in ("HD-ALERT-1", "HD-ALERT-2")]
+    pipe.publish(readings)
+    alert = wait_alert(pipe, made["id"], "firing")
+    assert (alert["station"], alert["district"], alert["value"]) == ("HD-ALERT-1", None, 80.5)
+    by_station = call(pipe, "GET", "/api/v1/alerts", params={"station": "HD-ALERT-1"}).json()
+    assert [a["id"] for a in by_station] == [alert["id"]]
+    assert call(pipe, "GET", "/api/v1/alerts", params={"station": "HD-ALERT-2"}).json() == []

@@ -65,6 +65,10 @@ def test_the_shipped_rules_are_valid() -> None:
     ({"districts": ["999"]}, "districts"),
     ({"districts": []}, "districts"),
     ({"recovery": 90}, "recovery"),
+    ({"scope": "stations"}, "scope"),
+    ({"scope": "stations", "kpi": "sensor.avg", "bucket": "1h", "metric": "pm2_5", "stations": []},
+     "stations"),
+    ({"stations": ["ST-1"]}, "stations"),
     ({"escalation": [{"after_minutes": 5, "targets": [{"kind": "email", "to": ["a@b.vn"]}]}]},
      "escalation"),
     ({"severity": "critical", "escalation": [
@@ -121,6 +125,27 @@ def test_sensor_rules_match_their_metric() -> None:
                  "start": hour, "value": 61.5, "version": 4}]
     seen = observations(rules, messages, NOW, OFFSET)
     assert [(k, o.value) for k, o in seen.items()] == [((1, "288"), 61.5)]
+
+
+def test_station_rules_judge_station_values_only() -> None:
+    hour = datetime(2026, 11, 23, 3, tzinfo=UTC).isoformat()
+    base = {"type": "kpi", "kpi": "sensor.avg", "metric": "pm2_5", "bucket": "1h", "start": hour,
+            "version": 1}
+    stations = Rule(1, spec(kpi="sensor.avg", bucket="1h", metric="pm2_5", scope="stations",
+                            stations=["HD-01", "HD-02"], comparison="above", threshold=50))
+    every = Rule(2, spec(kpi="sensor.avg", bucket="1h", metric="pm2_5", scope="stations",
+                         comparison="above", threshold=50))
+    districts = Rule(3, spec(kpi="sensor.avg", bucket="1h", metric="pm2_5", comparison="above",
+                             threshold=50))
+    for rule in (stations, every, districts):
+        check_rule(rule.spec, CODES)
+    messages = [{**base, "district": None, "station": "HD-01", "value": 70.0},
+                {**base, "district": None, "station": "HD-09", "value": 20.0},
+                {**base, "district": "288", "value": 40.0}]
+    seen = observations([stations, every, districts], messages, NOW, OFFSET)
+    assert {k: o.value for k, o in seen.items()} == {
+        (1, "station:HD-01"): 70.0, (2, "station:HD-01"): 70.0, (2, "station:HD-09"): 20.0,
+        (3, "288"): 40.0}
 
 
 def test_escalation_steps_are_reached_in_turn() -> None:

@@ -167,3 +167,13 @@ def test_alert_messages_reach_every_client_whatever_it_subscribed_to() -> None:
 
     run(scenario())
     assert sent == [{"type": "alert", "id": 4, "state": "firing"}]
+
+
+def test_station_values_go_only_to_clients_that_ask_for_stations() -> None:
+    station = {**kpi(5, 1, "sensor.avg"), "metric": "pm2_5", "station": "HD-01"}
+    district = {**kpi(4, 1, "sensor.avg", "288"), "metric": "pm2_5"}
+    assert not Subscription().wants(station) and Subscription().wants(district)
+    assert Subscription(stations=None).wants(station)
+    assert Subscription(stations=frozenset({"HD-01"})).wants(station)
+    assert not Subscription(stations=frozenset({"HD-02"})).wants(station)
+    assert not Subscription(stations=None, buckets=frozenset({"1h"})).wants(station)  # it is 1d

@@ -19,7 +19,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS alert_rules_name ON alert_rules (name) WHERE d
 CREATE TABLE IF NOT EXISTS alerts (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     rule_id bigint NOT NULL REFERENCES alert_rules (id),
-    district text NOT NULL,              -- '' = the province
+    scope text NOT NULL,                 -- '' = the province, a district code, or 'station:<id>'
     state text NOT NULL CHECK (state IN ('pending', 'firing', 'acknowledged', 'resolved', 'cancelled')),
     severity text NOT NULL,
     since timestamptz NOT NULL,          -- when the current state began
@@ -36,10 +36,10 @@ CREATE TABLE IF NOT EXISTS alerts (
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 -- One open alert per (rule, scope).
-CREATE UNIQUE INDEX IF NOT EXISTS alerts_open ON alerts (rule_id, district)
+CREATE UNIQUE INDEX IF NOT EXISTS alerts_open ON alerts (rule_id, scope)
     WHERE state IN ('pending', 'firing', 'acknowledged');
 CREATE INDEX IF NOT EXISTS alerts_state ON alerts (state, id);
-CREATE INDEX IF NOT EXISTS alerts_rule_scope ON alerts (rule_id, district, id);
+CREATE INDEX IF NOT EXISTS alerts_rule_scope ON alerts (rule_id, scope, id);
 
 CREATE TABLE IF NOT EXISTS alert_history (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
