@@ -111,11 +111,18 @@ def install(app: faust.App, settings: Settings, reference: Reference, clock: Clo
         assert isinstance(stream, Stream)
         async for values in stream.take(500, within=0.05):
             messages = [m for v in values for m in change_messages(v)]
-            await evaluator.judge(messages)
+            try:
+                await evaluator.judge(messages)
+            except Exception:  # values are absolute: the next change of each is judged anew
+                log.exception("alert evaluation failed; these changes are skipped",
+                              extra={"messages": len(messages)})
 
     @app.timer(interval=settings.alert_tick_s)
     async def alert_timer() -> None:
-        await evaluator.tick()
+        try:
+            await evaluator.tick()
+        except Exception:
+            log.exception("alert timer failed; trying again at the next tick")
 
     @app.task
     async def alert_notifier() -> None:
