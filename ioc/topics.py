@@ -27,7 +27,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.deadletter_topic, settings.event_partitions,
                   "rejected records: original bytes, reason in headers"),
         TopicSpec(settings.changes_topic, settings.change_partitions,
-                  "KPI changes for the wall, absolute values keyed by KPI, district and bucket"),
+                  "KPI changes (absolute values) and alert changes, for the wall and the alert agent"),
     ]
 
 
