@@ -43,7 +43,7 @@ class AlertEvaluator:
         self._db = database
         self._publisher = publisher
         self._notifier = notifier
-        self._names = {d.code: d.name for d in reference.districts}
+        self._names = reference.district_names
         self.rules: dict[int, Rule] = {}
         self._loaded_at = float("-inf")
         self._ticks: set[asyncio.Task[list[int]]] = set()
@@ -100,8 +100,7 @@ class AlertEvaluator:
 
 def install(app: faust.App, settings: Settings, reference: Reference, clock: Clock, database: Any,
             publisher: Publisher) -> AlertEvaluator:
-    names = {d.code: d.name for d in reference.districts}
-    notifier = Notifier(settings, clock, database.run, names)
+    notifier = Notifier(settings, clock, database.run, reference.district_names)
     evaluator = AlertEvaluator(settings, reference, clock, database, publisher, notifier)
     changes_topic = app.topic(settings.changes_topic, key_serializer="raw", value_serializer="raw",
                               partitions=settings.change_partitions)

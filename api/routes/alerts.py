@@ -130,10 +130,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {404: {"description": "no such alert"
                                             409: {"description": "not allowed in the alert's state"}}
 
 
-def _names(state: AppState) -> dict[str, str]:
-    return {d.code: d.name for d in state.reference.districts}
-
-
 async def _alert_detail(state: AppState, alert_id: int) -> AlertDetail:
     async with state.pool.connection() as conn:
         rows = await store.alerts_by_id(conn, [alert_id])
@@ -141,8 +137,8 @@ async def _alert_detail(state: AppState, alert_id: int) -> AlertDetail:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id}")
         history = await store.alert_history(conn, alert_id)
         notifications = await store.alert_notifications(conn, alert_id=alert_id)
-    return AlertDetail.model_validate({**store.alert_json(rows[0], _names(state)), "history": history,
-                                       "notifications": notifications})
+    alert = store.alert_json(rows[0], state.reference.district_names)
+    return AlertDetail.model_validate({**alert, "history": history, "notifications": notifications})
 
 
 async def _announce(state: AppState, alert: Alert) -> None:
@@ -175,7 +171,7 @@ async def list_alerts(
     async with state.pool.connection() as conn:
         rows = await store.list_alerts(conn, states=state_, rule_id=rule_id, scope=scope,
                                        severity=severity, before_id=before_id, limit=limit)
-    names = _names(state)
+    names = state.reference.district_names
     return [Alert(**store.alert_json(r, names)) for r in rows]
 
 
@@ -290,7 +286,7 @@ async def replace_rule(rule_id: int, body: RuleIn, state: State, who: Admin) -> 
             raise HTTPException(status.HTTP_409_CONFLICT, f"a rule named {body.name!r} exists") from exc
         rows = await store.alerts_by_id(conn, closed)
     for row in rows:
-        await _announce(state, Alert(**store.alert_json(row, _names(state))))
+        await _announce(state, Alert(**store.alert_json(row, state.reference.district_names)))
     return _rule_out(stored)
 
 
@@ -304,7 +300,7 @@ async def delete_rule(rule_id: int, state: State, who: Admin) -> None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
         rows = await store.alerts_by_id(conn, closed)
     for row in rows:
-        await _announce(state, Alert(**store.alert_json(row, _names(state))))
+        await _announce(state, Alert(**store.alert_json(row, state.reference.district_names)))
 
 
 def _keep_secrets(new: dict[str, Any], before: store.StoredRule) -> dict[str, Any]:

@@ -70,14 +70,13 @@ async def build_snapshot(state: AppState, subscription: Subscription) -> dict[st
             conn, states=alert_store.OPEN, rule_id=None, scope=None, severity=None,
             before_id=None, limit=500)
     values = snapshot_values(kpis, scopes, rows, day, offset)
-    names = {d.code: d.name for d in state.reference.districts}
     values += [m for m in gauge_messages(gauge_values, scopes, now, offset) if m["kpi"] in gauges]
     if subscription.buckets is not None:
         values = [v for v in values if v["bucket"] in subscription.buckets]
     return {"type": "snapshot", "as_of": local_iso(now, offset),
             "day_start": local_iso(day, offset),
             "day_end": local_iso(day + timedelta(days=1), offset), "values": values,
-            "alerts": [alert_store.alert_json(a, names) for a in open_alerts]}
+            "alerts": [alert_store.alert_json(a, state.reference.district_names) for a in open_alerts]}
 
 
 async def _authenticate(ws: WebSocket, state: AppState, token: str | None) -> bytes | None:

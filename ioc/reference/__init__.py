@@ -35,6 +35,11 @@ class Reference:
     def district_codes(self) -> frozenset[str]:
         return frozenset(d.code for d in self.districts)
 
+    @property
+    def district_names(self) -> dict[str, str]:
+        """Name by code."""
+        return {d.code: d.name for d in self.districts}
+
     def district_name(self, code: str) -> str | None:
         for district in self.districts:
             if district.code == code:
