@@ -48,8 +48,8 @@ class AlertEvaluator:
         self._loaded_at = float("-inf")
         self._ticks: set[asyncio.Task[list[int]]] = set()
 
-    async def refresh_rules(self, force: bool = False) -> None:
-        if force or time.monotonic() - self._loaded_at >= self._settings.alert_rules_refresh_s:
+    async def refresh_rules(self) -> None:
+        if time.monotonic() - self._loaded_at >= self._settings.alert_rules_refresh_s:
             stored = await self._db.run(store.load_rules)
             self.rules = {s.rule.id: s.rule for s in stored}
             self._loaded_at = time.monotonic()

@@ -188,18 +188,33 @@ class _Open:
     escalation_level: int
 
 
-async def _lock_open(conn: AsyncConnection, pairs: Iterable[tuple[int, str]], skip_locked: bool = False,
-                     state: str | None = None) -> dict[tuple[int, str], _Open]:
-    rules, scopes = zip(*pairs, strict=True) if pairs else ((), ())
-    where = ("(a.rule_id, a.scope) IN (SELECT * FROM unnest(%s::bigint[], %s::text[]))"
-             if state is None else "a.state = %s")
-    params: tuple[Any, ...] = (list(rules), list(scopes)) if state is None else (state,)
-    cur = await conn.execute(
-        "SELECT a.id, a.rule_id, a.scope, a.state, a.since, a.value, a.cell_start, a.cell_version,"
-        f" a.fired_at, a.escalation_level FROM alerts a WHERE {where} AND a.state = ANY(%s)"
-        f" ORDER BY a.id FOR UPDATE{' SKIP LOCKED' if skip_locked else ''}", (*params, list(OPEN)))
+_OPEN_COLUMNS = ("SELECT id, rule_id, scope, state, since, value, cell_start, cell_version, fired_at,"
+                 " escalation_level FROM alerts")
+_PAIRS = "(rule_id, scope) IN (SELECT * FROM unnest(%s::bigint[], %s::text[]))"
+"""Rows of the given (rule, scope) pairs; parameters from :func:`_pair_arrays`."""
+
+
+def _pair_arrays(pairs: Sequence[tuple[int, str]]) -> tuple[list[int], list[str]]:
+    return [rule_id for rule_id, _ in pairs], [scope for _, scope in pairs]
+
+
+async def _open_rows(conn: AsyncConnection, query: str, params: Sequence[Any]
+                     ) -> dict[tuple[int, str], _Open]:
+    cur = await conn.execute(query, params)
     return {(r[1], r[2]): _Open(r[0], Track(State(r[3]), r[4], r[5]), r[6], r[7], r[8], r[9])
             for r in await cur.fetchall()}
+
+
+async def _lock_open(conn: AsyncConnection, pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], _Open]:
+    """The open alerts of these (rule, scope) pairs, locked (waiting for other holders)."""
+    return await _open_rows(conn, f"{_OPEN_COLUMNS} WHERE {_PAIRS} AND state = ANY(%s)"
+                            " ORDER BY id FOR UPDATE", (*_pair_arrays(pairs), list(OPEN)))
+
+
+async def _lock_in_state(conn: AsyncConnection, state: str) -> dict[tuple[int, str], _Open]:
+    """The alerts in ``state`` that no other evaluator holds, locked."""
+    return await _open_rows(conn, f"{_OPEN_COLUMNS} WHERE state = %s ORDER BY id FOR UPDATE SKIP LOCKED",
+                            (state,))
 
 
 async def evaluate(conn: AsyncConnection, rules: Mapping[int, Rule],
@@ -232,11 +247,9 @@ async def _last_judged(conn: AsyncConnection, pairs: Sequence[tuple[int, str]]
     """The cell last judged by the latest closed alert of each (rule, scope)."""
     if not pairs:
         return {}
-    rules, scopes = zip(*pairs, strict=True)
     cur = await conn.execute(
         "SELECT DISTINCT ON (rule_id, scope) rule_id, scope, cell_start, cell_version FROM alerts"
-        " WHERE (rule_id, scope) IN (SELECT * FROM unnest(%s::bigint[], %s::text[]))"
-        " ORDER BY rule_id, scope, id DESC", (list(rules), list(scopes)))
+        f" WHERE {_PAIRS} ORDER BY rule_id, scope, id DESC", _pair_arrays(pairs))
     return {(r[0], r[1]): (r[2], r[3]) for r in await cur.fetchall()}
 
 
@@ -246,7 +259,7 @@ async def tick(conn: AsyncConnection, rules: Mapping[int, Rule], now: datetime) 
     are left to it."""
     changed: list[int] = []
     async with conn.transaction():
-        for (rule_id, scope), current in (await _lock_open(conn, (), True, "pending")).items():
+        for (rule_id, scope), current in (await _lock_in_state(conn, "pending")).items():
             rule = rules.get(rule_id)
             if rule is None or not rule.enabled:
                 continue
@@ -254,7 +267,7 @@ async def tick(conn: AsyncConnection, rules: Mapping[int, Rule], now: datetime) 
             if event is not None:
                 await _apply(conn, rule, scope, current, after, event, now, None)
                 changed.append(current.id)
-        for (rule_id, _), current in (await _lock_open(conn, (), True, "firing")).items():
+        for (rule_id, _), current in (await _lock_in_state(conn, "firing")).items():
             rule = rules.get(rule_id)
             if rule is None or not rule.spec.escalation or current.fired_at is None:
                 continue
@@ -315,8 +328,6 @@ async def _enqueue(conn: AsyncConnection, alert_id: int, event: str,
             "INSERT INTO alert_notifications (alert_id, event, target, target_label, next_at)"
             " VALUES (%s, %s, %s, %s, %s)",
             (alert_id, event, Jsonb(target.model_dump(mode="json")), target.label(), now))
-    if targets:
-        await conn.execute("NOTIFY ioc_alert_notifications")
 
 
 # -- people's actions ------------------------------------------------------------------------
@@ -480,4 +491,3 @@ async def retry_dead(conn: AsyncConnection, notification_id: int, who: Principal
         if await cur.fetchone() is None:
             raise Conflict(f"notification {notification_id} is not dead-lettered")
         await audit(conn, who, "alert_notification.retry", f"alert_notification:{notification_id}", {})
-        await conn.execute("NOTIFY ioc_alert_notifications")
