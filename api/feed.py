@@ -70,23 +70,25 @@ class Shared(dict[str, Any]):
 
 class BatchFrames:
     """``batch`` frames made once for every client that has the same values pending (after a
-    burst, a thousand wall screens do): the cache holds the messages, so their ids are not
-    reused while it does."""
+    burst, a thousand wall screens do), with the commit time of their oldest value: the
+    cache holds the messages, so their ids are not reused while it does."""
 
     def __init__(self, limit: int = 256) -> None:
         self._limit = limit
-        self._frames: dict[tuple[int, ...], tuple[list[dict[str, Any]], str]] = {}
+        self._frames: dict[tuple[int, ...], tuple[list[dict[str, Any]], str, float]] = {}
 
-    def frame(self, messages: list[dict[str, Any]]) -> str:
+    def frame(self, messages: list[dict[str, Any]]) -> tuple[str, float]:
+        """The frame's text and when its oldest value was committed (0 if none says)."""
         key = tuple(map(id, messages))
         hit = self._frames.get(key)
         if hit is not None:
-            return hit[1]
+            return hit[1], hit[2]
         text = '{"type":"batch","messages":[' + ",".join(encode(m) for m in messages) + "]}"
+        oldest = min((m.changed for m in messages if isinstance(m, Shared) and m.changed), default=0.0)
         if len(self._frames) >= self._limit:
             self._frames.clear()
-        self._frames[key] = (messages, text)
-        return text
+        self._frames[key] = (messages, text, oldest)
+        return text, oldest
 
 
 BATCH_FRAMES = BatchFrames()
@@ -191,10 +193,14 @@ class ClientSession:
                 batch = {"heartbeat": {"type": "heartbeat", "ts": loop.time()}}
             frames = [encode(m) for m in batch.values() if m.get("type") != "kpi"]
             values = [(k, m) for k, m in batch.items() if m.get("type") == "kpi"]
+            committed = 0.0
             if len(values) == 1:
-                frames.append(encode(values[0][1]))
+                only = values[0][1]
+                frames.append(encode(only))
+                committed = only.changed if isinstance(only, Shared) else 0.0
             elif values:
-                frames.append(BATCH_FRAMES.frame([m for _, m in values]))
+                text, committed = BATCH_FRAMES.frame([m for _, m in values])
+                frames.append(text)
             for frame in frames:
                 try:
                     async with asyncio.timeout(self._stuck):  # no task per send, unlike wait_for
@@ -202,10 +208,8 @@ class ClientSession:
                 except TimeoutError:
                     self.close("stuck")
                     return
-            if values:
-                committed = [m.changed for _, m in values if isinstance(m, Shared) and m.changed]
-                if committed:
-                    FEED_DELAY.observe(time.time() - min(committed))
+            if committed:
+                FEED_DELAY.observe(time.time() - committed)
             for key, message in values:
                 self._versions[key] = int(message.get("version", 0))
             if self._flush > 0:
