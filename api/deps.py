@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
@@ -33,39 +34,20 @@ async def get_principal(
     return principal
 
 
-async def get_reader(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
-    if principal.role not in READ_ROLES:
-        raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            "reading needs an operator, leader or admin token")
-    return principal
+def _allowing(roles: frozenset[Role], refusal: str) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that lets through the principals of ``roles`` and refuses others (403)."""
+    async def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        if principal.role not in roles:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, refusal)
+        return principal
+    return check
 
 
-Reader = Annotated[Principal, Depends(get_reader)]
-
-
-async def get_admin(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
-    if principal.role is not Role.ADMIN:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs an admin token")
-    return principal
-
-
-Admin = Annotated[Principal, Depends(get_admin)]
-
-
-async def get_responder(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
-    if principal.role not in (Role.OPERATOR, Role.ADMIN):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs an operator or admin token")
-    return principal
-
-
-Responder = Annotated[Principal, Depends(get_responder)]
+Reader = Annotated[Principal, Depends(_allowing(READ_ROLES,
+                                                "reading needs an operator, leader or admin token"))]
+Admin = Annotated[Principal, Depends(_allowing(frozenset({Role.ADMIN}), "this needs an admin token"))]
+Responder = Annotated[Principal, Depends(_allowing(frozenset({Role.OPERATOR, Role.ADMIN}),
+                                                   "this needs an operator or admin token"))]
 """Operators and admins: they acknowledge and resolve alerts."""
-
-
-async def get_integrator(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
-    if principal.role is not Role.INTEGRATOR:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "publishing events needs an integrator key")
-    return principal
-
-
-Integrator = Annotated[Principal, Depends(get_integrator)]
+Integrator = Annotated[Principal, Depends(_allowing(frozenset({Role.INTEGRATOR}),
+                                                    "publishing events needs an integrator key"))]
