@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from ioc.events import Event, Rejection, Rules, validate_event
+
+RECEIVED_AT_HEADER = "ioc-received-at"
+"""Kafka header with the moment an event first entered the system (HTTP receipt, connector
+read), in milliseconds since the epoch: the lateness and future limits are judged against
+it, so an event held back by an outage, or re-sent from the intake journal, still counts."""
+
+
+def received_at_header(at: datetime) -> tuple[str, bytes]:
+    return RECEIVED_AT_HEADER, str(round(at.timestamp() * 1000)).encode()
+
+
+def received_at_of(headers: Iterable[tuple[str, bytes]] | Mapping[str, bytes] | None) -> datetime | None:
+    """The entry time carried in a record's headers (pairs or a mapping), if well formed."""
+    if not headers:
+        return None
+    value = (headers if isinstance(headers, Mapping) else dict(headers)).get(RECEIVED_AT_HEADER)
+    if not isinstance(value, bytes):
+        return None
+    try:
+        return datetime.fromtimestamp(int(value.decode("ascii")) / 1000, UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +40,13 @@ class RawRecord:
     offset: int
     value: bytes
     key: bytes | None = None
+    received_at: datetime | None = None
+    """When the event first entered the system (the ``ioc-received-at`` header), if known."""
+
+    def judged_at(self, now: datetime) -> datetime:
+        """The instant its time limits are judged against: its entry time, never later
+        than now (a header cannot move an event's judgement into the future)."""
+        return now if self.received_at is None else min(self.received_at, now)
 
 
 @dataclass(slots=True)
@@ -33,7 +62,7 @@ def triage(records: Sequence[RawRecord], rules: Rules, now: datetime) -> Triage:
     result = Triage()
     seen: set[bytes] = set()
     for record in records:
-        outcome = validate_event(record.value, rules, now)
+        outcome = validate_event(record.value, rules, record.judged_at(now))
         if isinstance(outcome, Rejection):
             result.rejected.append((record, outcome))
             continue
