@@ -94,7 +94,8 @@ def connect_payments(settings: Settings) -> int:
                               SystemClock())
     try:
         uvicorn.run(app, host=settings.payments_host, port=settings.payments_port,
-                    log_level=settings.log_level.lower(), access_log=False)
+                    log_level=settings.log_level.lower(), access_log=False,
+                    log_config=None)  # its lines go through ioc.logs (redacted, JSON)
     finally:
         publisher.close()
     return 0

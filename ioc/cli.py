@@ -35,7 +35,8 @@ def _cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     host = args.host or settings.api_host
     port = args.port or settings.api_port
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(),
-                access_log=False, ws_ping_interval=20, ws_ping_timeout=20,
+                access_log=False, log_config=None,  # through ioc.logs: redacted, JSON
+                ws_ping_interval=20, ws_ping_timeout=20,
                 ws_per_message_deflate=settings.ws_per_message_deflate)
     return 0
 

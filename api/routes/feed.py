@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -26,10 +27,13 @@ from ioc.tokens import READ_ROLES, token_digest
 router = APIRouter(tags=["feed"])
 
 AUTH_TIMEOUT_S = 10.0
+CLOSE_BAD_AUTH = 4400
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_STUCK = 4408
 CLOSE_TOO_MANY = 4429
+MAX_AUTH_MESSAGE = 4096  # characters of a first message
+MAX_TOKEN_LENGTH = 512  # issued tokens are about 40 characters
 BUCKETS = frozenset({"1m", "1h", "1d", "now"})
 
 
@@ -79,22 +83,62 @@ async def build_snapshot(state: AppState, subscription: Subscription) -> dict[st
             "alerts": [alert_store.alert_json(a, state.reference.district_names) for a in open_alerts]}
 
 
+class BadAuth(ValueError):
+    """A first message that is not ``{"type": "auth", "token": "<string>"}``."""
+
+
+def token_of(message: Mapping[str, Any]) -> str | None:
+    """The ``text`` of a first frame's token; raises BadAuth when it cannot be one."""
+    text = message.get("text")
+    if text is None:
+        raise BadAuth("the first message must be a text frame")
+    if len(text) > MAX_AUTH_MESSAGE:
+        raise BadAuth("the first message is too long")
+    try:
+        first = json.loads(text)
+    except ValueError:
+        raise BadAuth("the first message must be JSON") from None
+    if not isinstance(first, dict):
+        raise BadAuth("the first message must be a JSON object")
+    token = first.get("token")
+    if token is None and first.get("type") != "auth":
+        return None  # e.g. a subscribe before auth: no token given
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        raise BadAuth("'token' must be a non-empty string")
+    return token
+
+
+async def _refuse(ws: WebSocket, code: int, reason: str) -> None:
+    with contextlib.suppress(Exception):  # the client may already be gone
+        await ws.send_json({"type": "error", "error": reason})
+        await ws.close(code, reason)
+
+
 async def _authenticate(ws: WebSocket, state: AppState, token: str | None) -> bytes | None:
-    """The token's digest once it is a valid reader token; None after closing the socket."""
+    """The token's digest once it is a valid reader token; None after closing the socket.
+    Without ``?token=``, the token comes in the first message (docs/feed.md: close codes)."""
     if token is None:
         try:
-            first = json.loads(await asyncio.wait_for(ws.receive_text(), AUTH_TIMEOUT_S))
-            token = first.get("token") if isinstance(first, dict) else None
-        except (TimeoutError, ValueError, WebSocketDisconnect):
-            token = None
+            message = await asyncio.wait_for(ws.receive(), AUTH_TIMEOUT_S)
+        except TimeoutError:
+            await _refuse(ws, CLOSE_UNAUTHORIZED, f"no token within {AUTH_TIMEOUT_S:.0f} s")
+            return None
+        if message["type"] == "websocket.disconnect":
+            return None
+        try:
+            token = token_of(message)
+        except BadAuth as exc:
+            await _refuse(ws, CLOSE_BAD_AUTH, str(exc))
+            return None
+    if token is not None and len(token) > MAX_TOKEN_LENGTH:
+        await _refuse(ws, CLOSE_BAD_AUTH, "'token' must be a non-empty string")
+        return None
     principal = await state.tokens.principal(token)
     if principal is None:
-        await ws.send_json({"type": "error", "error": "a valid token is required"})
-        await ws.close(CLOSE_UNAUTHORIZED)
+        await _refuse(ws, CLOSE_UNAUTHORIZED, "a valid token is required")
         return None
     if principal.role not in READ_ROLES:
-        await ws.send_json({"type": "error", "error": "the feed needs an operator, leader or admin token"})
-        await ws.close(CLOSE_FORBIDDEN)
+        await _refuse(ws, CLOSE_FORBIDDEN, "the feed needs an operator, leader or admin token")
         return None
     assert token is not None
     return token_digest(token)
@@ -140,9 +184,15 @@ async def _receive(ws: WebSocket, state: AppState, client: ClientSession,
                    known: frozenset[str]) -> None:
     while True:
         try:
-            text = await ws.receive_text()
+            message = await ws.receive()
         except (WebSocketDisconnect, RuntimeError):
             return
+        if message["type"] == "websocket.disconnect":
+            return
+        text = message.get("text")
+        if text is None:
+            client.push({"type": "error", "error": "messages must be JSON text frames"})
+            continue
         try:
             message = json.loads(text)
             if not isinstance(message, dict):

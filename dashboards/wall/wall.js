@@ -193,11 +193,13 @@ function scheduleRender() {
 function connect() {
   setConn("connecting");
   const proto = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${proto}://${location.host}/ws?token=${encodeURIComponent(state.token)}`);
+  // the token goes in the first message, never in the URL (URLs end up in access logs)
+  const ws = new WebSocket(`${proto}://${location.host}/ws`);
   state.ws = ws;
   ws.onopen = () => {
     state.retry = 0;
     setConn("connected");
+    ws.send(JSON.stringify({ type: "auth", token: state.token }));
     // the wall shows today's values and the gauges of its tiles: nothing else needs to travel
     // (sensor aggregates of every metric and district change each minute: ~470 values)
     ws.send(JSON.stringify({ type: "subscribe", kpis: TILES.map((x) => x.kpi), districts: null, buckets: ["1d", "now"] }));
@@ -223,7 +225,7 @@ function connect() {
   };
   ws.onclose = (ev) => {
     setConn("disconnected");
-    if (ev.code === 4401 || ev.code === 4403) { askToken(); return; }
+    if (ev.code === 4400 || ev.code === 4401 || ev.code === 4403) { askToken(); return; }
     const delay = Math.min(30000, 500 * 2 ** state.retry++);
     setTimeout(connect, delay);
   };
@@ -260,6 +262,11 @@ setInterval(() => { $("clock").textContent = new Date().toLocaleString(locale(),
 
 const params = new URLSearchParams(location.search);
 state.token = params.get("token") || localStorage.getItem("ioc.token");
-if (params.get("token")) localStorage.setItem("ioc.token", state.token);
+if (params.get("token")) {
+  localStorage.setItem("ioc.token", state.token);
+  params.delete("token"); // out of the address bar, the history and any bookmark
+  const rest = params.toString();
+  history.replaceState(null, "", location.pathname + (rest ? `?${rest}` : "") + location.hash);
+}
 if (params.get("lang")) state.lang = params.get("lang");
 if (state.token) start(); else askToken();

@@ -154,6 +154,24 @@ def test_token_in_first_message_and_refusals(pipeline: Pipeline) -> None:
             assert closed.value.rcvd is not None and closed.value.rcvd.code == code
 
 
+@pytest.mark.parametrize("first", [
+    json.dumps({"type": "auth", "token": 5}), json.dumps({"type": "auth", "token": None}),
+    json.dumps({"type": "auth", "token": {"a": 1}}), json.dumps({"type": "auth", "token": ""}),
+    json.dumps({"type": "auth"}), "not json", json.dumps([1, 2]),
+    json.dumps({"type": "auth", "token": "x" * 200_000}), b"\x00binary"],
+    ids=["number", "null", "object", "empty", "missing", "not-json", "array", "huge", "binary"])
+def test_a_malformed_first_message_gets_a_clean_close(pipeline: Pipeline, first: str | bytes) -> None:
+    with connect(ws_url(pipeline, None), open_timeout=10) as ws:
+        ws.send(first)
+        assert json.loads(ws.recv(timeout=10))["type"] == "error"
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4400 and closed.value.rcvd.reason
+    with connect(ws_url(pipeline), open_timeout=10) as ws:  # the API carries on
+        assert json.loads(ws.recv(timeout=10))["type"] == "snapshot"
+
+
 def test_a_reconnecting_client_gets_a_fresh_snapshot(pipeline: Pipeline) -> None:
     with connect(ws_url(pipeline), open_timeout=10) as ws:
         first = json.loads(ws.recv(timeout=10))

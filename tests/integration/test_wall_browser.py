@@ -140,6 +140,8 @@ def test_the_wall_shows_the_apis_numbers_and_reconnects(pipeline: Pipeline, brow
 
     wait_until(matches, timeout_s=60, what="the wall's tiles equal to the API", interval_s=0.5)
     assert browser.eval("document.getElementById('conn').dataset.state") == "connected"
+    # the token left the address bar (it travels in the WebSocket's first message)
+    assert browser.eval("location.search") == "?lang=en"
     tiles = shown(browser)
     assert tiles["dossier.online_rate"] == "75.0 %" and tiles["payment.non_cash_rate"] == "75.0 %"
     assert browser.eval("document.querySelectorAll('.district').length") == len(
