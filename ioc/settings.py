@@ -42,6 +42,21 @@ class Settings(BaseSettings):
         default=35, ge=8, description="1-minute KPI and sensor cells kept this long (1h and 1d kept)")
     future_tolerance_s: int = Field(default=300, ge=0)
 
+    # Durability of what was acknowledged (docs/design.md, "Nothing acknowledged is lost")
+    intake_journal: bool = Field(
+        default=False, description="producers (HTTP ingest, connectors) keep what they acknowledge "
+        "in PostgreSQL until the worker counted it, and the worker re-sends it to a new broker "
+        "incarnation: needed on the memory-only embedded broker (`ioc up` turns it on); production "
+        "Kafka keeps acknowledged records itself (acks=all, replication, min.insync.replicas)")
+    journal_prune_interval_s: float = Field(
+        default=5.0, gt=0, description="how often the worker forgets journal entries it counted")
+    topic_replication: int = Field(
+        default=1, ge=1, description="replication factor of the topics `ioc migrate` creates "
+        "(3 on a three-broker Kafka cluster)")
+    topic_min_insync_replicas: int = Field(
+        default=1, ge=1, description="min.insync.replicas of those topics: with acks=all a write "
+        "is acknowledged once this many replicas have it (2 of 3: one broker may die)")
+
     # Stream worker
     worker_id: str = "ioc-kpi"
     worker_batch_size: int = Field(default=2000, ge=1)
@@ -51,6 +66,22 @@ class Settings(BaseSettings):
     station_silence_s: int = Field(default=600, ge=60, description="sensor.stations_silent window")
     gauge_interval_s: float = Field(default=10.0, gt=0, description="how often gauges go to the wall")
     broker_session_timeout_s: float = 10.0
+    broker_cluster_check_s: float = Field(
+        default=10.0, gt=0, description="how often the worker re-reads the broker's cluster id and "
+        "exits if it changed: its stored offsets belong to one broker incarnation")
+
+    # `ioc up` supervision (ioc/embedded/restarts.py)
+    restart_initial_delay_s: float = Field(
+        default=1.0, ge=0, description="a part that dies is restarted after this, doubling with "
+        "each exit after a short run")
+    restart_max_delay_s: float = Field(default=30.0, gt=0, description="the doubling stops here")
+    restart_healthy_after_s: float = Field(
+        default=60.0, ge=0, description="a part that ran this long starts the doubling over")
+    restart_window_s: float = Field(default=600.0, gt=0,
+                                    description="the restart budget counts restarts in this window")
+    restart_max_in_window: int = Field(
+        default=10, ge=1, description="more restarts of one part in the window wait until the "
+        "oldest leaves it (a flapping part is slowed, never given up)")
     faust_producer_max_batch_size: int = Field(
         default=16384, ge=1, description="set 1 on the embedded broker when Faust tables are used"
     )
@@ -124,6 +155,22 @@ class Settings(BaseSettings):
     payments_port: int = Field(default=8081, ge=1, le=65535)
     payments_tolerance_s: int = Field(default=300, ge=1,
                                       description="a signature older or newer than this is refused")
+    payments_ack_timeout_s: float = Field(
+        default=10.0, gt=0, description="the webhook answers 503 when the broker has not acked by "
+        "then (the gateway retries, and the retry is accepted: the signature is recorded only "
+        "after the ack)")
+    payments_max_body_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="larger deliveries get 413; a declared "
+        "Content-Length over it is refused before any of the body is read")
+    payments_body_timeout_s: float = Field(
+        default=15.0, gt=0, description="a body not complete this long after its headers gets "
+        "408 and the connection closes, so a stalled upload holds nothing for long")
+    payments_header_timeout_s: float = Field(
+        default=10.0, gt=0, description="a connection's request headers must be complete this "
+        "long after it opens or after the previous response (uvicorn sets no such bound)")
+    payments_max_header_bytes: int = Field(
+        default=32 * 1024, ge=1024, description="larger request headers get 431 (httptools "
+        "itself takes headers of any size)")
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = Field(default=1883, ge=1, le=65535)
     mqtt_topic: str = "sensors/#"
@@ -134,6 +181,14 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = True
+    log_max_bytes: int = Field(
+        default=10_000_000, ge=10_000,
+        description="`ioc up`: a process's log file under <data_dir>/logs is rotated at this "
+                    "size, so a stack left running for weeks keeps a bounded log")
+    log_backups: int = Field(
+        default=3, ge=0, le=100,
+        description="`ioc up`: rotated log files kept per process (name.log.1 …); at most "
+                    "(1 + this) × IOC_LOG_MAX_BYTES of logs per process")
 
     @field_validator("topic_prefix")
     @classmethod

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from ioc.embedded.logfiles import LogLimit
 from ioc.embedded.processes import accepts, spawn, stop, wait_until
 
 
@@ -24,6 +25,7 @@ class EmbeddedBroker:
     port: int
     log_file: Path
     cluster_id: str = ""
+    log_limit: LogLimit | None = None
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -38,7 +40,7 @@ class EmbeddedBroker:
         self.proc = spawn(
             [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
              "--storage-engine", "memory://tansu/", "--cluster-id", self.cluster_id],
-            log_file=self.log_file,
+            log_limit=self.log_limit, log_file=self.log_file,
         )
         proc = self.proc
         wait_until(lambda: accepts(self.host, self.port), timeout_s=timeout_s,

@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ioc.embedded.logfiles import LogLimit
 from ioc.embedded.processes import accepts, spawn, stop, wait_until
 
 _CONFIG = """listeners:
@@ -28,6 +29,7 @@ class EmbeddedMqtt:
     host: str
     port: int
     root: Path
+    log_limit: LogLimit | None = None
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout_s: float = 30.0) -> None:
@@ -36,7 +38,7 @@ class EmbeddedMqtt:
         config.write_text(_CONFIG.format(host=self.host, port=self.port), encoding="utf-8")
         script = "from amqtt.scripts.broker_script import main; main()"
         self.proc = spawn([sys.executable, "-c", script, "-c", str(config)],
-                          log_file=self.root / "mqtt.log")
+                          log_limit=self.log_limit, log_file=self.root / "mqtt.log")
         proc = self.proc
         wait_until(lambda: accepts(self.host, self.port), timeout_s=timeout_s,
                    what="MQTT broker (amqtt)", alive=lambda: proc.poll() is None)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psycopg
 
+from ioc.embedded.logfiles import LogLimit
 from ioc.embedded.processes import spawn, stop, wait_until
 
 SERVICE_USER = "ioc-postgres"
@@ -71,6 +72,7 @@ class EmbeddedPostgres:
     log_file: Path
     host: str = "127.0.0.1"
     database: str = "ioc"
+    log_limit: LogLimit | None = None
     proc: subprocess.Popen[bytes] | None = None
     _user: str | None = field(default=None, repr=False)
     _gid: int | None = field(default=None, repr=False)
@@ -112,7 +114,7 @@ class EmbeddedPostgres:
         self.proc = spawn(
             [str(pg_bin_dir() / "postgres"), "-D", str(self.data_dir), "-p", str(self.port),
              *(arg for option in options for arg in ("-c", option))],
-            log_file=self.log_file, user=self._user,
+            log_limit=self.log_limit, log_file=self.log_file, user=self._user,
         )
         proc = self.proc
         wait_until(self._accepts, timeout_s=timeout_s, what="PostgreSQL",

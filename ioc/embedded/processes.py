@@ -13,6 +13,8 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ioc.embedded.logfiles import LogLimit, pump
+
 _PR_SET_PDEATHSIG = 1
 
 
@@ -27,20 +29,22 @@ def _die_with_parent() -> None:
 
 
 def spawn(args: Sequence[str], *, log_file: Path, env: dict[str, str] | None = None,
-          user: str | None = None, cwd: Path | None = None) -> subprocess.Popen[bytes]:
-    """Start a child; with ``user``, it runs as that user with that user's group only (root's
-    groups would otherwise make the group bits, not the 'other' bits, apply to folders)."""
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    out = open(log_file, "ab")  # noqa: SIM115 - handed to the child
+          user: str | None = None, cwd: Path | None = None,
+          log_limit: LogLimit | None = None) -> subprocess.Popen[bytes]:
+    """Start a child; its output goes to ``log_file``, rotated at ``log_limit`` (default:
+    10 MB and 3 backups) by a thread of ours. With ``user``, it runs as that user with that
+    user's group only (root's groups would otherwise make the group bits, not the 'other'
+    bits, apply to folders)."""
     group = pwd.getpwnam(user).pw_gid if user else None
-    try:
-        return subprocess.Popen(
-            list(args), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, user=user, group=group, extra_groups=[] if user else None, cwd=cwd,
-            preexec_fn=_die_with_parent,
-        )
-    finally:
-        out.close()
+    proc = subprocess.Popen(
+        list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        env=env, user=user, group=group, extra_groups=[] if user else None, cwd=cwd,
+        preexec_fn=_die_with_parent,
+    )
+    assert proc.stdout is not None
+    pump(proc.stdout, log_file, log_limit or LogLimit())
+    proc.stdout = None  # the pump owns the pipe; wait() and communicate() must not read it
+    return proc
 
 
 def stop(proc: subprocess.Popen[bytes], *, sig: int = signal.SIGTERM, timeout_s: float = 15.0) -> int:
