@@ -13,21 +13,34 @@ and sends
 
 Answers: 200 once the event is acked by the broker (or the delivery is of another type and
 is ignored, said so in the body); 400 unreadable body or signature header; 401 bad
-signature, or a timestamp outside the tolerance; 409 a signature already used (a replay);
-422 a payment that is not a valid event (its payload goes to the dead-letter topic with the
-reason); 503 the broker did not ack (the gateway retries; the event id is the transaction id,
-so a retry is a duplicate downstream). Signatures seen within the tolerance are remembered in
-a file, so a restart does not reopen the replay window.
+signature, or a timestamp outside the tolerance; 408 a body not complete within
+``IOC_PAYMENTS_BODY_TIMEOUT_S``; 409 a signature already used by an acknowledged delivery
+(a replay); 413 a body over ``IOC_PAYMENTS_MAX_BODY_BYTES`` (a declared Content-Length over
+it is refused before any of the body is read); 422 a payment that is not a valid event (its
+payload goes to the dead-letter topic with the reason); 503 the broker did not ack within
+``IOC_PAYMENTS_ACK_TIMEOUT_S``, or the same delivery is still in flight (the gateway retries).
+
+A signature is recorded as used only once its delivery's outcome is acknowledged by the
+broker (the event, or its dead letter): a retry of a delivery that got 503 is accepted. While
+one delivery holds a signature, another with the same signature waits for its outcome: 409
+once it was acked, its own attempt if it failed. Neither can count a payment twice: the event
+id is ``pay:<transaction id>``, the same on every retry, so a second copy (say the process
+died between the ack and the record) is a duplicate the stream worker ignores. Signatures
+seen within the tolerance are remembered in a file, so a restart does not reopen the replay
+window.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,16 +49,16 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from kafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import ClientDisconnect
 
 from connectors.metrics import CONNECTOR_EVENTS
 from connectors.publisher import EventPublisher
 from ioc.clock import Clock
 from ioc.events import Rejection, Rules, validate_event
+from ioc.http_limits import BodyRefused, read_bounded
 from ioc.signing import SignatureError, verify
 
 log = logging.getLogger(__name__)
-
-MAX_BODY = 64 * 1024
 
 
 def payment_event(delivery: Any, source: str) -> dict[str, Any] | str:
@@ -71,14 +84,25 @@ def payment_event(delivery: Any, source: str) -> dict[str, Any] | str:
             "datacontenttype": "application/json", "data": out}
 
 
+class Claim(Enum):
+    HELD = "held"
+    """This delivery holds the signature until it commits or releases it."""
+    USED = "used"
+    """An acknowledged delivery used the signature: a replay."""
+    BUSY = "busy"
+    """Another delivery with the signature did not settle within the wait."""
+
+
 class SeenSignatures:
-    """Signatures accepted within the tolerance, kept in memory and appended to a file."""
+    """Signatures of acknowledged deliveries within the tolerance, kept in memory and appended
+    to a file; and those of deliveries in flight, which a second copy waits for. Used from the
+    event loop only."""
 
     def __init__(self, path: Path, tolerance_s: int, now: float) -> None:
         self._path = path
         self._tolerance = tolerance_s
-        self._lock = threading.Lock()
         self._seen: dict[str, int] = {}
+        self._in_flight: dict[str, asyncio.Event] = {}
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():
             for line in path.read_text(encoding="utf-8").splitlines():
@@ -90,17 +114,37 @@ class SeenSignatures:
             self._file.write(f"{at} {sig}\n")
         self._file.flush()
 
-    def claim(self, signature: str, timestamp: int, now: float) -> bool:
-        """True the first time a signature is seen; False for a replay."""
-        with self._lock:
-            if signature in self._seen:
-                return False
-            if len(self._seen) > 100_000:
-                self._seen = {s: t for s, t in self._seen.items() if now - t <= self._tolerance}
-            self._seen[signature] = timestamp
-            self._file.write(f"{timestamp} {signature}\n")
-            self._file.flush()
-            return True
+    async def claim(self, signature: str, wait_s: float) -> Claim:
+        """Hold the signature for this delivery, unless it was used; while another delivery
+        holds it, wait up to ``wait_s`` for that one to commit (USED) or release it."""
+        try:
+            async with asyncio.timeout(wait_s):
+                while True:
+                    if signature in self._seen:
+                        return Claim.USED
+                    holder = self._in_flight.get(signature)
+                    if holder is None:
+                        self._in_flight[signature] = asyncio.Event()
+                        return Claim.HELD
+                    await holder.wait()
+        except TimeoutError:
+            return Claim.BUSY
+
+    def commit(self, signature: str, timestamp: int, now: float) -> None:
+        """Record the signature as used (its delivery's outcome is acknowledged) and let any
+        waiting copy see it."""
+        if len(self._seen) > 100_000:
+            self._seen = {s: t for s, t in self._seen.items() if now - t <= self._tolerance}
+        self._seen[signature] = timestamp
+        self._file.write(f"{timestamp} {signature}\n")
+        self._file.flush()
+        self.release(signature)
+
+    def release(self, signature: str) -> None:
+        """Stop holding the signature (a no-op once released); a waiting copy may take it."""
+        holder = self._in_flight.pop(signature, None)
+        if holder is not None:
+            holder.set()
 
     def close(self) -> None:
         self._file.close()
@@ -112,6 +156,9 @@ class PaymentsConfig:
     source: str
     tolerance_s: int
     seen_file: Path
+    ack_timeout_s: float = 10.0
+    max_body_bytes: int = 64 * 1024
+    body_timeout_s: float = 15.0
 
 
 def create_payments_app(config: PaymentsConfig, publisher: EventPublisher, rules: Rules,
@@ -132,32 +179,9 @@ def create_payments_app(config: PaymentsConfig, publisher: EventPublisher, rules
     def count(outcome: str, reason: str = "") -> None:
         CONNECTOR_EVENTS.labels("payments", outcome, reason).inc()
 
-    @app.post("/webhooks/payments", responses={
-        400: {"description": "unreadable body or X-Signature"},
-        401: {"description": "bad or stale signature"},
-        409: {"description": "signature already used"}, 413: {"description": "body over 64 KiB"},
-        422: {"description": "not a valid payment (dead-lettered)"},
-        503: {"description": "the broker did not ack; retry"}})
-    async def webhook(request: Request) -> JSONResponse:
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            count("rejected", "too_large")
-            raise HTTPException(413, f"a delivery is at most {MAX_BODY} bytes")
-        now = clock.now()
-        try:
-            stamp, signature = verify(config.secret, request.headers.get("x-signature"), body,
-                                      now.timestamp(), config.tolerance_s)
-        except SignatureError as exc:
-            count("rejected", "bad_signature")
-            raise HTTPException(exc.status, exc.reason) from None
-        try:
-            delivery = json.loads(body)
-        except ValueError:
-            count("rejected", "invalid_json")
-            raise HTTPException(400, "the body is not valid JSON") from None
-        if not seen.claim(signature, stamp, now.timestamp()):
-            count("rejected", "replayed")
-            raise HTTPException(409, "this signature was already used: a replayed delivery")
+    async def settle(delivery: Any, body: bytes, now: datetime) -> JSONResponse:
+        """What becomes of a verified delivery, acknowledged by the broker; HTTPException(503)
+        when the broker did not ack."""
         if isinstance(delivery, dict) and delivery.get("type") != "payment.succeeded":
             count("ignored", "other_type")
             return JSONResponse({"status": "ignored",
@@ -171,17 +195,66 @@ def create_payments_app(config: PaymentsConfig, publisher: EventPublisher, rules
                 else ("", "")
         try:
             if code:
-                await run_in_threadpool(publisher.dead_letter, [(body, code, reason)],
-                                        connector="payments")
+                await run_in_threadpool(partial(publisher.dead_letter, [(body, code, reason)],
+                                                connector="payments",
+                                                timeout_s=config.ack_timeout_s))
                 count("rejected", code)
-                raise HTTPException(422, f"{code}: {reason}")
+                return JSONResponse({"detail": f"{code}: {reason}"}, status_code=422)
             assert isinstance(event, dict)
-            await run_in_threadpool(publisher.publish, [event])
+            await run_in_threadpool(partial(publisher.publish, [event],
+                                            timeout_s=config.ack_timeout_s))
         except KafkaError as exc:
             count("failed", "broker")
-            raise HTTPException(503, f"the broker did not take the event ({exc!r}); retry") from None
+            raise HTTPException(503, f"the broker did not take the event ({exc!r}); retry: "
+                                     "this delivery was not recorded") from None
         count("accepted")
         return JSONResponse({"status": "accepted", "id": event["id"]})
+
+    @app.post("/webhooks/payments", responses={
+        400: {"description": "unreadable body or X-Signature"},
+        401: {"description": "bad or stale signature"},
+        408: {"description": "the body did not arrive in time (the connection closes)"},
+        409: {"description": "signature already used by an acknowledged delivery"},
+        413: {"description": "body over the limit (the connection closes)"},
+        422: {"description": "not a valid payment (dead-lettered)"},
+        503: {"description": "the broker did not ack, or the same delivery is in flight; retry"}})
+    async def webhook(request: Request) -> JSONResponse:
+        try:
+            body = await read_bounded(request.stream(), request.headers.get("content-length"),
+                                      config.max_body_bytes, config.body_timeout_s)
+        except BodyRefused as exc:
+            count("rejected", "too_large" if exc.status == 413 else "body_timeout")
+            raise HTTPException(exc.status, exc.reason, {"Connection": "close"}) from None
+        except ClientDisconnect:
+            count("rejected", "client_gone")
+            raise HTTPException(400, "the client closed the connection during the body") from None
+        now = clock.now()
+        try:
+            stamp, signature = verify(config.secret, request.headers.get("x-signature"), body,
+                                      now.timestamp(), config.tolerance_s)
+        except SignatureError as exc:
+            count("rejected", "bad_signature")
+            raise HTTPException(exc.status, exc.reason) from None
+        try:
+            delivery = json.loads(body)
+        except ValueError:
+            count("rejected", "invalid_json")
+            raise HTTPException(400, "the body is not valid JSON") from None
+        claim = await seen.claim(signature, config.ack_timeout_s + 1)
+        if claim is Claim.USED:
+            count("rejected", "replayed")
+            raise HTTPException(409, "this signature was already used by an acknowledged "
+                                     "delivery: a replay")
+        if claim is Claim.BUSY:
+            count("failed", "in_flight")
+            raise HTTPException(503, "a delivery with this signature is still being published; "
+                                     "retry")
+        try:
+            answer = await settle(delivery, body, now)
+            seen.commit(signature, stamp, clock.now().timestamp())
+            return answer
+        finally:
+            seen.release(signature)
 
     @app.get("/metrics", response_class=Response)
     async def metrics() -> Response:

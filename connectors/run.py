@@ -83,18 +83,24 @@ def connect_payments(settings: Settings) -> int:
     from connectors.payments import PaymentsConfig, create_payments_app
     from ioc.clock import SystemClock
     from ioc.events import rules_of
+    from ioc.http_limits import guarded_http
     from ioc.reference import load_reference
 
     publisher = EventPublisher(settings, client_id="ioc-payments", linger_ms=0)
     config = PaymentsConfig(settings.payments_webhook_secret.get_secret_value().encode(),
                             settings.payments_source, settings.payments_tolerance_s,
-                            settings.data_dir / "connectors" / "payments-signatures.txt")
+                            settings.data_dir / "connectors" / "payments-signatures.txt",
+                            ack_timeout_s=settings.payments_ack_timeout_s,
+                            max_body_bytes=settings.payments_max_body_bytes,
+                            body_timeout_s=settings.payments_body_timeout_s)
     app = create_payments_app(config, publisher,
                               rules_of(settings, load_reference(settings.reference_file)),
                               SystemClock())
     try:
         uvicorn.run(app, host=settings.payments_host, port=settings.payments_port,
                     log_level=settings.log_level.lower(), access_log=False,
+                    http=guarded_http(settings.payments_header_timeout_s,
+                                      settings.payments_max_header_bytes),
                     log_config=None)  # its lines go through ioc.logs (redacted, JSON)
     finally:
         publisher.close()
