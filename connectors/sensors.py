@@ -12,9 +12,12 @@ Each reading becomes one ``sensor.reading`` with id ``<station_id>:<metric>:<ts>
 
 Durability does not depend on the MQTT broker redelivering unacknowledged messages (not
 every broker does): each message is appended to a local spool file before the broker's
-PUBACK is sent, and a publishing thread sends the spool to Kafka in order, saving the spool
-offset it reached after the acks. After a crash it resumes from that offset; what it re-sends
-carries the same event ids, which the stream worker counts once. A message that cannot be
+PUBACK is sent (paho sends it when ``on_message`` returns; the append is flushed to the OS,
+so it survives the connector's death, not the machine's), and a publishing thread sends the
+spool to Kafka in order, saving the spool offset it reached only after the acks. After a
+crash it resumes from that offset; what it re-sends carries the same event ids, which the
+stream worker counts once. A large, fully published spool starts afresh; offset 0 is saved
+before the file is emptied, so a crash in between re-sends rather than skips. A message that cannot be
 mapped goes to the dead-letter topic with the reason.
 """
 
@@ -67,10 +70,12 @@ class Spool:
     """An append-only file of received messages (one base64 line each) and the offset up to
     which they are published."""
 
-    def __init__(self, path: Path, checkpoint: Checkpoint) -> None:
+    def __init__(self, path: Path, checkpoint: Checkpoint, *,
+                 compact_after_bytes: int = 64 * 1024 * 1024) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
         self._checkpoint = checkpoint
+        self._compact_after = compact_after_bytes
         self._lock = threading.Lock()
         self._file = open(path, "ab")  # noqa: SIM115 - held while running
         self.arrived = threading.Event()
@@ -99,10 +104,15 @@ class Spool:
         return out, offset
 
     def mark_published(self, offset: int) -> None:
+        """Record that the messages before ``offset`` are acked by the broker (call only after
+        the acks). Once all are and the file is large, it starts afresh: the checkpoint says
+        offset 0 before the file is emptied, so a crash in between re-sends the old messages
+        (duplicates the worker ignores) instead of skipping the new ones."""
         with self._lock:
-            if offset >= os.path.getsize(self._path) and offset > 64 * 1024 * 1024:
-                self._file.truncate(0)  # all published: start the spool afresh
-                offset = 0
+            if offset >= os.path.getsize(self._path) and offset > self._compact_after:
+                self._checkpoint.save({"offset": 0})
+                self._file.truncate(0)
+                return
             self._checkpoint.save({"offset": offset})
 
     def close(self) -> None:
