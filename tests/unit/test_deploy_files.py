@@ -1,6 +1,10 @@
-"""The production compose file stays consistent with the CLI and the settings."""
+"""The production compose file stays consistent with the CLI and the settings, and keeps
+its data."""
 
+import base64
+import re
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -61,3 +65,60 @@ def test_grafana_dashboards_use_provisioned_datasources_real_metrics_and_tables(
                 else:
                     used = set(re.findall(r"FROM (\w+)", target["rawSql"]))
                     assert used and used <= tables, (path.name, used - tables)
+
+
+def _volumes(service: dict[str, Any]) -> dict[str, str]:
+    """Named volumes of a service: volume name -> mount point (bind mounts left out)."""
+    mounts = {}
+    for entry in service.get("volumes", []):
+        source, target = entry.split(":")[:2]
+        if not source.startswith((".", "/")):
+            mounts[source] = target
+    return mounts
+
+
+def _default(value: str) -> str:
+    """The value of ``${VAR:-default}``, or the value itself."""
+    match = re.fullmatch(r"\$\{\w+:-([^}]*)\}", value)
+    return match.group(1) if match else value
+
+
+def test_compose_keeps_its_data_across_recreated_containers_and_restarts() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    declared = set(compose["volumes"])
+    for name, service in services.items():
+        assert set(_volumes(service)) <= declared, name
+        if name != "migrate":  # the one one-shot service
+            assert service.get("restart") in ("always", "unless-stopped"), name
+    assert services["migrate"]["restart"] == "no"
+
+    # Kafka's topics on its volume, formatted with a fixed cluster id
+    kafka = services["kafka"]
+    log_dirs = kafka["environment"]["KAFKA_LOG_DIRS"].split(",")
+    mounted = _volumes(kafka).values()
+    assert all(any(d == m or d.startswith(m.rstrip("/") + "/") for m in mounted) for d in log_dirs)
+    cluster_id = _default(str(kafka["environment"]["CLUSTER_ID"]))
+    assert len(base64.urlsafe_b64decode(cluster_id + "==")) == 16  # a Kafka UUID
+    for stateful, where in (("timescaledb", "/var/lib/postgresql/data"), ("grafana", "/var/lib/grafana"),
+                            ("prometheus", "/prometheus"), ("mosquitto", "/mosquitto/data")):
+        assert where in _volumes(services[stateful]).values(), stateful
+
+
+def test_the_images_data_dir_is_writable_by_its_user() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    user = re.findall(r"^USER (\S+)", dockerfile, re.M)[-1]
+    owned = {d for line in re.findall(rf"chown(?: -R)? {user}(?::\S+)? ([^&\n]+)", dockerfile)
+             for d in line.split()}
+    image_data_dir = re.search(r"IOC_DATA_DIR=(\S+)", dockerfile)
+    assert image_data_dir and image_data_dir.group(1) in owned
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    for name, service in compose["services"].items():
+        if service.get("build") != ".":
+            continue
+        data_dir = service["environment"].get("IOC_DATA_DIR", image_data_dir.group(1))
+        for target in _volumes(service).values():
+            # a named volume starts as a copy of the image's folder, with its owner
+            assert target in owned, (name, target)
+        if _volumes(service):
+            assert data_dir in _volumes(service).values(), name
