@@ -38,14 +38,16 @@ class EventProducer:
             await self._producer.stop()
             self._producer = None
 
-    async def send_all(self, records: Sequence[tuple[bytes | None, bytes]], topic: str | None = None) -> None:
-        """Send (key, value) records (to the events topic unless told another); return once
-        the broker acked all of them."""
+    async def send_all(self, records: Sequence[tuple[bytes | None, bytes]], topic: str | None = None,
+                       headers: Sequence[tuple[str, bytes]] = ()) -> None:
+        """Send (key, value) records (to the events topic unless told another), each with
+        ``headers``; return once the broker acked all of them."""
         if self._producer is None:
             raise BrokerUnavailable("the producer is not running")
         try:
             async with asyncio.timeout(self._timeout_s):
-                futures = [await self._producer.send(topic or self._topic, value=value, key=key)
+                futures = [await self._producer.send(topic or self._topic, value=value, key=key,
+                                                     headers=list(headers) or None)
                            for key, value in records]
                 await asyncio.gather(*futures)
         except (KafkaError, TimeoutError, OSError) as exc:

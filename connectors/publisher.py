@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
+import psycopg
 from kafka import KafkaProducer
+from kafka.errors import KafkaError
 
 from connectors.metrics import CONNECTOR_EVENTS
+from ioc.events import dedup_key
+from ioc.intake import received_at_header
 from ioc.settings import Settings
+from ioc.storage import journal
+
+T = TypeVar("T")
 
 _KEY_FIELDS = ("dossier_id", "payment_id", "station_id")
 
@@ -26,9 +35,63 @@ def event_key(event: dict[str, Any]) -> bytes | None:
     return None
 
 
+class NotSafe(KafkaError):
+    """The intake journal could not keep the events (the database is down): nothing was
+    sent, nothing may be acknowledged. A ``KafkaError``, so connectors handle it as they handle
+    a broker that does not ack: retry later, acknowledge nothing meanwhile."""
+
+
+def _digest(value: bytes) -> bytes:
+    """The deduplication key of a raw event, or of its bytes when it has no (source, id)
+    (the worker will reject it; its journal entry then leaves at the lateness limit)."""
+    try:
+        event = json.loads(value)
+        source, event_id = event["source"], event["id"]
+        if isinstance(source, str) and isinstance(event_id, str):
+            return dedup_key(source, event_id)
+    except (ValueError, TypeError, KeyError):
+        pass
+    return dedup_key("", value.hex())
+
+
+class Journal:
+    """The intake journal, for a synchronous publisher: one autocommit connection, opened
+    again after a failure."""
+
+    def __init__(self, database_url: str) -> None:
+        self._url = database_url
+        self._conn: psycopg.Connection | None = None
+
+    def _run(self, work: Callable[[psycopg.Connection], T]) -> T:
+        for attempt in (1, 2):
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = psycopg.connect(self._url, autocommit=True, connect_timeout=5)
+                return work(self._conn)
+            except psycopg.OperationalError as exc:
+                if self._conn is not None:
+                    self._conn.close()
+                self._conn = None
+                if attempt == 2:
+                    raise NotSafe(f"the intake journal is unavailable: {exc}") from None
+        raise AssertionError("not reached")
+
+    def append(self, entries: Sequence[journal.Entry]) -> list[int]:
+        return self._run(lambda conn: journal.append_sync(conn, entries))
+
+    def discard(self, seqs: Sequence[int]) -> None:
+        with contextlib.suppress(NotSafe):  # kept: the relay may count them later; harmless,
+            self._run(lambda conn: journal.discard_sync(conn, seqs))  # the caller retries anyway
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+
 class EventPublisher:
     def __init__(self, settings: Settings, *, client_id: str = "ioc-connector",
                  linger_ms: int = 5) -> None:
+        self._journal = Journal(settings.database_url) if settings.intake_journal else None
         self._topic = settings.events_topic
         self._deadletter_topic = settings.deadletter_topic
         self._producer = KafkaProducer(
@@ -47,11 +110,23 @@ class EventPublisher:
              for ev in events), timeout_s=timeout_s))
 
     def publish_raw(self, records: Iterable[tuple[bytes | None, bytes]], *,
-                    timeout_s: float = 30.0) -> list[tuple[int, int]]:
-        """Send (key, value) records as they are; wait for the acks; returns (partition, offset)
-        of each."""
-        futures = [self._producer.send(self._topic, key=key, value=value) for key, value in records]
-        acks = [future.get(timeout=timeout_s) for future in futures]
+                    timeout_s: float = 30.0, received_at: datetime | None = None) -> list[tuple[int, int]]:
+        """Send (key, value) records as they are, stamped with when they entered the system
+        (default: now); with the intake journal on, keep them there first. Wait for the acks;
+        returns (partition, offset) of each."""
+        pending = list(records)
+        entered = received_at or datetime.now(UTC)
+        seqs = self._journal.append([journal.Entry(_digest(value), self._topic, key, value, entered)
+                                     for key, value in pending]) if self._journal and pending else []
+        headers = [received_at_header(entered)]
+        try:
+            futures = [self._producer.send(self._topic, key=key, value=value, headers=headers)
+                       for key, value in pending]
+            acks = [future.get(timeout=timeout_s) for future in futures]
+        except KafkaError:
+            if self._journal is not None:
+                self._journal.discard(seqs)
+            raise
         return [(ack.partition, ack.offset) for ack in acks]
 
     def dead_letter(self, items: Iterable[tuple[bytes, str, str]], *, connector: str,
@@ -83,3 +158,5 @@ class EventPublisher:
     def close(self) -> None:
         self._producer.flush()
         self._producer.close()
+        if self._journal is not None:
+            self._journal.close()

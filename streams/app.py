@@ -17,10 +17,10 @@ from psycopg import AsyncConnection
 from ioc.changes import change_key, gauge_messages, local_iso
 from ioc.clock import Clock
 from ioc.events import rules_of
-from ioc.intake import RawRecord
+from ioc.intake import RawRecord, received_at_of
 from ioc.reference import Reference
 from ioc.settings import Settings
-from ioc.storage import gauges, ledger, station_state
+from ioc.storage import gauges, journal, ledger, station_state
 from ioc.storage.lifecycle import maintain_for
 from streams import alerting, metrics
 from streams.batch import BatchConfig, BatchProcessor
@@ -105,7 +105,7 @@ def create_app(settings: Settings, reference: Reference, clock: Clock, cluster_i
             records = [
                 RawRecord(e.message.topic, e.message.partition, e.message.offset,
                           e.message.value if isinstance(e.message.value, bytes) else bytes(e.value),
-                          e.message.key)
+                          e.message.key, received_at_of(e.message.headers))
                 for e in batch
             ]
             with metrics.BATCH_SECONDS.time():
@@ -135,6 +135,13 @@ def create_app(settings: Settings, reference: Reference, clock: Clock, cluster_i
             await publisher.publish(change_records(  # stamped when sent, after the query
                 settings.changes_topic, changed, local_iso(clock.now(), reference.utc_offset)))
             last_sent.update((change_key(m), m["value"]) for m in changed)
+
+    @app.timer(interval=settings.journal_prune_interval_s)
+    async def prune_journal() -> None:
+        """Forget journal entries once counted (their digest is in the ledger)."""
+        horizon = clock.now() - timedelta(seconds=settings.lateness_limit_s) - timedelta(days=1)
+        removed = await database.run(partial(journal.prune, received_before=horizon))
+        metrics.JOURNAL_PRUNED.inc(removed)
 
     @app.timer(interval=3600.0)
     async def housekeeping() -> None:

@@ -11,7 +11,7 @@ from prometheus_client import Counter, Histogram
 from pydantic import BaseModel
 
 from api.deps import Integrator, State
-from api.producer import BrokerUnavailable
+from api.durable import NotSafe, publish_durably
 from ioc.events import Envelope, is_source
 from ioc.ingest import MAX_BYTES, BodyError, judge_events, parse_body
 
@@ -86,7 +86,8 @@ _BODY_DOC: dict[str, Any] = {
                              "in the body (nothing is published)"},
         413: {"description": "over 1 MiB or 1,000 events"},
         415: {"description": "unsupported content type"},
-        503: {"description": "the broker did not take the events; retry the whole request "
+        503: {"description": "the broker did not take the events, or (embedded default) the "
+                             "intake journal could not keep them; retry the whole request "
                              "(duplicates are ignored)"},
     },
 )
@@ -94,6 +95,7 @@ async def ingest(request: Request, state: State,
                  integrator: Integrator) -> IngestResult:
     """One CloudEvent or a batch of up to 1,000 (1 MiB). Answers 202 once every accepted
     event is acknowledged by the broker; each rejected event is listed with its reason."""
+    received_at = state.clock.now()  # the time limits are judged against entry (events.md)
     with INGEST_SECONDS.time():
         body = await read_bounded(request, MAX_BYTES)
         # Parsing and judging a 1 MiB batch takes tens of milliseconds of CPU: done in a
@@ -102,14 +104,17 @@ async def ingest(request: Request, state: State,
             items = await run_in_threadpool(parse_body, body, request.headers.get("content-type"))
         except BodyError as exc:
             raise _refuse(exc.status, exc.reason) from None
-        judged = await run_in_threadpool(judge_events, items, state.rules, state.clock.now(),
+        judged = await run_in_threadpool(judge_events, items, state.rules, received_at,
                                          integrator.sources)
         if judged.forbidden_sources:
             names = ", ".join(sorted(judged.forbidden_sources))
             raise _refuse(403, f"this key may not publish for source(s): {names}")
         try:
-            await state.producer.send_all([(p.key, p.value) for p in judged.publish])
-        except BrokerUnavailable as exc:
+            await publish_durably(
+                state.producer, state.pool if state.settings.intake_journal else None,
+                state.settings.events_topic,
+                [(p.event.dedup_key, p.key, p.value) for p in judged.publish], received_at)
+        except NotSafe as exc:
             raise _refuse(503, f"{exc}; nothing was accepted, retry the request") from None
     tally = Tally((p.event.source, "accepted", "") for p in judged.publish)
     tally.update((_source_label(r.source), "rejected", r.code) for r in judged.rejected)
