@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from ioc.topics import PRODUCER_ACKS
+
 log = logging.getLogger(__name__)
 
 
@@ -29,7 +31,7 @@ class EventProducer:
     async def start(self) -> None:
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self._bootstrap.split(","), client_id="ioc-api-ingest",
-            acks="all", enable_idempotence=False, linger_ms=2,
+            acks=PRODUCER_ACKS, enable_idempotence=False, linger_ms=2,
             request_timeout_ms=int(self._timeout_s * 1000), max_batch_size=1024 * 1024)
         await self._producer.start()
 

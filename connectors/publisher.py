@@ -18,6 +18,7 @@ from ioc.events import dedup_key
 from ioc.intake import received_at_header
 from ioc.settings import Settings
 from ioc.storage import journal
+from ioc.topics import producer_config
 
 T = TypeVar("T")
 
@@ -94,14 +95,8 @@ class EventPublisher:
         self._journal = Journal(settings.database_url) if settings.intake_journal else None
         self._topic = settings.events_topic
         self._deadletter_topic = settings.deadletter_topic
-        self._producer = KafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap.split(","),
-            client_id=client_id,
-            acks="all",
-            retries=10,
-            linger_ms=linger_ms,  # 0 where each send is awaited alone (webhooks)
-            max_in_flight_requests_per_connection=1,  # retries keep per-key order
-        )
+        # linger 0 where each send is awaited alone (webhooks)
+        self._producer = KafkaProducer(**producer_config(settings, client_id, linger_ms=linger_ms))
 
     def publish(self, events: Iterable[dict[str, Any]], *, timeout_s: float = 30.0) -> int:
         """Send the events and wait for the broker's acks; returns how many were sent."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
@@ -31,18 +32,41 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     ]
 
 
-def ensure_topics(settings: Settings, replication: int = 1) -> list[str]:
+PRODUCER_ACKS = "all"
+"""Every producer waits for all in-sync replicas (with ``min.insync.replicas`` of the
+topics, a write acknowledged by a three-broker cluster survives the loss of one broker)."""
+
+
+def producer_config(settings: Settings, client_id: str, *, linger_ms: int = 5) -> dict[str, Any]:
+    """kafka-python producer settings shared by every synchronous producer (connectors, the
+    journal relay): acks from all in-sync replicas, retries that keep per-key order. Not
+    idempotent: the embedded broker refuses idempotent producers, and a record written
+    twice by a retry is a duplicate the worker ignores."""
+    return {"bootstrap_servers": settings.kafka_bootstrap.split(","), "client_id": client_id,
+            "acks": PRODUCER_ACKS, "retries": 10, "linger_ms": linger_ms,
+            "max_in_flight_requests_per_connection": 1}
+
+
+def new_topics(settings: Settings) -> list[NewTopic]:
+    """The topics as created: partitions, replication factor and min.insync.replicas from
+    the settings (1/1 on the embedded broker; 3/2 on a three-broker cluster)."""
+    return [NewTopic(spec.name, spec.partitions, settings.topic_replication,
+                     topic_configs={"min.insync.replicas": str(settings.topic_min_insync_replicas)})
+            for spec in topic_specs(settings)]
+
+
+def ensure_topics(settings: Settings) -> list[str]:
     """Create the topics that do not exist yet; returns those created."""
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap.split(","),
                              client_id="ioc-admin")
     try:
         existing = set(admin.list_topics())
-        missing = [t for t in topic_specs(settings) if t.name not in existing]
+        missing = [t for t in new_topics(settings) if t.name not in existing]
         created = []
-        for spec in missing:
+        for topic in missing:
             try:
-                admin.create_topics([NewTopic(spec.name, spec.partitions, replication)])
-                created.append(spec.name)
+                admin.create_topics([topic])
+                created.append(topic.name)
             except TopicAlreadyExistsError:
                 pass
         if created:

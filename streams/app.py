@@ -74,6 +74,7 @@ def create_app(settings: Settings, reference: Reference, clock: Clock, cluster_i
         broker_heartbeat_interval=min(3.0, settings.broker_session_timeout_s / 3),
         consumer_auto_offset_reset="earliest",
         producer_max_batch_size=settings.faust_producer_max_batch_size,
+        producer_acks=-1,  # all in-sync replicas, as every producer (ioc.topics.PRODUCER_ACKS)
         stream_buffer_maxsize=max(4096, settings.worker_batch_size * 2),
         broker_max_poll_records=max(500, settings.worker_batch_size),
     )

@@ -20,6 +20,7 @@ from ioc.clock import Clock
 from ioc.intake import received_at_header
 from ioc.settings import Settings
 from ioc.storage import journal
+from ioc.topics import producer_config
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +35,7 @@ def relay_journal(settings: Settings, cluster_id: str, clock: Clock) -> int:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (RELAY_LOCK,))
         if journal.relayed_to(conn) == cluster_id:
             return 0
-        producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap.split(","),
-                                 client_id="ioc-journal-relay", acks="all", retries=10,
-                                 linger_ms=5, max_in_flight_requests_per_connection=1)
+        producer = KafkaProducer(**producer_config(settings, "ioc-journal-relay"))
         try:
             after = 0
             while chunk := journal.pending(conn, after, CHUNK):
