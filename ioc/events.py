@@ -8,14 +8,14 @@ connectors and in the stream worker.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal, cast, get_args
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -28,6 +28,7 @@ from pydantic import (
 
 from ioc.reference import Reference
 from ioc.settings import Settings
+from ioc.strict_json import MAX_EVENT_BYTES, StrictJSONError, loads
 
 
 def _parse_rfc3339(value: object) -> datetime:
@@ -39,17 +40,35 @@ def _parse_rfc3339(value: object) -> datetime:
         raise ValueError(f"'{value}' is not an RFC 3339 timestamp") from None
     if parsed.tzinfo is None or "T" not in value.upper():
         raise ValueError(f"'{value}' needs a date, a time and an explicit offset (e.g. +07:00)")
+    if not _EARLIEST <= parsed < _LATEST:
+        # Year 1 or 9999 would overflow bucket and local-time arithmetic downstream.
+        raise ValueError(f"'{value}' is out of range (years 1900 to 8999)")
     return parsed
 
 
+_EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _no_control(value: str) -> str:
+    if _CONTROL.search(value):
+        # PostgreSQL refuses NUL in text: such an identifier would stop the stream worker.
+        raise ValueError("must not contain control characters (U+0000 to U+001F, U+007F)")
+    return value
+
+
 Timestamp = Annotated[datetime, BeforeValidator(_parse_rfc3339)]
-Code = Annotated[str, Field(min_length=1, max_length=64)]
+Code = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_no_control)]
 
 
 class ReasonCode(StrEnum):
     """Why an event was rejected; a bounded set, used as a metric label."""
 
     INVALID_JSON = "invalid_json"
+    """Also duplicate member names, non-finite numbers, nesting beyond 64 levels."""
+    TOO_LARGE = "too_large"
+    """The event's own serialization is over 64 KiB."""
     INVALID_ENVELOPE = "invalid_envelope"
     UNKNOWN_TYPE = "unknown_type"
     INVALID_DATA = "invalid_data"
@@ -88,7 +107,7 @@ class DossierWithdrawn(_Data):
 class PaymentCompleted(_Data):
     payment_id: Code
     district: Code
-    amount_vnd: StrictInt = Field(gt=0)
+    amount_vnd: StrictInt = Field(gt=0, le=10**15)
     method: Literal["cash", "card", "bank_transfer", "e_wallet", "qr"]
     purpose: Literal["fee", "tax", "utility", "other"]
     service_code: Code | None = None
@@ -233,25 +252,25 @@ def rules_of(settings: Settings, reference: Reference) -> Rules:
 
 
 def parse_json(raw: bytes | str) -> Any:
-    """Decode UTF-8 JSON; raises ValueError with a readable message."""
-    try:
-        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"body is not valid UTF-8 (byte {exc.start})") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    """Decode one event's UTF-8 strict JSON (ioc.strict_json); raises ValueError with a
+    readable message."""
+    return loads(raw)
 
 
 def validate_event(raw: bytes | str | dict[str, Any], rules: Rules, now: datetime) -> Event | Rejection:
-    """Judge one event. Pure: no I/O; ``now`` is when it is judged."""
+    """Judge one event. Pure: no I/O; ``now`` is when it is judged.
+
+    Text is judged by its size (at most 64 KiB) and strict JSON first; a dict is taken as
+    already judged so (ioc.ingest.judge_events does it for a batch)."""
     if isinstance(raw, dict):
         obj: Any = raw
     else:
+        size = len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8", "surrogatepass"))
+        if size > MAX_EVENT_BYTES:
+            return Rejection(ReasonCode.TOO_LARGE, too_large_reason(size))
         try:
-            obj = parse_json(raw)
-        except ValueError as exc:
+            obj = loads(raw)
+        except StrictJSONError as exc:
             return Rejection(ReasonCode.INVALID_JSON, str(exc))
     if not isinstance(obj, dict):
         return Rejection(ReasonCode.INVALID_ENVELOPE, "an event must be a JSON object")
@@ -300,6 +319,10 @@ def validate_event(raw: bytes | str | dict[str, Any], rules: Rules, now: datetim
             source, ident,
         )
     return Event(envelope.source, envelope.id, envelope.type, envelope.time, data)
+
+
+def too_large_reason(size: int) -> str:
+    return f"the event is {size:,} bytes; at most {MAX_EVENT_BYTES:,} (64 KiB)"
 
 
 def _human(delta: timedelta) -> str:

@@ -13,10 +13,10 @@ def body(value: object) -> bytes:
 
 
 def test_one_event_or_an_array_per_content_type() -> None:
-    assert len(parse_body(body(received()), "application/cloudevents+json")) == 1
-    assert len(parse_body(body([received(), received()]), "application/json; charset=utf-8")) == 2
-    assert len(parse_body(body([received()]), "application/cloudevents-batch+json")) == 1
-    assert len(parse_body(body(received()), None)) == 1
+    assert len(parse_body(body(received()), "application/cloudevents+json").items) == 1
+    assert len(parse_body(body([received(), received()]), "application/json; charset=utf-8").items) == 2
+    assert len(parse_body(body([received()]), "application/cloudevents-batch+json").items) == 1
+    assert len(parse_body(body(received()), None).items) == 1
 
 
 @pytest.mark.parametrize(("raw", "content_type", "status", "words"), [

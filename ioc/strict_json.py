@@ -1,0 +1,178 @@
+"""Strict JSON for events (events.md v2, "A body is strict JSON"). Pure.
+
+What Python's :mod:`json` accepts and an event may not carry:
+
+- duplicate member names in an object (``json`` keeps the last one silently);
+- ``NaN``, ``Infinity``, ``-Infinity``, and number literals that overflow a double
+  (``1e999``, an integer of more than 308 digits);
+- strings holding a lone UTF-16 surrogate (``"\\ud800"``): not Unicode, cannot be stored;
+- nesting deeper than :data:`MAX_DEPTH` levels (the parser itself stops near 1,000 with a
+  ``RecursionError``, which must not escape as a server error).
+
+An event whose own compact UTF-8 serialization exceeds :data:`MAX_EVENT_BYTES` is
+``too_large``; the caller checks that, since it holds the serialization.
+
+A batch body is parsed once by :func:`parse`: a fault inside one event does not make the
+whole body unreadable; it is left in place as a :class:`Fault` and :func:`fault_of` finds
+it for that event alone, so the batch rejects that event by index. Only a body that cannot
+be read at all (malformed, or nested beyond the parser's limit) raises
+:class:`StrictJSONError`. :func:`loads` is the one-event form (a Kafka record): any fault
+raises.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+MAX_EVENT_BYTES = 64 * 1024
+"""One event's own serialized size (events.md): beyond it, ``too_large``."""
+MAX_DEPTH = 64
+"""Levels of nesting an event may have (the envelope is level 1, ``data`` level 2)."""
+_MAX_NUMBER_CHARS = 309
+"""An integer literal longer than this may exceed a double's range (1.8e308)."""
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+class StrictJSONError(ValueError):
+    """The text breaks the strict-JSON rules; the message says where and how."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """Stands, in a parsed body, for a value that breaks the rules (why: ``reason``)."""
+
+    reason: str
+    partial: dict[str, Any] | None = None
+    """For an object with duplicate names: its members, the last of each name (to name the
+    event's id and source in the rejection; never published)."""
+
+
+class Parsed(NamedTuple):
+    value: Any
+    faulty: bool
+    """Some :class:`Fault` is somewhere in ``value``."""
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def parse(text: str) -> Parsed:
+    """Parse a body; faults inside it become :class:`Fault` values (see the module doc).
+
+    Raises :class:`StrictJSONError` when the text as a whole is not JSON."""
+    faults = 0
+
+    def pairs(members: list[tuple[str, Any]]) -> Any:
+        nonlocal faults
+        obj = dict(members)
+        if len(obj) == len(members):
+            return obj
+        seen: set[str] = set()
+        for name, _ in members:
+            if name in seen:
+                break
+            seen.add(name)
+        faults += 1
+        return Fault(f"duplicate member name '{_short(name)}'", obj)
+
+    def constant(name: str) -> Any:
+        nonlocal faults
+        faults += 1
+        return Fault(f"non-finite number {name} (JSON has none)")
+
+    def real(literal: str) -> Any:
+        nonlocal faults
+        value = float(literal)
+        if math.isfinite(value):
+            return value
+        faults += 1
+        return Fault(f"number {_short(literal)} overflows a double")
+
+    def integer(literal: str) -> Any:
+        nonlocal faults
+        if len(literal) <= _MAX_NUMBER_CHARS:
+            return int(literal)
+        faults += 1
+        return Fault(f"integer of {len(literal):,} characters overflows a double")
+
+    decoder = json.JSONDecoder(object_pairs_hook=pairs, parse_constant=constant,
+                               parse_float=real, parse_int=integer)
+    try:
+        value = decoder.decode(text)
+    except json.JSONDecodeError as exc:
+        raise StrictJSONError(f"malformed JSON: {exc.msg} at line {exc.lineno} "
+                              f"column {exc.colno}") from None
+    except RecursionError:
+        raise StrictJSONError(f"nested too deeply (an event may have at most {MAX_DEPTH} "
+                              "levels)") from None
+    return Parsed(value, faults > 0)
+
+
+def _brackets(text: bytes | str) -> int:
+    if isinstance(text, bytes):
+        return text.count(b"{") + text.count(b"[")
+    return text.count("{") + text.count("[")
+
+
+def fault_of(value: Any, serialized: bytes | str | None = None, faulty: bool = True) -> str | None:
+    """Why one event (a parsed value) breaks the rules, or None.
+
+    ``serialized``, its compact serialization, when known, lets an event with few brackets
+    skip the walk; ``faulty=False`` says :func:`parse` found no fault in the whole body."""
+    if isinstance(value, Fault):
+        return value.reason
+    if not faulty and serialized is not None and _brackets(serialized) <= MAX_DEPTH:
+        return None
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return f"nested deeper than {MAX_DEPTH} levels"
+        for child in (node.values() if isinstance(node, dict) else
+                      node if isinstance(node, list) else ()):
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+            elif isinstance(child, Fault):
+                return child.reason
+    return None
+
+
+def dumps(value: Any) -> bytes:
+    """Compact UTF-8 JSON of a parsed value (what goes to Kafka).
+
+    Raises :class:`StrictJSONError` for what cannot be written as strict JSON."""
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"),
+                          allow_nan=False).encode()
+    except UnicodeEncodeError:
+        raise StrictJSONError("a string holds a lone UTF-16 surrogate (not Unicode)") from None
+    except RecursionError:
+        raise StrictJSONError(f"nested deeper than {MAX_DEPTH} levels") from None
+    except (TypeError, ValueError) as exc:  # a Fault left in place, a non-finite float
+        raise StrictJSONError(f"not strict JSON: {exc}") from None
+
+
+def decode_utf8(raw: bytes | str) -> str:
+    if isinstance(raw, str):
+        return raw
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StrictJSONError(f"body is not valid UTF-8 (byte {exc.start})") from None
+
+
+def loads(raw: bytes | str) -> Any:
+    """One event's text, strictly: any fault raises :class:`StrictJSONError`."""
+    text = decode_utf8(raw)
+    parsed = parse(text)
+    reason = fault_of(parsed.value, text, parsed.faulty)
+    if reason is not None:
+        raise StrictJSONError(reason)
+    if _SURROGATE_ESCAPE.search(text):
+        dumps(parsed.value)
+    return parsed.value
