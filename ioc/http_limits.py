@@ -14,8 +14,9 @@ memory in a test). :func:`guarded_http` is the httptools protocol with both boun
 
 uvicorn's own keep-alive timeout still closes an idle connection between requests first.
 The body is the application's to bound: :func:`read_bounded` refuses a declared length over
-the limit before reading anything, cuts a chunked body at the limit, and gives up after
-``timeout_s`` (the caller answers 408 with ``Connection: close``).
+the limit before reading anything, keeps nothing past the limit (and reads at most a bounded
+amount more, dropped, so the client sees the 413), and gives up after ``timeout_s`` (the
+caller answers 408 or 413 with ``Connection: close``).
 """
 
 from __future__ import annotations
@@ -37,10 +38,12 @@ class BodyRefused(Exception):
 
 
 async def read_bounded(chunks: AsyncIterator[bytes], declared_length: str | None, limit: int,
-                       timeout_s: float) -> bytes:
+                       timeout_s: float, *, drain_bytes: int = 1024 * 1024) -> bytes:
     """The body from ``chunks``; :class:`BodyRefused` when its declared length is over
     ``limit`` (nothing read), when more than ``limit`` bytes arrive, or when it is not complete
-    within ``timeout_s`` of the call."""
+    within ``timeout_s`` of the call (408). Past the limit, up to ``drain_bytes`` more are read
+    and dropped within the same deadline before giving up: a client that writes its whole
+    body before reading the answer then sees the 413 instead of a reset connection."""
     if declared_length is not None and declared_length.strip().isdigit() \
             and int(declared_length) > limit:
         raise BodyRefused(413, f"the body is {int(declared_length):,} bytes; at most {limit:,} "
@@ -51,11 +54,15 @@ async def read_bounded(chunks: AsyncIterator[bytes], declared_length: str | None
         async with asyncio.timeout(timeout_s):
             async for chunk in chunks:
                 size += len(chunk)
-                if size > limit:
-                    raise BodyRefused(413, f"the body exceeds {limit:,} bytes")
-                parts.append(chunk)
+                if size <= limit:
+                    parts.append(chunk)
+                elif size > limit + drain_bytes:
+                    break
     except TimeoutError:
-        raise BodyRefused(408, f"the body was not complete within {timeout_s:g} s") from None
+        if size <= limit:
+            raise BodyRefused(408, f"the body was not complete within {timeout_s:g} s") from None
+    if size > limit:
+        raise BodyRefused(413, f"the body exceeds {limit:,} bytes")
     return b"".join(parts)
 
 

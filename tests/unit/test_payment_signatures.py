@@ -118,3 +118,16 @@ def test_read_bounded_gives_up_on_a_stalled_body() -> None:
 
 def test_read_bounded_returns_a_body_within_limits() -> None:
     assert asyncio.run(read_bounded(_chunks(b"{", b'"a": 1', b"}"), "8", 1024, 5)) == b'{"a": 1}'
+
+
+def test_read_bounded_drops_a_bounded_amount_past_the_limit_then_refuses() -> None:
+    async def endless() -> AsyncIterator[bytes]:
+        while True:
+            yield b"z" * 1000
+
+    with pytest.raises(BodyRefused) as refused:
+        asyncio.run(read_bounded(endless(), None, 1024, 5, drain_bytes=4096))
+    assert refused.value.status == 413
+    with pytest.raises(BodyRefused) as stalled_past_limit:
+        asyncio.run(read_bounded(_chunks(b"a" * 2000, b"b", stall_after=1), None, 1024, 0.05))
+    assert stalled_past_limit.value.status == 413
