@@ -22,6 +22,7 @@ import httpx
 from kafka.errors import KafkaError
 
 from connectors.checkpoint import Checkpoint
+from connectors.metrics import CONNECTOR_ERRORS, error_kind
 from connectors.publisher import EventPublisher
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,7 @@ class DvcPoller:
                     backoff = 0.0
                 except (httpx.HTTPError, ValueError, KafkaError) as exc:
                     self.stats.errors += 1
+                    CONNECTOR_ERRORS.labels("dvc", error_kind(exc)).inc()
                     backoff = min(self._max_backoff, max(0.5, backoff * 2))
                     log.warning("administrative-procedure system poll failed; retrying",
                                 extra={"error": str(exc), "retry_in_s": backoff})

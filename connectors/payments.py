@@ -51,7 +51,7 @@ from kafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import ClientDisconnect
 
-from connectors.metrics import CONNECTOR_EVENTS
+from connectors.metrics import CONNECTOR_ERRORS, CONNECTOR_EVENTS, error_kind
 from connectors.publisher import EventPublisher
 from ioc.clock import Clock
 from ioc.events import Rejection, Rules, validate_event
@@ -205,6 +205,7 @@ def create_payments_app(config: PaymentsConfig, publisher: EventPublisher, rules
                                             timeout_s=config.ack_timeout_s))
         except KafkaError as exc:
             count("failed", "broker")
+            CONNECTOR_ERRORS.labels("payments", error_kind(exc)).inc()
             raise HTTPException(503, f"the broker did not take the event ({exc!r}); retry: "
                                      "this delivery was not recorded") from None
         count("accepted")

@@ -38,6 +38,12 @@ from kafka.errors import KafkaError
 from paho.mqtt.enums import CallbackAPIVersion
 
 from connectors.checkpoint import Checkpoint
+from connectors.metrics import (
+    CONNECTOR_ERRORS,
+    SPOOL_BACKLOG_BYTES,
+    SPOOL_BACKLOG_MESSAGES,
+    error_kind,
+)
 from connectors.publisher import EventPublisher
 
 log = logging.getLogger(__name__)
@@ -83,6 +89,22 @@ class Spool:
     @property
     def published_offset(self) -> int:
         return int(self._checkpoint.load().get("offset", 0))
+
+    def backlog(self) -> tuple[int, int]:
+        """Bytes and messages received but not yet acknowledged by the broker (a line still
+        being written is counted in the bytes, not the messages)."""
+        size, messages = 0, 0
+        with open(self._path, "rb") as src:  # append-only: read beside the writer, unlocked
+            src.seek(self.published_offset)
+            while chunk := src.read(1 << 20):
+                size += len(chunk)
+                messages += chunk.count(b"\n")
+        return size, messages
+
+    def export_backlog(self) -> None:
+        """Serve the backlog in ioc_sensor_spool_backlog_bytes/_messages, read when scraped."""
+        SPOOL_BACKLOG_BYTES.set_function(lambda: self.backlog()[0])
+        SPOOL_BACKLOG_MESSAGES.set_function(lambda: self.backlog()[1])
 
     def append(self, payload: bytes) -> None:
         with self._lock:
@@ -162,6 +184,7 @@ class SensorConnector:
             try:
                 handled = self.publish_pending()
             except KafkaError as exc:
+                CONNECTOR_ERRORS.labels("sensors", error_kind(exc)).inc()
                 log.warning("broker did not ack sensor events; retrying", extra={"error": repr(exc)})
                 stop.wait(1.0)
                 continue
@@ -182,6 +205,7 @@ def run_sensors(publisher: EventPublisher, spool: Spool, *, source: str, host: s
                 topic: str, client_id: str, username: str, password: str,
                 stop: threading.Event) -> SensorStats:
     connector = SensorConnector(publisher, spool, source)
+    spool.export_backlog()
     client = mqtt_client(client_id, username, password)
     client.on_message = connector.on_message
 
@@ -190,7 +214,13 @@ def run_sensors(publisher: EventPublisher, spool: Spool, *, source: str, host: s
                                                           "reason": str(reason)})
         c.subscribe(topic, qos=1)
 
+    def on_disconnect(c: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if reason.is_failure:  # not our own disconnect at shutdown: paho reconnects
+            CONNECTOR_ERRORS.labels("sensors", "source").inc()
+            log.warning("MQTT broker connection lost; reconnecting", extra={"reason": str(reason)})
+
     client.on_connect = on_connect
+    client.on_disconnect = on_disconnect
     client.connect(host, port, keepalive=30)
     client.loop_start()
     sender = threading.Thread(target=connector.run_publisher, args=(stop,), name="sensor-publisher")

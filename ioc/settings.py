@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     station_silence_s: int = Field(default=600, ge=60, description="sensor.stations_silent window")
     gauge_interval_s: float = Field(default=10.0, gt=0, description="how often gauges go to the wall")
     broker_session_timeout_s: float = 10.0
+    worker_lag_interval_s: float = Field(
+        default=15.0, gt=0, description="how often the worker compares the events topic's end "
+        "offsets with the offsets stored with the KPIs (ioc_consumer_lag, the figure operators "
+        "watch first)")
     broker_cluster_check_s: float = Field(
         default=10.0, gt=0, description="how often the worker re-reads the broker's cluster id and "
         "exits if it changed: its stored offsets belong to one broker incarnation")

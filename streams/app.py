@@ -20,9 +20,10 @@ from ioc.events import rules_of
 from ioc.intake import RawRecord, received_at_of
 from ioc.reference import Reference
 from ioc.settings import Settings
+from ioc.source_labels import known_sources
 from ioc.storage import gauges, journal, ledger, station_state
 from ioc.storage.lifecycle import maintain_for
-from streams import alerting, metrics
+from streams import alerting, lag, metrics
 from streams.batch import BatchConfig, BatchProcessor
 from streams.kafka_transport import App
 from streams.publishing import OutRecord, change_records
@@ -92,9 +93,10 @@ def create_app(settings: Settings, reference: Reference, clock: Clock, cluster_i
             changes_topic=settings.changes_topic,
             utc_offset=reference.utc_offset,
         ),
-        rules, clock, publisher,
+        rules, clock, publisher, known_sources(settings, ()),
     )
     database = Database(settings.database_url)
+    lag.install(app, settings, cluster_id, database, processor)
     alerting.install(app, settings, reference, clock, Database(settings.database_url), publisher)
 
     @app.agent(events_topic, name="kpi")

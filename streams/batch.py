@@ -26,6 +26,7 @@ from ioc.kpis.counters import NO_DIM, event_cells, rollup
 from ioc.kpis.gauges import dossier_facts
 from ioc.kpis.sensors import rollup_sensors, sensor_cells
 from ioc.kpis.stations import reading_times
+from ioc.source_labels import source_label
 from ioc.storage import dossier_state, ledger, offsets, station_state
 from ioc.storage.kpi_cells import StoredCell, add_cells
 from ioc.storage.sensor_cells import StoredSensorCell, add_sensor_cells
@@ -69,8 +70,12 @@ def deadletter_record(topic: str, record: RawRecord, rejection: Rejection) -> Ou
 
 
 class BatchProcessor:
-    def __init__(self, config: BatchConfig, rules: Rules, clock: Clock, publisher: Publisher):
+    def __init__(self, config: BatchConfig, rules: Rules, clock: Clock, publisher: Publisher,
+                 known_sources: frozenset[str] = frozenset()):
         self._config = config
+        self.known_sources = known_sources
+        """Sources counted under their own label in ioc_events_total (the rest as "other");
+        the worker refreshes them as keys change."""
         self._rules = rules
         self._clock = clock
         self._publisher = publisher
@@ -107,7 +112,7 @@ class BatchProcessor:
             await dossier_state.merge_facts(conn, dossier_facts(outcome.accepted))
             await station_state.add_readings(conn, reading_times(outcome.accepted))
             await offsets.advance(conn, cfg.cluster_id, cfg.consumer, next_offsets(fresh))
-        self._count(outcome)
+        self._count(outcome, self.known_sources)
         await self._publish_changes(outcome.stored, outcome.stored_sensors)
         return outcome
 
@@ -125,12 +130,14 @@ class BatchProcessor:
                 self._config.changes_topic, messages, local_iso(self._clock.now(), offset)))
 
     @staticmethod
-    def _count(outcome: BatchOutcome) -> None:
-        """Count outcomes per batch (one metric update per label set, not per event)."""
+    def _count(outcome: BatchOutcome, known: frozenset[str]) -> None:
+        """Count outcomes per batch (one metric update per label set, not per event); sources
+        not known are counted as "other", so the label values stay bounded."""
         metrics.REDELIVERED.inc(outcome.redelivered)
         counts: Counter[tuple[str, str, str]] = Counter()
-        counts.update((e.source, "accepted", "") for e in outcome.accepted)
-        counts.update((e.source, "duplicate", "") for e in outcome.duplicates)
-        counts.update((r.source or "unknown", "rejected", r.code.value) for _, r in outcome.rejected)
+        counts.update((source_label(e.source, known), "accepted", "") for e in outcome.accepted)
+        counts.update((source_label(e.source, known), "duplicate", "") for e in outcome.duplicates)
+        counts.update((source_label(r.source, known), "rejected", r.code.value)
+                      for _, r in outcome.rejected)
         for labels, n in counts.items():
             metrics.EVENTS.labels(*labels).inc(n)

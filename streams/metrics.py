@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS = Counter(
     "ioc_events_total",
-    "Events judged by the stream worker, by source, outcome and reason",
+    "Events judged by the stream worker, by source (known sources; the rest as other), "
+    "outcome and reason",
     ["source", "outcome", "reason"],
 )
 REDELIVERED = Counter(
@@ -24,3 +25,11 @@ BATCH_RECORDS = Histogram(
 DB_RETRIES = Counter("ioc_worker_db_retries_total", "Batches retried after a database error")
 JOURNAL_PRUNED = Counter("ioc_intake_journal_pruned_total",
                          "Intake journal entries forgotten once counted (or past the lateness limit)")
+CONSUMER_LAG = Gauge(
+    "ioc_consumer_lag",
+    "Records on the events topic not yet counted: the partition's end offset minus the next "
+    "offset stored with the KPIs (every worker reports every partition; take the max)",
+    ["topic", "partition"],
+)
+LAG_CHECKED = Gauge("ioc_consumer_lag_checked_timestamp_seconds",
+                    "When ioc_consumer_lag was last computed (unix time)")

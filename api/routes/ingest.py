@@ -12,13 +12,15 @@ from pydantic import BaseModel
 
 from api.deps import Integrator, State
 from api.durable import NotSafe, publish_durably
-from ioc.events import Envelope, is_source
+from ioc.events import Envelope
 from ioc.ingest import MAX_BYTES, BodyError, judge_events, parse_body
+from ioc.source_labels import configured_sources, source_label
 
 router = APIRouter(tags=["ingest"])
 
 INGEST_EVENTS = Counter("ioc_ingest_events_total",
-                        "Events received over HTTP, by source, outcome and reason",
+                        "Events received over HTTP, by source (the key's bound sources and the "
+                        "connectors'; the rest as other), outcome and reason",
                         ["source", "outcome", "reason"])
 INGEST_REQUESTS = Counter("ioc_ingest_requests_total", "Ingest requests by status", ["status"])
 INGEST_SECONDS = Histogram("ioc_ingest_request_seconds", "Ingest request time, body read to ack",
@@ -57,9 +59,10 @@ async def read_bounded(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _source_label(source: str | None) -> str:
-    """A rejected event's source as a metric label: only well-formed ones, to bound labels."""
-    return source if source is not None and is_source(source) else "invalid"
+def _known(configured: frozenset[str], bound: tuple[str, ...] | None) -> frozenset[str]:
+    """The sources counted under their own label: the connectors' configured ones and those
+    the calling key is bound to (a key bound to none publishes under "other")."""
+    return configured | frozenset(bound or ())
 
 
 _EVENT_SCHEMA: dict[str, Any] = {**Envelope.model_json_schema(), "title": "CloudEvent",
@@ -116,8 +119,9 @@ async def ingest(request: Request, state: State,
                 [(p.event.dedup_key, p.key, p.value) for p in judged.publish], received_at)
         except NotSafe as exc:
             raise _refuse(503, f"{exc}; nothing was accepted, retry the request") from None
-    tally = Tally((p.event.source, "accepted", "") for p in judged.publish)
-    tally.update((_source_label(r.source), "rejected", r.code) for r in judged.rejected)
+    known = _known(configured_sources(state.settings), integrator.sources)
+    tally = Tally((source_label(p.event.source, known), "accepted", "") for p in judged.publish)
+    tally.update((source_label(r.source, known), "rejected", r.code) for r in judged.rejected)
     for (source, outcome, reason), n in tally.items():
         INGEST_EVENTS.labels(source, outcome, reason).inc(n)
     INGEST_REQUESTS.labels("202").inc()

@@ -113,3 +113,11 @@ async def list_keys_async(conn: AsyncConnection) -> list[KeyInfo]:
 async def revoke_key_async(conn: AsyncConnection, key_id: int, revoked_by: str) -> bool:
     cur = await conn.execute(_REVOKE, (revoked_by, key_id))
     return await cur.fetchone() is not None
+
+
+async def bound_sources_async(conn: AsyncConnection) -> set[str]:
+    """Every source some unrevoked integrator key is bound to (the metric label values)."""
+    cur = await conn.execute(
+        "SELECT DISTINCT unnest(sources) FROM api_tokens"
+        " WHERE revoked_at IS NULL AND sources IS NOT NULL")
+    return {row[0] for row in await cur.fetchall()}

@@ -45,3 +45,14 @@ async def advance(
         ([t for (t, _), _ in items], [p for (_, p), _ in items], [o for _, o in items],
          cluster_id, consumer),
     )
+
+
+async def stored_positions(conn: AsyncConnection, cluster_id: str, consumer: str,
+                           topic: str) -> dict[int, int]:
+    """The next offset to process per partition of ``topic``, as committed with the KPIs
+    (read without locking: for the lag gauge, never for processing)."""
+    cur = await conn.execute(
+        "SELECT partition, next_offset FROM consumer_offsets"
+        " WHERE cluster_id = %s AND consumer = %s AND topic = %s",
+        (cluster_id, consumer, topic))
+    return {row[0]: row[1] for row in await cur.fetchall()}
