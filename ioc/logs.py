@@ -14,13 +14,19 @@ import re
 import sys
 from datetime import UTC, datetime
 
-_SECRET = re.compile(r"(?i)(\b(?:[a-z0-9]+_)*token=|\bbearer\s+)[^&\s\"'\\,;]+")
+# token=<value> (a URL's query, an environment line), "token": "<value>" (a JSON message, with
+# or without escaped quotes, or a Python repr), Bearer <value>, and anything shaped like an
+# issued key (ioc.tokens.new_token) wherever it stands
+_SECRET = re.compile(
+    r"(?i)(\b(?:[a-z0-9]+_)*token=|\bbearer\s+"
+    r"|\\?[\"'](?:[a-z0-9]+_)*token\\?[\"']\s*:\s*\\?[\"'])[^&\s\"'\\,;]+")
+_ISSUED_KEY = re.compile(r"\bioc_(?:int|ope|lea|adm)_[A-Za-z0-9_-]{32}(?![A-Za-z0-9_-])")
 _REDACTED = "[redacted]"
 
 
 def redact(text: str) -> str:
-    """``text`` without the values of ``token=`` parameters and ``Bearer`` credentials."""
-    return _SECRET.sub(lambda m: m.group(1) + _REDACTED, text)
+    """``text`` without the values of tokens and ``Bearer`` credentials."""
+    return _ISSUED_KEY.sub(_REDACTED, _SECRET.sub(lambda m: m.group(1) + _REDACTED, text))
 
 
 def _is_request_line(record: logging.LogRecord) -> bool:

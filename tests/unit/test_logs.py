@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from ioc.logs import redact, setup_logging
+from ioc.tokens import Role, new_token
 
 
 @pytest.fixture
@@ -28,6 +29,12 @@ def test_token_values_and_bearer_credentials_are_redacted() -> None:
     assert redact("Authorization: Bearer ioc_adm_xyz") == "Authorization: Bearer [redacted]"
     assert redact("IOC_DVC_TOKEN=s3cret rest") == "IOC_DVC_TOKEN=[redacted] rest"
     assert redact("tokens=5 refused") == "tokens=5 refused"
+    frame = """< TEXT '{\\"type\\": \\"auth\\", \\"token\\": \\"abc-1_x\\"}' [69 bytes]"""
+    assert "abc-1_x" not in redact(frame) and redact(frame).endswith("[69 bytes]")
+    assert redact("{'token': 'abc', 'x': 1}") == "{'token': '[redacted]', 'x': 1}"
+    key = new_token(Role.ADMIN)
+    assert redact(f"key {key} shown") == "key [redacted] shown"
+    assert redact("ioc_api_loop_lag_seconds_bucket") == "ioc_api_loop_lag_seconds_bucket"
 
 
 def logging_to(out: io.StringIO, level: str) -> None:
