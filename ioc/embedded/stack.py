@@ -20,6 +20,7 @@ import psycopg
 
 from ioc.credentials import ensure_credentials
 from ioc.embedded.broker import EmbeddedBroker
+from ioc.embedded.logfiles import LogLimit
 from ioc.embedded.mqtt import EmbeddedMqtt
 from ioc.embedded.postgres import EmbeddedPostgres
 from ioc.embedded.processes import free_port, http_ok, port_free, spawn, stop, wait_until
@@ -100,7 +101,8 @@ class Stack:
     def start_sources(self) -> list[str]:
         """The simulator's way in, as real sources come: an MQTT broker for the stations, the
         three connectors, and the simulator serving a fake administrative-procedure system."""
-        self.mqtt = EmbeddedMqtt("127.0.0.1", free_port(), self.data_dir / "mqtt")
+        self.mqtt = EmbeddedMqtt("127.0.0.1", free_port(), self.data_dir / "mqtt",
+                                 log_limit=LogLimit.of(self.settings))
         self.mqtt.start()
         secrets = ensure_source_secrets(self.data_dir / "source-secrets.json")
         dvc_port = free_port()
@@ -125,11 +127,12 @@ class Stack:
         logs = self.data_dir / "logs"
         self.say(f"ioc: data dir {self.data_dir.resolve()}, logs in {logs.resolve()}")
         self.postgres = EmbeddedPostgres(self.data_dir / "postgres", free_port(),
-                                         logs / "postgres.log")
+                                         logs / "postgres.log", log_limit=LogLimit.of(self.settings))
         self.postgres.start()
         self.say(f"ioc: PostgreSQL ready on 127.0.0.1:{self.postgres.port} "
                  f"({time.monotonic() - started:.1f} s)")
-        self.broker = EmbeddedBroker("127.0.0.1", free_port(), logs / "broker.log")
+        self.broker = EmbeddedBroker("127.0.0.1", free_port(), logs / "broker.log",
+                                     log_limit=LogLimit.of(self.settings))
         self.broker.start()
         self.say(f"ioc: Kafka broker (tansu, memory) ready on {self.broker.bootstrap} "
                  f"({time.monotonic() - started:.1f} s)")
@@ -166,7 +169,8 @@ class Stack:
         return tokens
 
     def _spawn(self, child: Child) -> None:
-        child.proc = spawn(child.args, log_file=child.log_file, env=self.child_env())
+        child.proc = spawn(child.args, log_file=child.log_file, env=self.child_env(),
+                           log_limit=LogLimit.of(self.settings))
         child.started_at = time.monotonic()
 
     def _children_alive(self) -> bool:
