@@ -152,6 +152,23 @@ def _cmd_bench_alerts(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_soak(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from ioc.reference import load_reference
+    from ioc.soak.report import report_lines
+    from ioc.soak.run import run_soak
+
+    result = run_soak(args.minutes, args.rate, load_reference(settings.reference_file),
+                      data_dir=Path(args.data_dir) if args.data_dir else None, exclude=args.exclude)
+    print("\n".join(report_lines(result)))
+    if args.report:
+        Path(args.report).write_text(json.dumps(result.as_json(), indent=2, default=str) + "\n",
+                                     encoding="utf-8")
+    ok = result.lost == 0 and result.double_counted == 0 and result.all_recovered()
+    return 0 if ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ioc", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -238,6 +255,16 @@ def build_parser() -> argparse.ArgumentParser:
     bench_al.add_argument("--pending-trials", type=int, default=10)
     bench_al.add_argument("--pending-s", type=float, default=3.0, help="pending period of that rule")
     bench_al.set_defaults(func=_cmd_bench_alerts)
+    soak = sub.add_parser("soak", help="ioc up under load while its parts are SIGKILLed; lost and "
+                                       "double-counted events, recovery, memory")
+    soak.add_argument("--minutes", type=float, default=10, help="length of the run")
+    soak.add_argument("--rate", type=float, default=500, help="events/s (HTTP ingest and payment webhooks)")
+    soak.add_argument("--data-dir", default=None, help="the stack's data dir (default: a new temp dir)")
+    soak.add_argument("--report", default=None, help="also write the figures to this JSON file")
+    soak.add_argument("--exclude", nargs="*", default=[],
+                      choices=["worker", "api", "postgres", "payments", "broker"],
+                      help="parts not to kill")
+    soak.set_defaults(func=_cmd_soak)
     return parser
 
 

@@ -1,0 +1,32 @@
+"""``ioc soak`` for two minutes: ``ioc up`` under load (HTTP ingest and payment webhooks, with
+duplicates, late and invalid events, 10,000 malformed ones and a WebSocket client that never
+reads) while its parts are SIGKILLed; nothing acknowledged is lost or counted twice, and each
+part comes back."""
+
+from __future__ import annotations
+
+import pytest
+
+from ioc.reference import load_reference
+from ioc.soak.report import report_lines
+from ioc.soak.run import run_soak
+
+pytestmark = pytest.mark.integration
+
+NOT_YET = ("postgres", "broker")
+"""Faults ``ioc up`` does not survive yet: a PostgreSQL or broker death stops the whole stack
+until its supervisor restarts services too (and acknowledged events held only by the memory
+broker are re-sent from the intake journal). Remove each once that has landed."""
+
+
+def test_two_minute_soak_loses_nothing_and_counts_nothing_twice() -> None:
+    result = run_soak(2, 200, load_reference(), exclude=NOT_YET)
+    print("\n".join(report_lines(result)))
+    assert result.acknowledged > 10_000
+    assert (result.lost, result.kpi_missing, result.vnd_missing) == (0, 0, 0)
+    assert (result.double_counted, result.vnd_double_counted, result.wrong_cells) == (0, 0, 0), \
+        result.wrong_examples
+    assert result.all_recovered(), [f.line() for f in result.faults]
+    assert (result.malformed_posted, result.malformed_rejected) == (10_000, 10_000)
+    assert result.invalid_rejected > 0 and not result.unexpected
+    assert result.unacknowledged == 0
