@@ -1,4 +1,9 @@
-"""The ``ioc`` command."""
+"""ioc: run and operate the IOC streaming backend.
+
+Every process is a sub-command configured by IOC_* environment variables (ioc/settings.py):
+`ioc up` starts everything on this machine with the embedded broker and database; in
+production each service runs one of `ioc migrate`, `ioc worker`, `ioc api`, `ioc connect ...`.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ioc import package_version
 from ioc.logs import setup_logging
 from ioc.settings import Settings, load_settings
 from ioc.tokens import Role
@@ -170,27 +176,32 @@ def _cmd_soak(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ioc", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="ioc", description=__doc__, formatter_class=_HelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}",
+                        help="print the installed version and exit")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     up = sub.add_parser("up", help="start everything on this machine (embedded broker and database)")
-    up.add_argument("--port", type=int, default=8000, help="API and wall port (default 8000)")
-    up.add_argument("--data-dir", default=".ioc", help="where state is kept (default ./.ioc)")
+    up.add_argument("--port", type=int, default=8000, help="API and wall port")
+    up.add_argument("--data-dir", default=".ioc", help="where state is kept")
     up.add_argument("--no-simulator", action="store_true", help="do not start the simulator")
-    up.add_argument("--rate", type=float, default=None, help="simulator events per second")
+    up.add_argument("--rate", type=float, default=None,
+                    help="simulator events per second (default: IOC_SIM_RATE)")
     up.set_defaults(func=_cmd_up)
 
     worker = sub.add_parser("worker", help="run a stream worker against IOC_KAFKA_BOOTSTRAP")
     worker.set_defaults(func=_cmd_worker)
 
     api = sub.add_parser("api", help="serve the API and the wall")
-    api.add_argument("--host", default=None)
-    api.add_argument("--port", type=int, default=None)
+    api.add_argument("--host", default=None, help="address to listen on (default: IOC_API_HOST)")
+    api.add_argument("--port", type=int, default=None, help="port to listen on (default: IOC_API_PORT)")
     api.set_defaults(func=_cmd_api)
 
     sim = sub.add_parser("simulate", help="publish simulated events in real time")
-    sim.add_argument("--rate", type=float, default=None, help="dossier and payment events per second")
-    sim.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    sim.add_argument("--rate", type=float, default=None,
+                     help="dossier and payment events per second (default: IOC_SIM_RATE)")
+    sim.add_argument("--duration", type=float, default=None,
+                     help="stop after this many seconds (default: run until stopped)")
     sim.add_argument("--via", choices=["kafka", "http", "connectors"], default=None,
                      help="where events go (default IOC_SIM_VIA, kafka)")
     sim.set_defaults(func=_cmd_simulate)
@@ -201,13 +212,13 @@ def build_parser() -> argparse.ArgumentParser:
     connect = sub.add_parser("connect", help="run a source connector (publishes to Kafka)")
     con_sub = connect.add_subparsers(dest="connector", required=True)
     rep = con_sub.add_parser("replay", help="publish a CSV or NDJSON history file, resumable")
-    rep.add_argument("file")
+    rep.add_argument("file", help="the history file (.ndjson or .csv)")
     rep.add_argument("--format", choices=["ndjson", "csv"], default=None,
                      help="default: by the file's extension")
     rep.add_argument("--chunk", type=int, default=1000, help="records per acked send")
     con_sub.add_parser("dvc", help="poll the administrative-procedure system (IOC_DVC_URL)")
     fake = con_sub.add_parser("fake-dvc", help="serve a fake administrative-procedure system")
-    fake.add_argument("--port", type=int, default=8090)
+    fake.add_argument("--port", type=int, default=8090, help="port to serve on")
     fake.add_argument("--rate", type=float, default=5.0, help="dossier events per second")
     con_sub.add_parser("payments", help="receive signed payment-gateway webhooks")
     con_sub.add_parser("sensors", help="subscribe to sensor readings over MQTT")
@@ -216,13 +227,14 @@ def build_parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="manage API keys in IOC_DATABASE_URL")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_sub.add_parser("create", help="create a key and print its token once")
-    create.add_argument("--role", choices=[role.value for role in Role], default=Role.INTEGRATOR.value)
+    create.add_argument("--role", choices=[role.value for role in Role], default=Role.INTEGRATOR.value,
+                        help="what the key may do")
     create.add_argument("--name", required=True, help="who or what holds the key")
     create.add_argument("--source", action="append",
                         help="a source an integrator key may publish for (repeat; none: any)")
     keys_sub.add_parser("list", help="every key, active and revoked (never the tokens)")
     revoke = keys_sub.add_parser("revoke", help="revoke a key by its id")
-    revoke.add_argument("id", type=int)
+    revoke.add_argument("id", type=int, help="the key's id (ioc keys list)")
     keys.set_defaults(func=_cmd_keys)
 
     bench = sub.add_parser("bench", help="measure one stream worker on the embedded stack")
@@ -243,16 +255,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench_con.add_argument("--events", type=int, default=20_000, help="events per connector")
     bench_con.set_defaults(func=_cmd_bench_connectors)
     bench_feed = sub.add_parser("bench-feed", help="measure the live feed with many WebSocket clients")
-    bench_feed.add_argument("--clients", type=int, default=1000)
+    bench_feed.add_argument("--clients", type=int, default=1000, help="WebSocket clients")
     bench_feed.add_argument("--rate", type=float, default=10, help="simulated events/s")
-    bench_feed.add_argument("--seconds", type=float, default=30)
+    bench_feed.add_argument("--seconds", type=float, default=30, help="length of the run")
     bench_feed.add_argument("--subscription", choices=["wall", "all-today"], default="wall",
                             help="what each client subscribes to: the wall's tiles, or every KPI")
     bench_feed.set_defaults(func=_cmd_bench_feed)
     bench_al = sub.add_parser("bench-alerts", help="measure event → alert webhook delay")
     bench_al.add_argument("--trials", type=int, default=100, help="alerts fired and resolved")
     bench_al.add_argument("--rate", type=float, default=1000, help="background events/s")
-    bench_al.add_argument("--pending-trials", type=int, default=10)
+    bench_al.add_argument("--pending-trials", type=int, default=10,
+                          help="alerts of a rule with a pending period")
     bench_al.add_argument("--pending-s", type=float, default=3.0, help="pending period of that rule")
     bench_al.set_defaults(func=_cmd_bench_alerts)
     soak = sub.add_parser("soak", help="ioc up under load while its parts are SIGKILLed; lost and "
@@ -265,14 +278,61 @@ def build_parser() -> argparse.ArgumentParser:
                       choices=["worker", "api", "postgres", "payments", "broker"],
                       help="parts not to kill")
     soak.set_defaults(func=_cmd_soak)
+    _finish_help(parser)
     return parser
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown after each argument's help, except where there is none to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False, [], argparse.SUPPRESS) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _finish_help(parser: argparse.ArgumentParser) -> None:
+    """Every sub-command's page: the same formatter, its one-line help as its description."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {choice.dest: choice.help for choice in action._choices_actions}
+            for name, child in action.choices.items():
+                child.formatter_class = _HelpFormatter
+                if child.description is None:
+                    child.description = helps.get(name)
+                _finish_help(child)
+
+
+EMBEDDED_COMMANDS = {"up", "bench", "bench-ingest", "bench-connectors", "bench-feed", "bench-alerts",
+                     "soak"}
+"""Sub-commands that start the embedded broker and database (the ``embedded`` extra)."""
+
+
 def main(argv: list[str] | None = None) -> int:
+    from pydantic import ValidationError
+
+    from ioc.cli_errors import embedded_missing_line, failure_line, missing_embedded, settings_error_line
+
     args = build_parser().parse_args(argv)
-    settings = load_settings()
+    command = " ".join(["ioc", args.command, *[getattr(args, d) for d in ("connector", "keys_command")
+                                               if getattr(args, d, None)]])
+    try:
+        settings = load_settings()
+    except ValidationError as exc:
+        print(f"{command}: {settings_error_line(exc)}", file=sys.stderr)
+        return 2
+    if args.command in EMBEDDED_COMMANDS and (missing := missing_embedded()):
+        print(f"{command}: {embedded_missing_line(missing)}", file=sys.stderr)
+        return 2
     setup_logging(settings.log_level, settings.log_json)
-    code: int = args.func(args, settings)
+    try:
+        code: int = args.func(args, settings)
+    except Exception as exc:
+        line = failure_line(exc, settings)
+        if line is None:
+            raise
+        print(f"{command}: {line}", file=sys.stderr)
+        return 1
     return code
 
 
