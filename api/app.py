@@ -6,7 +6,6 @@ import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, RedirectResponse
@@ -15,15 +14,18 @@ from psycopg_pool import AsyncConnectionPool
 
 from api.auth import TokenCache
 from api.feed import ChangeFeed, Hub, watch_loop_lag
+from api.limits import DATA_ERRORS, BodyDeadline, data_error, document_common_statuses
 from api.producer import EventProducer
 from api.routes import alerts, feed, ingest, keys, kpis, ops
 from api.state import AppState
+from dashboards import wall_dir
+from ioc import package_version
 from ioc.clock import Clock, SystemClock
 from ioc.events import rules_of
 from ioc.reference import load_reference
 from ioc.settings import Settings
 
-WALL_DIR = Path(__file__).resolve().parent.parent / "dashboards" / "wall"
+WALL_DIR = wall_dir()  # package data: served from the installed package, any working directory
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
@@ -59,10 +61,16 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
 
     app = FastAPI(
         title="IOC streaming backend",
-        version="0.1.0",
+        version=package_version(),
         description="Live KPIs of the province's public services: reads, live feed, operations.",
         lifespan=lifespan,
     )
+    app.add_middleware(BodyDeadline, timeout_s=settings.api_body_timeout_s)
+    build_openapi = app.openapi
+    app.openapi = lambda: (app.openapi_schema if app.openapi_schema is not None  # type: ignore[method-assign]
+                           else document_common_statuses(build_openapi()))
+    for error in DATA_ERRORS:
+        app.add_exception_handler(error, data_error)
     app.include_router(ingest.router)
     app.include_router(alerts.router)
     app.include_router(keys.router)

@@ -37,10 +37,12 @@ def _cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from api.app import create_app
+    from ioc.http_limits import guarded_http
 
     host = args.host or settings.api_host
     port = args.port or settings.api_port
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(),
+                http=guarded_http(settings.api_header_timeout_s, settings.api_max_header_bytes),
                 access_log=False, log_config=None,  # through ioc.logs: redacted, JSON
                 ws_ping_interval=20, ws_ping_timeout=20,
                 ws_per_message_deflate=settings.ws_per_message_deflate)

@@ -93,6 +93,16 @@ class Settings(BaseSettings):
     # API
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
+    api_body_timeout_s: float = Field(
+        default=20.0, gt=0, le=30, description="a request body not complete this long after its "
+        "headers gets 408 and the connection closes: a stalled upload holds nothing for long "
+        "(api.md: within 30 s)")
+    api_header_timeout_s: float = Field(
+        default=10.0, gt=0, description="`ioc api`: a connection's request headers must be complete "
+        "this long after it opens or after the previous response (uvicorn sets no such bound)")
+    api_max_header_bytes: int = Field(
+        default=32 * 1024, ge=1024, description="`ioc api`: larger request headers get 431 "
+        "(httptools itself takes headers of any size)")
     ingest_ack_timeout_s: float = Field(
         default=10.0, gt=0, description="HTTP ingest answers 503 when the broker has not acked by then")
     ws_queue_limit: int = Field(default=10_000, ge=1)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
 from api.deps import Admin, Reader, Responder, State
+from api.params import LongText, RowId, Text
 from api.producer import BrokerUnavailable
 from api.state import AppState
 from ioc.alerts.rules import RuleCheckError, RuleSpec, WebhookTarget, check_rule
@@ -93,11 +94,11 @@ class AlertDetail(Alert):
 
 
 class Note(BaseModel):
-    comment: str | None = Field(default=None, max_length=2000)
+    comment: LongText | None = None
 
 
 class Comment(BaseModel):
-    comment: str = Field(min_length=1, max_length=2000)
+    comment: LongText = Field(min_length=1)
 
 
 class StoredRuleOut(RuleSpec):
@@ -156,11 +157,11 @@ async def _announce(state: AppState, alert: Alert) -> None:
 async def list_alerts(
     state: State, _: Reader,
     state_: Annotated[list[AlertState] | None, Query(alias="state", description="repeatable")] = None,
-    rule_id: int | None = None,
-    district: Annotated[str | None, Query(description="a district code, or 'province'")] = None,
-    station: Annotated[str | None, Query(description="a station id (rules with scope 'stations')")] = None,
+    rule_id: RowId | None = None,
+    district: Annotated[Text | None, Query(description="a district code, or 'province'")] = None,
+    station: Annotated[Text | None, Query(description="a station id (rules with scope 'stations')")] = None,
     severity: Literal["info", "warning", "critical"] | None = None,
-    before_id: Annotated[int | None, Query(description="page: alerts older than this id")] = None,
+    before_id: Annotated[RowId | None, Query(description="page: alerts older than this id")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[Alert]:
     """Alerts, newest first (operator, leader, admin)."""
@@ -176,13 +177,13 @@ async def list_alerts(
 
 
 @router.get("/api/v1/alerts/{alert_id}", response_model=AlertDetail, responses={404: _ERRORS[404]})
-async def get_alert(alert_id: int, state: State, _: Reader) -> AlertDetail:
+async def get_alert(alert_id: RowId, state: State, _: Reader) -> AlertDetail:
     """One alert with its history and every notification attempt."""
     return await _alert_detail(state, alert_id)
 
 
 @router.post("/api/v1/alerts/{alert_id}/ack", response_model=AlertDetail, responses=_ERRORS)
-async def acknowledge(alert_id: int, state: State, who: Responder, body: Note | None = None) -> AlertDetail:
+async def acknowledge(alert_id: RowId, state: State, who: Responder, body: Note | None = None) -> AlertDetail:
     """Acknowledge a firing alert (operator, admin): it stays open until the values recover,
     and it no longer escalates."""
     await _act(state, alert_id, lambda c: store.acknowledge_alert(
@@ -193,7 +194,7 @@ async def acknowledge(alert_id: int, state: State, who: Responder, body: Note | 
 
 
 @router.post("/api/v1/alerts/{alert_id}/resolve", response_model=AlertDetail, responses=_ERRORS)
-async def resolve(alert_id: int, state: State, who: Responder, body: Note | None = None) -> AlertDetail:
+async def resolve(alert_id: RowId, state: State, who: Responder, body: Note | None = None) -> AlertDetail:
     """Close an open alert by hand (operator, admin). If the condition still holds, the next
     value opens a new alert after the rule's pending period."""
     await _act(state, alert_id, lambda c: store.resolve_alert(
@@ -205,7 +206,7 @@ async def resolve(alert_id: int, state: State, who: Responder, body: Note | None
 
 @router.post("/api/v1/alerts/{alert_id}/comments", response_model=AlertDetail, status_code=201,
              responses={404: _ERRORS[404]})
-async def comment(alert_id: int, body: Comment, state: State, who: Reader) -> AlertDetail:
+async def comment(alert_id: RowId, body: Comment, state: State, who: Reader) -> AlertDetail:
     """Add a comment to an alert's history (operator, leader, admin)."""
     await _act(state, alert_id, lambda c: store.comment_alert(c, alert_id, who, state.clock.now(),
                                                               body.comment))
@@ -251,7 +252,7 @@ async def list_rules(state: State, _: Admin) -> list[StoredRuleOut]:
 
 
 @router.get("/api/v1/alert-rules/{rule_id}", response_model=StoredRuleOut, responses=_RULE_ERRORS)
-async def get_rule(rule_id: int, state: State, _: Admin) -> StoredRuleOut:
+async def get_rule(rule_id: RowId, state: State, _: Admin) -> StoredRuleOut:
     async with state.pool.connection() as conn:
         try:
             return _rule_out(await store.get_rule(conn, rule_id))
@@ -271,7 +272,7 @@ async def create_rule(body: RuleIn, state: State, who: Admin) -> StoredRuleOut:
 
 
 @router.put("/api/v1/alert-rules/{rule_id}", response_model=StoredRuleOut, responses=_RULE_ERRORS)
-async def replace_rule(rule_id: int, body: RuleIn, state: State, who: Admin) -> StoredRuleOut:
+async def replace_rule(rule_id: RowId, body: RuleIn, state: State, who: Admin) -> StoredRuleOut:
     """Replace a rule (admin). Open alerts carry on under the new thresholds; disabling a rule
     resolves its open alerts. A webhook secret sent back as shown (16 asterisks) keeps the stored one."""
     async with state.pool.connection() as conn:
@@ -291,7 +292,7 @@ async def replace_rule(rule_id: int, body: RuleIn, state: State, who: Admin) -> 
 
 
 @router.delete("/api/v1/alert-rules/{rule_id}", status_code=204, responses=_RULE_ERRORS)
-async def delete_rule(rule_id: int, state: State, who: Admin) -> None:
+async def delete_rule(rule_id: RowId, state: State, who: Admin) -> None:
     """Retire a rule (admin); its open alerts are resolved, its history kept."""
     async with state.pool.connection() as conn:
         try:
@@ -328,7 +329,7 @@ async def list_notifications(
 
 @router.post("/api/v1/alert-notifications/{notification_id}/retry", status_code=202,
              responses={409: {"description": "not dead-lettered"}})
-async def retry_notification(notification_id: int, state: State, who: Admin) -> dict[str, str]:
+async def retry_notification(notification_id: RowId, state: State, who: Admin) -> dict[str, str]:
     """Queue a dead-lettered notification again (admin)."""
     async with state.pool.connection() as conn:
         try:
@@ -341,7 +342,7 @@ async def retry_notification(notification_id: int, state: State, who: Admin) -> 
 @router.get("/api/v1/audit", response_model=list[AuditEntry])
 async def audit_log(
     state: State, _: Admin,
-    before_id: Annotated[int | None, Query(description="page: entries older than this id")] = None,
+    before_id: Annotated[RowId | None, Query(description="page: entries older than this id")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEntry]:
     """Who acknowledged, resolved or commented on which alert, who changed which rule or key

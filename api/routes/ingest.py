@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from api.deps import Integrator, State
 from api.durable import NotSafe, publish_durably
+from ioc import http_limits
 from ioc.events import Envelope
 from ioc.ingest import MAX_BYTES, BodyError, judge_events, parse_body
 from ioc.source_labels import configured_sources, source_label
@@ -44,19 +45,16 @@ def _refuse(code: int, reason: str) -> HTTPException:
     return HTTPException(code, reason)
 
 
-async def read_bounded(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it is known to exceed ``limit`` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _refuse(413, f"the body is {int(declared):,} bytes; the limit is {limit:,}")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _refuse(413, f"the body exceeds the limit of {limit:,} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+async def read_bounded(request: Request, limit: int, timeout_s: float) -> bytes:
+    """The body: 413 when it is declared or found over ``limit`` bytes (a bounded excess is
+    read and dropped so the client sees the answer, not a reset), 408 when it is not
+    complete within ``timeout_s``; either closes the connection."""
+    try:
+        return await http_limits.read_bounded(request.stream(), request.headers.get("content-length"),
+                                              limit, timeout_s)
+    except http_limits.BodyRefused as exc:
+        INGEST_REQUESTS.labels(str(exc.status)).inc()
+        raise HTTPException(exc.status, exc.reason, headers={"Connection": "close"}) from None
 
 
 def _known(configured: frozenset[str], bound: tuple[str, ...] | None) -> frozenset[str]:
@@ -83,10 +81,13 @@ _BODY_DOC: dict[str, Any] = {
     "/api/v1/events", status_code=202, response_model=IngestResult,
     openapi_extra={"requestBody": _BODY_DOC},
     responses={
-        400: {"description": "the body is not UTF-8 JSON, or not an event or array of events"},
+        400: {"description": "the body is not UTF-8 JSON, or not an event or array of events, or "
+                             "nested too deeply to read (a fault inside one event, e.g. a "
+                             "duplicate member name, rejects that event alone)"},
         401: {"description": "no valid key"},
         403: {"description": "not an integrator key, or the key may not publish for a source "
                              "in the body (nothing is published)"},
+        408: {"description": "the body was not complete within IOC_API_BODY_TIMEOUT_S"},
         413: {"description": "over 1 MiB or 1,000 events"},
         415: {"description": "unsupported content type"},
         503: {"description": "the broker did not take the events, or (embedded default) the "
@@ -100,7 +101,7 @@ async def ingest(request: Request, state: State,
     event is acknowledged by the broker; each rejected event is listed with its reason."""
     received_at = state.clock.now()  # the time limits are judged against entry (events.md)
     with INGEST_SECONDS.time():
-        body = await read_bounded(request, MAX_BYTES)
+        body = await read_bounded(request, MAX_BYTES, state.settings.api_body_timeout_s)
         # Parsing and judging a 1 MiB batch takes tens of milliseconds of CPU: done in a
         # worker thread, so the event loop (the feed, other requests) is not held that long.
         try:

@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from api.deps import Admin, State
+from api.params import RowId, Text
 from ioc.storage.audit import audit
 from ioc.storage.keys import (
     KeyRequestError,
@@ -19,9 +20,9 @@ router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
 
 
 class KeyRequest(BaseModel):
-    name: str = Field(min_length=1, max_length=200, description="who or what holds the key")
+    name: Text = Field(min_length=1, description="who or what holds the key")
     role: Role = Role.INTEGRATOR
-    sources: list[str] | None = Field(
+    sources: list[Text] | None = Field(max_length=1000,
         default=None, description="sources an integrator key may publish for; null: any")
 
 
@@ -65,7 +66,7 @@ async def list_all(state: State, _: Admin) -> list[Key]:
 
 @router.post("/{key_id}/revoke", response_model=Key,
              responses={404: {"description": "no active key with that id"}})
-async def revoke(key_id: int, state: State, admin: Admin) -> Key:
+async def revoke(key_id: RowId, state: State, admin: Admin) -> Key:
     """Revoke a key at once in this process; other API processes within 10 s."""
     async with state.pool.connection() as conn:
         if not await revoke_key_async(conn, key_id, f"api:{admin.name}"):

@@ -7,9 +7,10 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from api.deps import Reader, State
+from api.params import Instant, Text
 from api.views import day_value, point
 from ioc.changes import local_iso
 from ioc.events import METRICS
@@ -151,20 +152,24 @@ async def catalogue(_: Reader) -> list[KpiInfo]:
                     kind=k.kind.value, dimensions=["district", *k.dimensions]) for k in CATALOGUE]
 
 
-@router.get("/{kpi_id}/series", response_model=Series, response_model_exclude_unset=True)
+_UNKNOWN: dict[int | str, dict[str, Any]] = {404: {"description": "unknown KPI"}}
+
+
+@router.get("/{kpi_id}/series", response_model=Series, response_model_exclude_unset=True,
+            responses=_UNKNOWN)
 async def series(
     kpi_id: str, state: State, _: Reader,
     bucket: Annotated[Bucket, Query(description="1m, 1h or 1d (local days, UTC+07:00)")] = Bucket.MINUTE,
-    start: Annotated[AwareDatetime | None,
+    start: Annotated[Instant | None,
                      Query(description="RFC 3339; default: a window before end")] = None,
-    end: Annotated[AwareDatetime | None, Query(description="RFC 3339, exclusive; default: now")] = None,
-    district: Annotated[str | None, Query(description="district code; omit for the province")] = None,
-    station_id: Annotated[str | None, Query(description="sensor KPIs: one station")] = None,
-    metric: Annotated[str | None, Query(description="sensor KPIs: required, e.g. pm2_5")] = None,
-    agency_code: Annotated[str | None, Query(description="breakdown (KPIs that list it)")] = None,
-    channel: Annotated[str | None, Query(description="breakdown of dossier.received")] = None,
-    service_level: Annotated[str | None, Query(description="breakdown of dossier.received")] = None,
-    method: Annotated[str | None, Query(description="breakdown of payment KPIs")] = None,
+    end: Annotated[Instant | None, Query(description="RFC 3339, exclusive; default: now")] = None,
+    district: Annotated[Text | None, Query(description="district code; omit for the province")] = None,
+    station_id: Annotated[Text | None, Query(description="sensor KPIs: one station")] = None,
+    metric: Annotated[Text | None, Query(description="sensor KPIs: required, e.g. pm2_5")] = None,
+    agency_code: Annotated[Text | None, Query(description="breakdown (KPIs that list it)")] = None,
+    channel: Annotated[Text | None, Query(description="breakdown of dossier.received")] = None,
+    service_level: Annotated[Text | None, Query(description="breakdown of dossier.received")] = None,
+    method: Annotated[Text | None, Query(description="breakdown of payment KPIs")] = None,
 ) -> dict[str, Any]:
     """One point per bucket with data whose start lies in [start, end), start aligned down
     to its bucket. At most one breakdown (agency_code, channel, service_level, method)
@@ -212,12 +217,13 @@ async def series(
     return body
 
 
-@router.get("/{kpi_id}/current", response_model=Current, response_model_exclude_unset=True)
+@router.get("/{kpi_id}/current", response_model=Current, response_model_exclude_unset=True,
+            responses=_UNKNOWN)
 async def current(
     kpi_id: str, state: State, _: Reader,
-    district: Annotated[str | None, Query(description="district code; omit for the province")] = None,
-    station_id: Annotated[str | None, Query(description="sensor KPIs: one station")] = None,
-    metric: Annotated[str | None, Query(description="sensor KPIs: required, e.g. pm2_5")] = None,
+    district: Annotated[Text | None, Query(description="district code; omit for the province")] = None,
+    station_id: Annotated[Text | None, Query(description="sensor KPIs: one station")] = None,
+    metric: Annotated[Text | None, Query(description="sensor KPIs: required, e.g. pm2_5")] = None,
 ) -> dict[str, Any]:
     """Today's (local day) value so far."""
     kpi = _kpi(kpi_id)
