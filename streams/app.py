@@ -176,10 +176,13 @@ class Database:
                 try:
                     if self._conn is None or self._conn.closed:
                         self._conn = await AsyncConnection.connect(self._url, autocommit=True)
-                    return await work(self._conn)
+                    result = await work(self._conn)
+                    metrics.DATABASE_UP.set(1)
+                    return result
                 except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                     log.warning("database unavailable, retrying", extra={"error": str(exc)})
                     metrics.DB_RETRIES.inc()
+                    metrics.DATABASE_UP.set(0)
                     if self._conn is not None:
                         await self._conn.close()
                     self._conn = None

@@ -23,6 +23,8 @@ BATCH_RECORDS = Histogram(
     buckets=(1, 10, 100, 500, 1000, 2000, 5000, 10000),
 )
 DB_RETRIES = Counter("ioc_worker_db_retries_total", "Batches retried after a database error")
+DATABASE_UP = Gauge("ioc_worker_database_up",
+                    "1 when the worker's last database call succeeded, 0 while it fails and retries")
 JOURNAL_PRUNED = Counter("ioc_intake_journal_pruned_total",
                          "Intake journal entries forgotten once counted (or past the lateness limit)")
 CONSUMER_LAG = Gauge(
