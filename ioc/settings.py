@@ -203,6 +203,13 @@ class Settings(BaseSettings):
         default=3, ge=0, le=100,
         description="`ioc up`: rotated log files kept per process (name.log.1 …); at most "
                     "(1 + this) × IOC_LOG_MAX_BYTES of logs per process")
+    broker_memory_limit_mb: int = Field(
+        default=1024, ge=0,
+        description="`ioc up`: the embedded broker keeps every record in memory (it honours no "
+                    "retention); past this resident size it is restarted empty and the worker "
+                    "re-sends the intake journal (ioc/embedded/budget.py); 0: never")
+    broker_memory_check_s: float = Field(
+        default=10.0, gt=0, description="`ioc up`: how often the broker's memory is looked at")
 
     @field_validator("topic_prefix")
     @classmethod
