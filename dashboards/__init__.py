@@ -1,0 +1,12 @@
+"""Pages the API serves, shipped as package data: ``wall/`` (the operations wall).
+
+``dashboards/grafana`` holds Grafana's dashboards; Grafana reads them from the checkout,
+not from the package."""
+
+from importlib.resources import files
+from pathlib import Path
+
+
+def wall_dir() -> Path:
+    """The wall's folder in the installed package (editable or not, any working directory)."""
+    return Path(str(files(__name__) / "wall"))
