@@ -112,9 +112,10 @@ def test_objects_agree_with_the_cli_settings_and_operating_rules(overlay: str) -
 
     worker = deployments["ioc-worker"]["spec"]
     container = worker["template"]["spec"]["containers"][0]
-    env = {e["name"]: e["value"] for e in container["env"]}
+    worker_env = {e["name"]: e["value"] for e in container["env"]}
     assert container["livenessProbe"]["httpGet"]["port"] == "metrics"
-    assert {"name": "metrics", "containerPort": int(env["IOC_WORKER_METRICS_PORT"])} in container["ports"]
+    metrics_port = int(worker_env["IOC_WORKER_METRICS_PORT"])
+    assert {"name": "metrics", "containerPort": metrics_port} in container["ports"]
     assert 1 <= worker["replicas"] <= int(config["IOC_EVENT_PARTITIONS"])
     assert worker["strategy"]["rollingUpdate"]["maxSurge"] == 0  # never more than partitions
     requests = container["resources"]["requests"]
