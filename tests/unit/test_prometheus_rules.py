@@ -1,7 +1,8 @@
 """The Prometheus alert rules (deploy/prometheus/alerts.yml): loaded by deploy/prometheus.yml
 where compose mounts them, every expression names metrics the code really exports, every
 alert has a runbook section in docs/operations.md, and the Grafana dashboards show what the
-alerts watch. With `promtool` on the machine the file is also checked by Prometheus itself."""
+alerts watch. With `promtool` on the machine (Debian: apt-get install prometheus) the file
+is also checked by Prometheus itself and its unit tests (tests/prometheus) are run."""
 
 from __future__ import annotations
 
@@ -108,3 +109,8 @@ def test_promtool_accepts_the_rules() -> None:
     if promtool is None:
         pytest.skip("promtool is not installed; the rules are checked against the code above")
     subprocess.run([promtool, "check", "rules", str(RULES)], check=True, timeout=60)
+    subprocess.run([promtool, "check", "config", str(ROOT / "deploy" / "prometheus.yml")],
+                   check=True, timeout=60, capture_output=True)
+    # the alerts fire on the series they are meant for, and not before (tests/prometheus)
+    subprocess.run([promtool, "test", "rules", "alerts_test.yml"], check=True, timeout=60,
+                   cwd=ROOT / "tests" / "prometheus")
