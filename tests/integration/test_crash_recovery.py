@@ -1,17 +1,24 @@
 """The worker is SIGKILLed twice in the middle of a stream and restarted: the KPIs are
-still exactly the reference (aggregates and offsets commit in one transaction)."""
+still exactly the reference (aggregates and offsets commit in one transaction), on both
+storage layouts (plain PostgreSQL, and TimescaleDB when the server has it)."""
 
 from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 
 from ioc.reference import load_reference
 from tests.generator import generate_stream
-from tests.integration.conftest import Pipeline
+from tests.integration.conftest import (
+    Pipeline,
+    Services,
+    running_pipeline,
+    skip_without_timescaledb,
+)
 from tests.integration.kpi_check import api_cells, api_sensor_values
 from tests.reference_kpis import accepted_events, expected_cells, expected_sensor_values
 
@@ -20,6 +27,14 @@ pytestmark = pytest.mark.integration
 REF = load_reference()
 NOW = datetime.now(UTC)
 STREAM = generate_stream(23, NOW, 30_000)
+
+
+@pytest.fixture(scope="module", params=["postgres", "timescaledb"])
+def pipeline(services: Services, request: pytest.FixtureRequest) -> Iterator[Pipeline]:
+    if request.param == "timescaledb":
+        skip_without_timescaledb(services)
+    with running_pipeline(services, f"p_crash_{request.param}", layout=request.param) as pipe:
+        yield pipe
 
 
 def progress(pipeline: Pipeline) -> float:

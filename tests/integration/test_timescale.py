@@ -10,13 +10,14 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
+from ioc.embedded.processes import wait_until
 from ioc.kpis.buckets import Bucket
 from ioc.kpis.counters import CellKey
 from ioc.settings import Settings
 from ioc.storage.kpi_cells import add_cells
 from ioc.storage.layout import Layout, LayoutError, layout_of
 from ioc.storage.lifecycle import maintain_for
-from ioc.storage.migrate import migrate
+from ioc.storage.migrate import bundled_migrations, migrate
 from tests.integration.conftest import Services, skip_without_timescaledb
 
 pytestmark = pytest.mark.integration
@@ -103,9 +104,34 @@ def chunk_compressed(conn: psycopg.Connection, at: datetime) -> bool:
     return bool(row[0])
 
 
+def job_stats(conn: psycopg.Connection, jobs_: list[int]) -> dict[int, tuple[int, int, str]]:
+    """{job: (total_runs, total_successes, job_status)} for the given jobs."""
+    rows = conn.execute(
+        "SELECT job_id, coalesce(total_runs, 0), coalesce(total_successes, 0), job_status"
+        " FROM timescaledb_information.job_stats WHERE job_id = ANY(%s)", (jobs_,)).fetchall()
+    return {job: (runs, successes, status) for job, runs, successes, status in rows}
+
+
+def wait_first_runs(url: str) -> None:
+    """Wait until the scheduler has run every policy once: a new job runs at once, and one
+    running beside a test's own ``CALL run_job`` on the same chunk can deadlock with it.
+    The next scheduled runs are then hours away."""
+    def settled() -> bool:
+        with psycopg.connect(url) as conn:
+            ids = [row[0] for row in conn.execute(
+                "SELECT job_id FROM timescaledb_information.jobs"
+                " WHERE proc_name IN ('policy_retention', 'policy_compression')")]
+            stats = job_stats(conn, ids)
+        return len(stats) == 6 and all(runs >= 1 and status != "Running"
+                                       for runs, _, status in stats.values())
+
+    wait_until(settled, timeout_s=120, what="the policies' first scheduled runs", interval_s=0.2)
+
+
 def test_jobs_compress_and_drop_chunks_and_writes_still_add_up(url: str) -> None:
     settings = Settings(database_url=url, minute_retention_days=35, lateness_limit_s=7 * 86400)
     maintain_for(settings, NOW)
+    wait_first_runs(url)
     old, compressible, recent = cell(40 * 1440), cell(10 * 1440), cell(5)
     assert add(url, {old: (3, 0), compressible: (4, 0), recent: (5, 0)}) == {
         old.bucket: (3, 1), compressible.bucket: (4, 1), recent.bucket: (5, 1)}
@@ -127,3 +153,53 @@ def test_jobs_compress_and_drop_chunks_and_writes_still_add_up(url: str) -> None
         assert dict(conn.execute(
             "SELECT bucket, num FROM kpi_1m WHERE kpi = 'dossier.received'").fetchall()) == {
             compressible.bucket: 6, recent.bucket: 6}
+
+
+def test_an_existing_database_converts_and_the_scheduler_runs_its_policies(
+        services: Services) -> None:
+    """The TimescaleDB twin of test_partitions: tables that already hold data become
+    hypertables with it, and TimescaleDB's own job scheduler (not a test calling run_job)
+    runs the retention and compression policies, again and again on their schedule."""
+    skip_without_timescaledb(services)
+    url = services.database_url("p_timescale_jobs")
+    migrate(url, [m for m in bundled_migrations(Layout.TIMESCALEDB) if m.version < 5],
+            layout="timescaledb")
+    old, compressible, recent = cell(40 * 1440), cell(10 * 1440), cell(5)
+    with psycopg.connect(url, autocommit=True) as conn:
+        for key, num in ((old, 3), (compressible, 4), (recent, 5)):
+            conn.execute("INSERT INTO kpi_1m (kpi, district, dim, dim_value, bucket, num, den)"
+                         " VALUES (%s, %s, '', '', %s, %s, 0)", (key.kpi, key.district, key.bucket, num))
+    assert 5 in migrate(url, layout="timescaledb") and layout_of(url) is Layout.TIMESCALEDB
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT sum(num) FROM kpi_1m").fetchone() == (12,)
+        assert conn.execute("SELECT count(*) FROM timescaledb_information.chunks"
+                            " WHERE hypertable_name = 'kpi_1m'").fetchone() == (3,)
+    maintain_for(Settings(database_url=url, minute_retention_days=35,
+                          lateness_limit_s=7 * 86400), NOW)
+    with psycopg.connect(url, autocommit=True) as conn:
+        scheduled = conn.execute(
+            "SELECT job_id, hypertable_name, scheduled, schedule_interval"
+            " FROM timescaledb_information.jobs"
+            " WHERE proc_name IN ('policy_retention', 'policy_compression')").fetchall()
+        # As the product leaves them: every policy scheduled, at least daily.
+        assert len(scheduled) == 6
+        assert all(on and every <= timedelta(days=1) for _, _, on, every in scheduled), scheduled
+        mine = [job for job, table, *_ in scheduled if table == "kpi_1m"]
+        for job in mine:  # the schedule made short, so the test need not wait a day
+            conn.execute("SELECT alter_job(%s, schedule_interval => interval '1 second',"
+                         " next_start => now())", (job,))
+
+    def ran_twice() -> bool:
+        with psycopg.connect(url) as conn:
+            stats = job_stats(conn, mine)
+        # A retention run and a compression run that meet on the same old chunk can
+        # deadlock; the scheduler retries the loser, so failures are allowed, not needed.
+        return len(stats) == 2 and all(successes >= 2 for _, successes, _ in stats.values())
+
+    wait_until(ran_twice, timeout_s=120, what="TimescaleDB's scheduler running the policies",
+               interval_s=0.5)
+    with psycopg.connect(url) as conn:
+        assert dict(conn.execute("SELECT bucket, num FROM kpi_1m").fetchall()) == {
+            compressible.bucket: 4, recent.bucket: 5}  # the 40-day chunk was dropped
+        assert chunk_compressed(conn, compressible.bucket)
+        assert not chunk_compressed(conn, recent.bucket)
