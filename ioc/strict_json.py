@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -61,56 +62,61 @@ def _short(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+_local = threading.local()
+"""Faults found by the parse running in this thread (the decoder is shared, its hooks are not
+told which parse they serve)."""
+
+
+def _fault(reason: str, partial: dict[str, Any] | None = None) -> Fault:
+    _local.faults = getattr(_local, "faults", 0) + 1
+    return Fault(reason, partial)
+
+
+def _pairs(members: list[tuple[str, Any]]) -> Any:
+    obj = dict(members)
+    if len(obj) == len(members):
+        return obj
+    seen: set[str] = set()
+    for name, _ in members:
+        if name in seen:
+            break
+        seen.add(name)
+    return _fault(f"duplicate member name '{_short(name)}'", obj)
+
+
+def _constant(name: str) -> Any:
+    return _fault(f"non-finite number {name} (JSON has none)")
+
+
+def _real(literal: str) -> Any:
+    value = float(literal)
+    return value if math.isfinite(value) else _fault(f"number {_short(literal)} overflows a double")
+
+
+def _integer(literal: str) -> Any:
+    if len(literal) <= _MAX_NUMBER_CHARS:
+        return int(literal)
+    return _fault(f"integer of {len(literal):,} characters overflows a double")
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant, parse_float=_real,
+                            parse_int=_integer)
+
+
 def parse(text: str) -> Parsed:
     """Parse a body; faults inside it become :class:`Fault` values (see the module doc).
 
     Raises :class:`StrictJSONError` when the text as a whole is not JSON."""
-    faults = 0
-
-    def pairs(members: list[tuple[str, Any]]) -> Any:
-        nonlocal faults
-        obj = dict(members)
-        if len(obj) == len(members):
-            return obj
-        seen: set[str] = set()
-        for name, _ in members:
-            if name in seen:
-                break
-            seen.add(name)
-        faults += 1
-        return Fault(f"duplicate member name '{_short(name)}'", obj)
-
-    def constant(name: str) -> Any:
-        nonlocal faults
-        faults += 1
-        return Fault(f"non-finite number {name} (JSON has none)")
-
-    def real(literal: str) -> Any:
-        nonlocal faults
-        value = float(literal)
-        if math.isfinite(value):
-            return value
-        faults += 1
-        return Fault(f"number {_short(literal)} overflows a double")
-
-    def integer(literal: str) -> Any:
-        nonlocal faults
-        if len(literal) <= _MAX_NUMBER_CHARS:
-            return int(literal)
-        faults += 1
-        return Fault(f"integer of {len(literal):,} characters overflows a double")
-
-    decoder = json.JSONDecoder(object_pairs_hook=pairs, parse_constant=constant,
-                               parse_float=real, parse_int=integer)
+    _local.faults = 0
     try:
-        value = decoder.decode(text)
+        value = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise StrictJSONError(f"malformed JSON: {exc.msg} at line {exc.lineno} "
                               f"column {exc.colno}") from None
     except RecursionError:
         raise StrictJSONError(f"nested too deeply (an event may have at most {MAX_DEPTH} "
                               "levels)") from None
-    return Parsed(value, faults > 0)
+    return Parsed(value, _local.faults > 0)
 
 
 def _brackets(text: bytes | str) -> int:
