@@ -44,7 +44,11 @@ def producer_config(settings: Settings, client_id: str, *, linger_ms: int = 5) -
     twice by a retry is a duplicate the worker ignores."""
     return {"bootstrap_servers": settings.kafka_bootstrap.split(","), "client_id": client_id,
             "acks": PRODUCER_ACKS, "retries": 10, "linger_ms": linger_ms,
-            "max_in_flight_requests_per_connection": 1}
+            "max_in_flight_requests_per_connection": 1,
+            # kafka-python 3 makes producers idempotent by default; one never recovers from
+            # a new broker incarnation (UnknownProducerId until its records expire, and new
+            # sends queue behind them: a payments webhook answered 503 for minutes).
+            "enable_idempotence": False}
 
 
 def new_topics(settings: Settings) -> list[NewTopic]:
