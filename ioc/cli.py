@@ -173,8 +173,7 @@ def _cmd_soak(args: argparse.Namespace, settings: Settings) -> int:
     if args.report:
         Path(args.report).write_text(json.dumps(result.as_json(), indent=2, default=str) + "\n",
                                      encoding="utf-8")
-    ok = result.lost == 0 and result.double_counted == 0 and result.all_recovered()
-    return 0 if ok else 1
+    return 0 if result.clean() else 1
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,6 +11,7 @@ from ioc.soak.clients import KpiWatcher, SilentWebSocket, Target
 from ioc.soak.processes import Sampler, longest_life
 
 MB = 1024 * 1024
+HELD_CATCH_UP_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -25,13 +26,16 @@ class FaultResult:
     ready_s: float | None
     """Until /readyz answered 200 (at once when the part is not one the API needs)."""
     recovered_s: float | None
-    """Until a fresh event, acknowledged after the kill, was counted in the KPIs; None: never."""
+    """Until fresh events, acknowledged after the kill over HTTP and over the payment webhook,
+    were counted in the KPIs; None: not within the recovery timeout."""
+    note: str = ""
 
     def line(self) -> str:
         def s(v: float | None) -> str:
             return "never" if v is None else f"{v:.1f} s"
         return (f"SIGKILL {self.part:<9} at {self.at_s:6.1f} s (pid {self.pid}): new process "
-                f"{s(self.restart_s)}, /readyz {s(self.ready_s)}, fresh event counted {s(self.recovered_s)}")
+                f"{s(self.restart_s)}, /readyz {s(self.ready_s)}, fresh events counted "
+                f"{s(self.recovered_s)}" + (f" ({self.note})" if self.note else ""))
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,16 @@ class SoakResult:
     http_sent: int
     webhook_sent: int
     stack_log: list[str] = field(default_factory=list)
+
+    def held(self) -> bool:
+        """The stack kept up with the rate: the clients got their acks, the worker its counts."""
+        return self.acked_per_s >= 0.95 * self.rate and self.caught_up_s <= HELD_CATCH_UP_S
+
+    def clean(self) -> bool:
+        """Nothing lost, nothing counted twice, every fault recovered, every request answered."""
+        return (self.lost == self.kpi_missing == self.double_counted == self.wrong_cells == 0
+                and self.all_recovered() and not self.unexpected and self.unacknowledged == 0
+                and self.malformed_accepted == 0)
 
     def all_recovered(self) -> bool:
         return len(self.faults) == len(self.planned) and all(f.recovered_s is not None for f in self.faults)
@@ -137,6 +151,8 @@ def report_lines(r: SoakResult) -> list[str]:
     out = [
         f"ioc soak: {r.minutes:g} min at {r.rate:g} events/s target "
         f"({r.http_sent:,} events over HTTP, {r.webhook_sent:,} payment webhooks sent)",
+        f"  rate held             {'yes' if r.held() else 'no'} (acknowledged at least 95% of the "
+        f"target, and counted within {HELD_CATCH_UP_S:.0f} s of the load's end)",
         f"  events acknowledged   {r.acknowledged:,} unique ({r.acknowledgements:,} acknowledgements "
         f"with duplicates; {r.acked_per_s:,.0f}/s)",
         f"  lost                  {r.lost:,} not in the ledger; KPIs short by {r.kpi_missing:,} events, "
@@ -154,7 +170,7 @@ def report_lines(r: SoakResult) -> list[str]:
         f"the load; today's dossier.received polled every 0.25 s)",
         f"  catch-up              requests drained {r.drained_s:.1f} s and everything counted "
         f"{r.caught_up_s:.1f} s after the load stopped",
-        "  faults (recovery: new process / readyz / fresh event counted):",
+        "  faults (recovery: new process / readyz / fresh events counted, HTTP and webhook):",
     ]
     out += [f"    {f.line()}" for f in r.faults]
     skipped = [p for p in r.planned[len(r.faults):]]

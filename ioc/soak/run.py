@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -148,7 +149,8 @@ def _try(check: Callable[[], bool]) -> bool:
 
 def inject(stack: Stack, prober: Prober, part: str, load_start: float) -> FaultResult:
     """SIGKILL ``part`` and measure its recovery: a new process, /readyz 200 again, and a
-    fresh event acknowledged and visible in the KPIs."""
+    fresh event acknowledged and visible in the KPIs through each way in (HTTP ingest, then
+    the payment webhook)."""
     killed_at = time.monotonic()
     pid = stack.tree.kill(part)
     deadline = killed_at + RECOVERY_TIMEOUT_S
@@ -165,9 +167,11 @@ def inject(stack: Stack, prober: Prober, part: str, load_start: float) -> FaultR
             if stack.proc.poll() is not None:
                 break
             time.sleep(0.1)
-    probed = stack.proc.poll() is None and prober.probe(part == "payments", deadline)
+    failed = [way for way, webhook in (("HTTP ingest", False), ("payment webhook", True))
+              if stack.proc.poll() is not None or not prober.probe(webhook, deadline)]
+    note = f"no fresh event counted through {' nor '.join(failed)}" if failed else ""
     return FaultResult(part, killed_at - load_start, pid, new_pid, restart_s, ready_s,
-                       time.monotonic() - killed_at if probed else None)
+                       None if failed else time.monotonic() - killed_at, note)
 
 
 def wait_counted(database_url: Callable[[], str | None], keys: set[bytes], since: datetime,
@@ -225,12 +229,19 @@ def read_cells(api: str, token: str, scopes: Sequence[str], start: datetime,
 def run_soak(minutes: float, rate: float, reference: Reference, *, data_dir: Path | None = None,
              exclude: Sequence[str] = (), seed: int = 8, say: Callable[[str], None] = print,
              ) -> SoakResult:
+    """Without ``data_dir``, the stack's data (and its logs) go to a temp dir, removed
+    afterwards unless something went wrong."""
+    made = data_dir is None
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="ioc-soak-"))
     stack = start_stack(data_dir, say)
     try:
-        return _soak(stack, minutes, rate, reference, [f for f in FAULTS if f not in exclude], seed, say)
+        result = _soak(stack, minutes, rate, reference, [f for f in FAULTS if f not in exclude], seed, say)
     finally:
         stop_stack(stack)
+    if made and result.clean():
+        shutil.rmtree(data_dir, ignore_errors=True)
+        result.data_dir += " (removed)"
+    return result
 
 
 def _soak(stack: Stack, minutes: float, rate: float, reference: Reference, faults: list[str],
@@ -270,7 +281,8 @@ def _soak(stack: Stack, minutes: float, rate: float, reference: Reference, fault
                 result = inject(stack, prober, part, load_start)
             except RuntimeError as exc:  # the part is not running: nothing to kill
                 say(f"soak: {exc}")
-                result = FaultResult(part, time.monotonic() - load_start, None, None, None, None, None)
+                result = FaultResult(part, time.monotonic() - load_start, None, None, None, None, None,
+                                     "not running")
             results.append(result)
             say(f"soak: {result.line()}")
         time.sleep(max(0.0, load_start + load_s - time.monotonic()))
