@@ -8,13 +8,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from psycopg_pool import AsyncConnectionPool
 
 from api.auth import TokenCache
 from api.feed import ChangeFeed, Hub, watch_loop_lag
-from api.limits import DATA_ERRORS, BodyDeadline, data_error, document_common_statuses
+from api.limits import (
+    DATA_ERRORS,
+    BodyDeadline,
+    data_error,
+    document_common_statuses,
+    validation_error,
+)
 from api.producer import EventProducer
 from api.routes import alerts, feed, ingest, keys, kpis, ops
 from api.state import AppState
@@ -71,6 +78,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
                            else document_common_statuses(build_openapi()))
     for error in DATA_ERRORS:
         app.add_exception_handler(error, data_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
     app.include_router(ingest.router)
     app.include_router(alerts.router)
     app.include_router(keys.router)

@@ -16,11 +16,14 @@ Request headers are bounded by the HTTP protocol class (ioc/http_limits.py, used
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any
 
 import psycopg
 from fastapi import HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -98,3 +101,31 @@ def document_common_statuses(schema: dict[str, Any]) -> dict[str, Any]:
                 responses.setdefault("422", {"description": "a parameter or the body is invalid; "
                                                             "the detail names it"})
     return schema
+
+
+_MAX_ECHO = 200
+
+
+def _echo(value: Any) -> Any:
+    """An input as it may be echoed in an error: strict JSON (no NaN, no lone surrogate), short."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        text.encode()
+    except (TypeError, ValueError):  # UnicodeEncodeError is a ValueError
+        return ascii(value)[:_MAX_ECHO]
+    return value if len(text) <= _MAX_ECHO else text[:_MAX_ECHO] + "…"
+
+
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422, with each offending input echoed safely: the stock handler renders the
+    input as given, and a lone surrogate or a NaN in it made the error itself a 500."""
+    assert isinstance(exc, RequestValidationError)
+    detail = []
+    for error in exc.errors():
+        item: dict[str, Any] = {"type": error["type"], "loc": list(error["loc"]), "msg": error["msg"]}
+        if "input" in error:
+            item["input"] = _echo(error["input"])
+        if "ctx" in error:
+            item["ctx"] = {key: _echo(value) for key, value in error["ctx"].items()}
+        detail.append(item)
+    return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)

@@ -72,7 +72,7 @@ Target = Annotated[WebhookTarget | EmailTarget, Field(discriminator="kind")]
 
 
 class EscalationStep(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     after_minutes: float = Field(gt=0, le=7 * 24 * 60,
                                  description="minutes after firing without an acknowledgement")
     targets: list[Target] = Field(min_length=1, max_length=20)
@@ -82,7 +82,7 @@ class RuleSpec(BaseModel):
     """An alert rule as an admin writes it. Cross-field checks are in :func:`check_rule`
     (they need the deployment's districts)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # JSON has no NaN
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=2000)
     kpi: str = Field(description="a KPI id of the catalogue (GET /api/v1/kpis)")

@@ -171,3 +171,39 @@ def test_stalled_headers_are_cut(pipeline: Pipeline) -> None:
     assert answer.startswith(b"HTTP/1.1 408"), answer[:300]
     with _raw(pipeline) as sock:  # a connection that sends nothing is closed
         assert _answer(sock) == b""
+
+
+RULE = ('{"name": "hostile %s", "kpi": "dossier.on_time_rate", "bucket": "1d", "scope": "districts", '
+        '"comparison": "below", "threshold": %s, "recovery": 96, "severity": "warning"}')
+
+
+@pytest.mark.parametrize(("method", "path", "role", "body"), [
+    ("GET", "/wall/static/%00", None, None),
+    ("GET", "/wall/static/..%2f..%2f..%2fetc%2fpasswd", None, None),
+    ("GET", "/api/v1/kpis/%ff%fe/series", "operator", None),
+    ("GET", "/api/v1/alerts?state=%ff%fe&district=%ed%a0%80", "operator", None),
+    ("POST", "/api/v1/alert-rules", "admin", RULE % ("nan", "NaN")),
+    ("POST", "/api/v1/alert-rules", "admin", RULE % ("inf", "1e999")),
+    ("POST", "/api/v1/alert-rules", "admin", RULE % ("nul\\u0000", "90")),
+    ("POST", "/api/v1/alert-rules", "admin", "[" * 10_000 + "]" * 10_000),
+    ("POST", "/api/v1/alerts/1/comments", "operator", '{"comment": "a\\u0000b"}'),
+    ("POST", "/api/v1/alerts/1/ack", "operator", '{"comment": "\\ud800"}'),
+])
+def test_odd_requests_get_4xx(pipeline: Pipeline, client: httpx.Client, method: str, path: str,
+                              role: str | None, body: str | None) -> None:
+    headers = {"Content-Type": "application/json", **(auth(pipeline, role) if role else {})}
+    answer = client.request(method, path, content=body, headers=headers)
+    assert 400 <= answer.status_code < 500, answer.text
+
+
+@pytest.mark.parametrize("header", [
+    b"Authorization: Bearer ioc_op_\x00x", b"Authorization: Bearer \xff\xfe\xc3(",
+    b"Authorization: Basic Zm9vOmJhcg==", b"Authorization: Bearer " + b"x" * 10_000,
+    b"X-Big: " + b"y" * 40_000,
+])
+def test_odd_headers_get_4xx(pipeline: Pipeline, header: bytes) -> None:
+    with _raw(pipeline) as sock:
+        sock.sendall(b"GET /api/v1/kpis HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + header
+                     + b"\r\n\r\n")
+        answer = _answer(sock)
+    assert answer[9:10] == b"4", answer[:300]
