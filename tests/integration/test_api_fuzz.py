@@ -28,7 +28,7 @@ from tests.integration.conftest import Pipeline
 
 pytestmark = pytest.mark.integration
 
-FUZZ_EXAMPLES = int(os.environ.get("IOC_FUZZ_EXAMPLES", "12"))
+FUZZ_EXAMPLES = int(os.environ.get("IOC_FUZZ_EXAMPLES", "20"))
 """Cases per operation and generation mode (each sent with every role)."""
 ROLES = ("integrator", "operator", "leader", "admin", None)
 PROTECTED_OFFSET = 10**12
