@@ -84,6 +84,8 @@ def failure_line(exc: BaseException, settings: Settings) -> str | None:
     db = f"IOC_DATABASE_URL={redact_url(settings.database_url)}"
     if isinstance(exc, psycopg.OperationalError | psycopg_pool.PoolTimeout):
         return f"the database is unreachable ({db}): {redact_url(_first_line(exc))}"
+    if isinstance(exc, psycopg.errors.UndefinedTable):
+        return f"the database has no such table ({db}): {_first_line(exc)}; run `ioc migrate` first"
     kafka = f"IOC_KAFKA_BOOTSTRAP={settings.kafka_bootstrap}"
     if isinstance(exc, _broker_errors()):
         return f"the Kafka broker is unreachable ({kafka}): {_first_line(exc)}"

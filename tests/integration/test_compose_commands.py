@@ -228,3 +228,14 @@ def test_every_ioc_command_of_the_compose_file_runs_with_its_environment(
         conn.execute("SET default_transaction_read_only = off")  # a session may lift it, but
         with pytest.raises(psycopg.errors.InsufficientPrivilege):  # has no right to write
             conn.execute("DELETE FROM consumer_offsets")
+
+
+def test_a_database_without_the_migrations_is_one_line_saying_to_migrate(services: Services) -> None:
+    url = services.database_url("never_migrated")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+    result = subprocess.run([sys.executable, "-m", "ioc", "keys", "list"], capture_output=True, text=True,
+                            env={**clean, "IOC_DATABASE_URL": url}, timeout=60)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip() == (
+        f"ioc keys list: the database has no such table (IOC_DATABASE_URL={url}): "
+        'relation "api_tokens" does not exist; run `ioc migrate` first')
