@@ -70,14 +70,17 @@ class Settings(BaseSettings):
         default=15.0, gt=0, description="how often the worker compares the events topic's end "
         "offsets with the offsets stored with the KPIs (ioc_consumer_lag, the figure operators "
         "watch first)")
+    worker_standby_file: Path | None = Field(
+        default=None, description="set by `ioc up` for its standby worker: imported and idle "
+        "until this file appears, so a dead worker is replaced without the seconds of start-up")
     broker_cluster_check_s: float = Field(
         default=10.0, gt=0, description="how often the worker re-reads the broker's cluster id and "
         "exits if it changed: its stored offsets belong to one broker incarnation")
 
     # `ioc up` supervision (ioc/embedded/restarts.py)
     restart_initial_delay_s: float = Field(
-        default=1.0, ge=0, description="a part that dies is restarted after this, doubling with "
-        "each exit after a short run")
+        default=1.0, ge=0, description="a part that ran well is restarted at once; one that dies "
+        "again after a short run waits this long, doubling with each such exit")
     restart_max_delay_s: float = Field(default=30.0, gt=0, description="the doubling stops here")
     restart_healthy_after_s: float = Field(
         default=60.0, ge=0, description="a part that ran this long starts the doubling over")

@@ -14,6 +14,8 @@ from ioc.reference import load_reference
 from ioc.settings import Settings
 from ioc.storage.lifecycle import maintain_for
 from streams.app import create_app
+from streams.incarnation import leave_on_new_broker, wait_for_go
+from streams.relay import relay_journal
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +30,14 @@ def broker_cluster_id(bootstrap: str) -> str:
 
 
 def run_worker(settings: Settings) -> None:
+    wait_for_go(settings.worker_standby_file)
     cluster_id = broker_cluster_id(settings.kafka_bootstrap)
     maintain_for(settings, datetime.now(UTC))  # partitions ahead, or TimescaleDB policies
     reference = load_reference(settings.reference_file)
-    app = create_app(settings, reference, SystemClock(), cluster_id)
+    clock = SystemClock()
+    relay_journal(settings, cluster_id, clock)  # a new broker incarnation gets the journal again
+    app = create_app(settings, reference, clock, cluster_id)
+    leave_on_new_broker(app, settings, cluster_id, broker_cluster_id)
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)
     log.info("worker starting", extra={"cluster_id": cluster_id, "worker": settings.worker_id})

@@ -1,11 +1,11 @@
 """When ``ioc up`` restarts a part that died: exponential backoff and a budget per time window.
 
-Pure logic, clock injected. A part that exits is restarted after ``initial_delay_s``, doubling
-with each exit that follows a short run, up to ``max_delay_s``; a run of ``healthy_after_s`` or
-more starts the doubling over. At most ``max_restarts`` restarts fall in any ``window_s``: past
-that the next restart waits until the oldest one leaves the window. Nothing is ever given up
-for good: a stack that has been up for weeks survives its hundredth worker crash, and a
-misbehaving part costs at most ``max_restarts`` restarts per window.
+Pure logic, clock injected. A part that exits after running well (``healthy_after_s`` or more)
+is restarted at once; one that exits again after a short run waits ``initial_delay_s``,
+doubling with each such exit up to ``max_delay_s``. At most ``max_restarts`` restarts fall
+in any ``window_s``: past that, the next restart waits until the oldest one leaves the window.
+Nothing is given up for good: a stack that has been up for weeks survives its hundredth
+worker crash, and a misbehaving part costs at most ``max_restarts`` restarts per window.
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ class RestartBudget:
         self._started_at = None
         if ran >= p.healthy_after_s:
             self._streak = 0
-        delay = min(p.initial_delay_s * 2 ** self._streak, p.max_delay_s)
+        delay = 0.0 if not self._streak else min(p.initial_delay_s * 2 ** (self._streak - 1),
+                                                 p.max_delay_s)
         self._streak += 1
         while self._restarts and self._restarts[0] <= now - p.window_s:
             self._restarts.popleft()

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,16 +21,23 @@ import psycopg
 
 from ioc.credentials import ensure_credentials
 from ioc.embedded.broker import EmbeddedBroker
+from ioc.embedded.budget import MemoryGuard
 from ioc.embedded.logfiles import LogLimit
 from ioc.embedded.mqtt import EmbeddedMqtt
 from ioc.embedded.postgres import EmbeddedPostgres
 from ioc.embedded.processes import free_port, http_ok, port_free, spawn, stop, wait_until
+from ioc.embedded.restarts import RestartBudget, RestartPolicy
 from ioc.settings import Settings
 from ioc.storage.layout import layout_of
 from ioc.storage.migrate import migrate
 from ioc.topics import ensure_topics
 
-MAX_RESTARTS = 5
+ANNOUNCE_AFTER_S = 5.0
+"""A restart due later than this is announced when the part dies, not when it is back."""
+STANDBY_AFTER_S = 10.0
+"""A fresh standby worker is started once the worker has run this long (not while it joins)."""
+EMBEDDED_SESSION_TIMEOUT_S = 3.0
+"""The workers' consumer-group session timeout on the embedded broker (docs/design.md)."""
 
 
 class StackError(RuntimeError):
@@ -37,13 +45,29 @@ class StackError(RuntimeError):
 
 
 @dataclass
-class Child:
+class Part:
+    """A supervised process: a service (PostgreSQL, a broker) or an ``ioc <name>`` child."""
+
     name: str
-    args: list[str]
     log_file: Path
+    launch: Callable[[], subprocess.Popen[bytes]]  # starts it (and waits until it serves)
+    budget: RestartBudget
     proc: subprocess.Popen[bytes] | None = None
-    restarts: int = 0
+    due_at: float | None = None  # a restart is scheduled
+    died: str = ""  # "exited (code -9)", kept until the restart is reported
+    note: str = ""  # "restart 1 in the last 10 min"
+    died_at: float = 0.0
+    announced: bool = False
+
     started_at: float = 0.0
+
+    def start(self) -> None:
+        self.proc = self.launch()
+        self.budget.started()
+        self.started_at = time.monotonic()
+
+    def dead(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
 
 
 @dataclass
@@ -57,7 +81,9 @@ class Stack:
     broker: EmbeddedBroker | None = None
     mqtt: EmbeddedMqtt | None = None
     sources_env: dict[str, str] = field(default_factory=dict)
-    children: list[Child] = field(default_factory=list)
+    parts: list[Part] = field(default_factory=list)
+    standby: tuple[subprocess.Popen[bytes], Path] | None = None  # a worker waiting for its file
+    clock: Callable[[], float] = time.monotonic
     _lock_file: IO[str] | None = None
     _stopping: bool = False
     _started: bool = False
@@ -93,7 +119,13 @@ class Stack:
             "IOC_API_HOST": self.settings.api_host,
             "IOC_API_PORT": str(self.port),
             "IOC_SIM_RATE": str(self.settings.sim_rate),
+            # The broker keeps records in memory only: what is acknowledged is journaled
+            # in PostgreSQL until counted, and re-sent to a restarted broker.
+            "IOC_INTAKE_JOURNAL": "true",
             "PYTHONUNBUFFERED": "1",
+            # a SIGKILLed worker's partitions go to its successor this much sooner
+            "IOC_BROKER_SESSION_TIMEOUT_S": os.environ.get(
+                "IOC_BROKER_SESSION_TIMEOUT_S", str(EMBEDDED_SESSION_TIMEOUT_S)),
             **self.sources_env,
         })
         return env
@@ -101,9 +133,8 @@ class Stack:
     def start_sources(self) -> list[str]:
         """The simulator's way in, as real sources come: an MQTT broker for the stations, the
         three connectors, and the simulator serving a fake administrative-procedure system."""
-        self.mqtt = EmbeddedMqtt("127.0.0.1", free_port(), self.data_dir / "mqtt",
-                                 log_limit=LogLimit.of(self.settings))
-        self.mqtt.start()
+        self.mqtt = EmbeddedMqtt("127.0.0.1", free_port(), self.data_dir / "mqtt")
+        self._service("MQTT broker", self.data_dir / "mqtt" / "mqtt.log", self.mqtt)
         secrets = ensure_source_secrets(self.data_dir / "source-secrets.json")
         dvc_port = free_port()
         self.sources_env = {
@@ -118,6 +149,41 @@ class Stack:
                  f"sends through the connectors (dvc, payments webhooks, MQTT sensors)")
         return ["connect dvc", "connect payments", "connect sensors", "simulate"]
 
+    def _policy(self) -> RestartPolicy:
+        st = self.settings
+        return RestartPolicy(st.restart_initial_delay_s, st.restart_max_delay_s,
+                             st.restart_healthy_after_s, st.restart_window_s, st.restart_max_in_window)
+
+    def _service(self, name: str, log_file: Path,
+                 service: EmbeddedPostgres | EmbeddedBroker | EmbeddedMqtt) -> None:
+        """Start a service (same host, port and data on every restart) and supervise it."""
+        service.log_limit = LogLimit.of(self.settings)
+        def launch() -> subprocess.Popen[bytes]:
+            try:
+                service.start()
+            except BaseException:
+                if service.proc is not None:  # started but never served: gone for good
+                    stop(service.proc, sig=signal.SIGKILL)
+                raise
+            assert service.proc is not None
+            return service.proc
+        part = Part(name, log_file, launch, RestartBudget(self._policy(), self.clock))
+        self.parts.append(part)
+        part.start()
+
+    def _child(self, name: str, log_file: Path) -> None:
+        args = [sys.executable, "-m", "ioc", *name.split()]
+        def launch() -> subprocess.Popen[bytes]:
+            standby, self.standby = self.standby, None
+            if name == "worker" and standby is not None and standby[0].poll() is None:
+                standby[1].touch()  # go: its imports are done, it starts in about a second
+                return standby[0]
+            return spawn(args, log_file=log_file, env=self.child_env(),
+                         log_limit=LogLimit.of(self.settings))
+        part = Part(name, log_file, launch, RestartBudget(self._policy(), self.clock))
+        self.parts.append(part)
+        part.start()
+
     def start(self) -> dict[str, str]:
         started = time.monotonic()
         self.lock()
@@ -127,35 +193,29 @@ class Stack:
         logs = self.data_dir / "logs"
         self.say(f"ioc: data dir {self.data_dir.resolve()}, logs in {logs.resolve()}")
         self.postgres = EmbeddedPostgres(self.data_dir / "postgres", free_port(),
-                                         logs / "postgres.log", log_limit=LogLimit.of(self.settings))
-        self.postgres.start()
+                                         logs / "postgres.log")
+        self._service("PostgreSQL", logs / "postgres.log", self.postgres)
         self.say(f"ioc: PostgreSQL ready on 127.0.0.1:{self.postgres.port} "
                  f"({time.monotonic() - started:.1f} s)")
-        self.broker = EmbeddedBroker("127.0.0.1", free_port(), logs / "broker.log",
-                                     log_limit=LogLimit.of(self.settings))
-        self.broker.start()
+        self.broker = EmbeddedBroker("127.0.0.1", free_port(), logs / "broker.log")
+        self._service("Kafka broker", logs / "broker.log", self.broker)
         self.say(f"ioc: Kafka broker (tansu, memory) ready on {self.broker.bootstrap} "
                  f"({time.monotonic() - started:.1f} s)")
-        child_settings = self.settings.model_copy(update={
-            "kafka_bootstrap": self.broker.bootstrap, "database_url": self.postgres.url})
-        ensure_topics(child_settings)
+        ensure_topics(self.child_settings())
         applied = migrate(self.postgres.url, layout=self.settings.storage_layout)
         self.say(f"ioc: topics ready, migrations applied: {applied or 'none pending'}, "
                  f"storage layout: {layout_of(self.postgres.url)}")
         tokens = ensure_credentials(self.data_dir / "credentials.json", self.postgres.url)
         since = datetime.now(UTC)
-        python = sys.executable
         names = ["worker", "api"] + (self.start_sources() if self.simulator else [])
         for name in names:
-            child = Child(name, [python, "-m", "ioc", *name.split()],
-                          logs / f"{name.replace(' ', '-')}.log")
-            self.children.append(child)
-            self._spawn(child)
+            self.check_alive()
+            self._child(name, logs / f"{name.replace(' ', '-')}.log")
         base = f"http://{self.settings.api_host}:{self.port}"
         wait_until(lambda: http_ok(f"{base}/readyz"), timeout_s=60, what="API",
-                   alive=self._children_alive, interval_s=0.2)
+                   alive=self.check_alive, interval_s=0.2)
         wait_until(lambda: _worker_seen(self.postgres.url if self.postgres else "", since),
-                   timeout_s=90, what="stream worker", alive=self._children_alive, interval_s=0.25)
+                   timeout_s=90, what="stream worker", alive=self.check_alive, interval_s=0.25)
         self.say(f"ioc: ready in {time.monotonic() - started:.1f} s")
         self.say("")
         self.say(f"  Wall:     {base}/wall?token={tokens['operator']}")
@@ -166,38 +226,104 @@ class Stack:
         self.say("")
         self.say("ioc: running; Ctrl-C stops everything.")
         self._started = True
+        MemoryGuard(lambda: self.broker.proc if self.broker else None,
+                    self.settings.broker_memory_limit_mb, self.say).watch(
+            self.settings.broker_memory_check_s, lambda: self._stopping)
         return tokens
 
-    def _spawn(self, child: Child) -> None:
-        child.proc = spawn(child.args, log_file=child.log_file, env=self.child_env(),
-                           log_limit=LogLimit.of(self.settings))
-        child.started_at = time.monotonic()
+    def child_settings(self) -> Settings:
+        assert self.postgres is not None and self.broker is not None
+        return self.settings.model_copy(update={
+            "kafka_bootstrap": self.broker.bootstrap, "database_url": self.postgres.url})
 
-    def _children_alive(self) -> bool:
-        return all(c.proc is not None and c.proc.poll() is None for c in self.children)
+    def dead_parts(self) -> str:
+        """'Kafka broker exited (code -9), see …/broker.log', or '' when all are alive."""
+        return "; ".join(f"{p.name} exited (code {p.proc.returncode}), see {p.log_file}"
+                         for p in self.parts if p.dead() and p.proc is not None)
+
+    def check_alive(self) -> bool:
+        """During start-up: every part started so far still runs, else fail naming it."""
+        dead = self.dead_parts()
+        if dead:
+            raise StackError(f"start-up failed: {dead}")
+        return True
 
     # -- run --------------------------------------------------------------------------
+    def _keep_standby(self) -> None:
+        """A standby worker, imported and idle, replaces a dead worker without a cold start."""
+        if self.standby is not None and self.standby[0].poll() is None:
+            return
+        worker = next((p for p in self.parts if p.name == "worker"), None)
+        if worker is None or worker.proc is None or worker.proc.poll() is not None \
+                or self.clock() - worker.started_at < STANDBY_AFTER_S:
+            return
+        go = self.data_dir / "run" / f"worker-go-{secrets.token_hex(4)}"
+        go.parent.mkdir(parents=True, exist_ok=True)
+        go.unlink(missing_ok=True)
+        env = {**self.child_env(), "IOC_WORKER_STANDBY_FILE": str(go)}
+        self.standby = (spawn([sys.executable, "-m", "ioc", "worker"], log_file=worker.log_file,
+                              env=env, log_limit=LogLimit.of(self.settings)), go)
+
     def supervise(self) -> int:
-        """Restart crashed children; stop everything on a signal or if a service dies."""
+        """Restart every part that dies, with backoff and a budget per window; until a signal."""
         while not self._stopping:
-            time.sleep(0.5)
-            for service in (self.postgres, self.broker, self.mqtt):
-                if service is not None and service.proc is not None and service.proc.poll() is not None:
-                    self.say(f"ioc: {type(service).__name__} exited "
-                             f"(code {service.proc.returncode}); stopping")
-                    return 1
-            for child in self.children:
-                if child.proc is None or child.proc.poll() is None or self._stopping:
-                    continue
-                if child.restarts >= MAX_RESTARTS:
-                    self.say(f"ioc: {child.name} keeps failing; see {child.log_file}")
-                    return 1
-                child.restarts += 1
-                self.say(f"ioc: {child.name} exited (code {child.proc.returncode}); "
-                         f"restart {child.restarts}/{MAX_RESTARTS}")
-                time.sleep(min(2 ** child.restarts, 10))
-                self._spawn(child)
+            time.sleep(0.1)
+            self._keep_standby()
+            for part in self.parts:
+                if self._stopping:
+                    break
+                if part.due_at is None and part.dead():
+                    self._schedule(part, f"exited (code {part.proc.returncode if part.proc else '?'})")
+                if part.due_at is not None and self.clock() >= part.due_at:
+                    self._restart(part)
         return 0
+
+    def _schedule(self, part: Part, what: str, failed: str = "") -> None:
+        verdict = part.budget.exited()
+        part.due_at = self.clock() + verdict.delay_s
+        if not part.died:
+            part.died, part.died_at = what, self.clock()
+        window = f"{self.settings.restart_window_s / 60:g} min"
+        part.note = f"restart {verdict.in_window} in the last {window}"
+        if verdict.over_budget:
+            part.note += (f"; budget of {self.settings.restart_max_in_window} per {window} "
+                          f"used up, see {part.log_file}")
+        part.announced = bool(failed) or verdict.delay_s > ANNOUNCE_AFTER_S
+        if failed:
+            self.say(f"ioc: {part.name} did not come back ({failed}); next try in "
+                     f"{verdict.delay_s:.0f} s ({part.note})")
+        elif part.announced:
+            self.say(f"ioc: {part.name} {part.died}; restarting in {verdict.delay_s:.0f} s "
+                     f"({part.note})")
+        if part.name == "Kafka broker":  # a worker must not outlive its broker incarnation
+            for worker in self.parts:
+                if worker.name == "worker" and worker.proc is not None:
+                    stop(worker.proc, sig=signal.SIGKILL)
+                    worker.proc, worker.due_at = None, None
+
+    def _restart(self, part: Part) -> None:
+        part.due_at = None
+        try:
+            part.start()
+            if part.name == "Kafka broker":
+                ensure_topics(self.child_settings())
+        except Exception as exc:  # any failure to come back is retried
+            if part.proc is not None and part.proc.poll() is None:
+                stop(part.proc, sig=signal.SIGKILL)
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self._schedule(part, part.died, failed=reason)
+            return
+        done = f"restarted in {self.clock() - part.died_at:.1f} s"
+        if part.name == "Kafka broker":
+            waiting = [w for w in self.parts if w.name == "worker" and w.proc is None]
+            for worker in waiting:
+                worker.start()
+            done += ", topics re-created" + (", worker restarted" if waiting else "")
+        if part.announced:
+            self.say(f"ioc: {part.name} is back: {done}")
+        else:
+            self.say(f"ioc: {part.name} {part.died}; {done} ({part.note})")
+        part.died, part.announced = "", False
 
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         self._stopping = True
@@ -206,9 +332,13 @@ class Stack:
 
     def shutdown(self) -> None:
         self._stopping = True
-        for child in reversed(self.children):
-            if child.proc is not None:
-                stop(child.proc, timeout_s=20)
+        if self.standby is not None:
+            stop(self.standby[0], timeout_s=5)
+        for part in reversed(self.parts):
+            if part.name in {"PostgreSQL", "Kafka broker", "MQTT broker"}:
+                continue  # services stop last, in their own order
+            if part.proc is not None:
+                stop(part.proc, timeout_s=20)
         if self.mqtt is not None:
             self.mqtt.stop()
         if self.broker is not None:
@@ -253,8 +383,9 @@ def run_up(settings: Settings, *, port: int, data_dir: Path, simulator: bool) ->
     except StackError as exc:
         print(f"ioc: {exc}", file=sys.stderr)
         code = 1
-    except (RuntimeError, TimeoutError, OSError, subprocess.CalledProcessError) as exc:
-        print(f"ioc: start-up failed: {exc} (logs in {data_dir / 'logs'})", file=sys.stderr)
+    except (RuntimeError, TimeoutError, OSError, subprocess.CalledProcessError, psycopg.Error) as exc:
+        dead = stack.dead_parts()  # the cause, when a part died under what failed
+        print(f"ioc: start-up failed: {dead or exc} (logs in {data_dir / 'logs'})", file=sys.stderr)
         code = 1
     finally:
         stack.say("ioc: stopping")

@@ -31,16 +31,19 @@ def crash_after(budget: RestartBudget, clock: FakeClock, ran_s: float) -> Verdic
 def test_quick_crashes_double_the_delay_up_to_the_cap() -> None:
     clock = FakeClock()
     budget = RestartBudget(RestartPolicy(max_restarts=100), clock)
+    budget.started()
+    clock.now += 3600  # ran well: restarted at once
+    assert budget.exited().delay_s == 0
     delays = [crash_after(budget, clock, 0.5).delay_s for _ in range(8)]
     assert delays == [1, 2, 4, 8, 16, 30, 30, 30]
 
 
 def test_a_healthy_run_starts_the_backoff_over() -> None:
     clock = FakeClock()
-    budget = RestartBudget(POLICY, clock)
-    assert [crash_after(budget, clock, 1).delay_s for _ in range(3)] == [1, 2, 4]
-    assert crash_after(budget, clock, 60).delay_s == 1
-    assert crash_after(budget, clock, 1).delay_s == 2
+    budget = RestartBudget(RestartPolicy(max_restarts=100), clock)
+    assert [crash_after(budget, clock, 1).delay_s for _ in range(4)] == [0, 1, 2, 4]
+    assert crash_after(budget, clock, 60).delay_s == 0
+    assert crash_after(budget, clock, 1).delay_s == 1
 
 
 def test_the_budget_counts_restarts_in_the_window_not_in_a_lifetime() -> None:
@@ -49,13 +52,13 @@ def test_the_budget_counts_restarts_in_the_window_not_in_a_lifetime() -> None:
     # one crash a day for weeks: always the first restart in its window, never refused
     for _ in range(30):
         verdict = crash_after(budget, clock, 24 * 3600)
-        assert verdict == Verdict(1.0, 1, False)
+        assert verdict == Verdict(0.0, 1, False)
 
 
 def test_past_the_budget_the_restart_waits_for_the_window() -> None:
     clock = FakeClock()
     budget = RestartBudget(POLICY, clock)
-    first_restart = clock.now + 1
+    first_restart = clock.now
     verdicts = [crash_after(budget, clock, 0) for _ in range(5)]
     assert [v.in_window for v in verdicts] == [1, 2, 3, 4, 5]
     assert not any(v.over_budget for v in verdicts)
@@ -77,6 +80,7 @@ def test_past_the_budget_the_restart_waits_for_the_window() -> None:
 def test_an_exit_without_a_start_counts_as_a_short_run() -> None:
     clock = FakeClock()
     budget = RestartBudget(POLICY, clock)
+    assert budget.exited().delay_s == 0
     assert budget.exited().delay_s == 1
     assert budget.exited().delay_s == 2
 

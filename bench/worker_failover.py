@@ -1,0 +1,112 @@
+"""How long KPI updates stand still after the stream worker is SIGKILLed under ``ioc up``.
+
+Starts ``ioc up`` (simulator on, through the connectors) in a temporary data dir, waits until
+the worker counts, then kills the worker N times with SIGKILL and measures, each time, from the
+kill to the next committed batch (the worker commits KPIs and offsets in one transaction, so
+a moving ``consumer_offsets`` sum is a KPI update). The supervisor restarts the worker; the
+new member joins the consumer group. Run:
+
+    .venv/bin/python bench/worker_failover.py --kills 5
+    IOC_BROKER_SESSION_TIMEOUT_S=10 .venv/bin/python bench/worker_failover.py   # a setting
+
+Prints one line per kill and the median and worst figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+
+from ioc.embedded.processes import free_port
+
+
+def committed(url: str) -> int:
+    with psycopg.connect(url, connect_timeout=2) as conn:
+        row = conn.execute("SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets").fetchone()
+    return int(row[0]) if row else 0
+
+
+def worker_pid(up_pid: int) -> int | None:
+    out = subprocess.run(["ps", "--ppid", str(up_pid), "-o", "pid=,args="],
+                         capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        pid, _, args = line.strip().partition(" ")
+        if args.endswith("-m ioc worker"):
+            return int(pid)
+    return None
+
+
+def until_moves(url: str, since: int, timeout_s: float) -> float:
+    """Seconds until the committed sum passes ``since``."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout_s:
+        try:
+            if committed(url) > since:
+                return time.monotonic() - start
+        except psycopg.Error:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"no KPI update within {timeout_s:.0f} s")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kills", type=int, default=5)
+    parser.add_argument("--rate", type=float, default=20.0, help="simulated events per second")
+    parser.add_argument("--settle-s", type=float, default=8.0, help="running time between kills")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="ioc-failover-") as tmp:
+        up = subprocess.Popen(
+            [sys.executable, "-m", "ioc", "up", "--data-dir", str(Path(tmp) / "data"),
+             "--port", str(free_port())],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env={"IOC_RESTART_HEALTHY_AFTER_S": "5", **os.environ, "IOC_SIM_RATE": str(args.rate)})
+        assert up.stdout is not None
+        url = ""
+        try:
+            for line in up.stdout:
+                found = re.search(r"PostgreSQL ready on ([\d.]+):(\d+)", line)
+                if found:
+                    url = f"postgresql://postgres@{found[1]}:{found[2]}/ioc"
+                if line.startswith("ioc: running"):
+                    break
+            else:
+                raise SystemExit("ioc up ended before it was ready")
+            out = up.stdout
+            threading.Thread(target=lambda: [print("  " + x.rstrip(), flush=True) for x in out],
+                             daemon=True).start()  # the supervisor's lines
+            stalls = []
+            for n in range(args.kills):
+                time.sleep(args.settle_s)
+                pid = worker_pid(up.pid)
+                if pid is None:
+                    raise SystemExit("no worker process found")
+                until_moves(url, committed(url), 60)  # steady: updates are flowing
+                before = committed(url)
+                os.kill(pid, signal.SIGKILL)
+                stall = until_moves(url, before, 120)
+                stalls.append(stall)
+                print(f"kill {n + 1}: KPI updates resumed {stall:.1f} s after the SIGKILL",
+                      flush=True)
+            print(f"session timeout {os.environ.get('IOC_BROKER_SESSION_TIMEOUT_S', 'default')}"
+                  f": median {statistics.median(stalls):.1f} s, worst {max(stalls):.1f} s "
+                  f"over {len(stalls)} kills")
+        finally:
+            up.send_signal(signal.SIGTERM)
+            up.communicate(timeout=90)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
