@@ -41,7 +41,8 @@ SOURCES_REFRESH_S = 60.0
 
 def partition_lag(ends: Mapping[int, int], stored: Mapping[int, int]) -> dict[int, int]:
     """Records not yet counted per partition (never negative: a broker may report an end
-    offset below the last record, as the embedded one does for multi-record batches)."""
+    offset below the last record, as the embedded one does for multi-record batches: the
+    batch's first offset + 1, so there the lag reads low by up to one batch)."""
     return {p: max(0, end - stored.get(p, 0)) for p, end in ends.items()}
 
 
