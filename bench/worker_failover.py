@@ -38,13 +38,13 @@ def committed(url: str) -> int:
 
 
 def worker_pid(up_pid: int) -> int | None:
-    out = subprocess.run(["ps", "--ppid", str(up_pid), "-o", "pid=,args="],
+    """The running worker: the oldest ``ioc worker`` (the standby one is started after it)."""
+    out = subprocess.run(["ps", "-ww", "--ppid", str(up_pid), "-o", "pid=,etimes=,args="],
                          capture_output=True, text=True).stdout
-    for line in out.splitlines():
-        pid, _, args = line.strip().partition(" ")
-        if args.endswith("-m ioc worker"):
-            return int(pid)
-    return None
+    found = [(-int(age), int(pid)) for pid, age, args in
+             (line.strip().split(None, 2) for line in out.splitlines())
+             if args.endswith("-m ioc worker")]
+    return min(found)[1] if found else None
 
 
 def until_moves(url: str, since: int, timeout_s: float) -> float:
