@@ -87,7 +87,9 @@ def install(app: faust.App, settings: Settings, cluster_id: str, database: Runne
             metrics.CONSUMER_LAG.labels(topic, str(partition)).set(lag)
         metrics.LAG_CHECKED.set(time.time())
 
-    @app.timer(interval=SOURCES_REFRESH_S)
     async def refresh_sources() -> None:
         bound = await database.run(keys.bound_sources_async)
         processor.known_sources = known_sources(settings, bound)
+
+    app.task(refresh_sources)  # at start, then every minute
+    app.timer(interval=SOURCES_REFRESH_S)(refresh_sources)

@@ -5,7 +5,12 @@ ones) and the stored offsets the consumer lag is measured against."""
 from __future__ import annotations
 
 import asyncio
+import json
+import random
+import re
+from datetime import UTC, datetime, timedelta
 
+import httpx
 import psycopg
 import pytest
 from psycopg import AsyncConnection
@@ -16,7 +21,8 @@ from ioc.storage import offsets
 from ioc.storage.keys import bound_sources_async, create_key, revoke_key
 from ioc.storage.migrate import migrate
 from ioc.tokens import Role
-from tests.integration.conftest import Services
+from tests.generator import valid_event
+from tests.integration.conftest import Services, running_pipeline
 
 pytestmark = pytest.mark.integration
 
@@ -44,3 +50,22 @@ def test_bound_sources_and_stored_positions(services: Services) -> None:
     known = known_sources(Settings(), bound)
     assert source_label("portal.haiduong", known) == "portal.haiduong"
     assert source_label("bank.old", known) == OTHER
+
+
+def test_the_worker_labels_key_bound_sources_and_the_rest_as_other(services: Services) -> None:
+    rng = random.Random(5)
+    now = datetime.now(UTC)
+    with running_pipeline(services, "p_source_labels") as pipe:
+        with psycopg.connect(pipe.settings.database_url, autocommit=True) as conn:
+            create_key(conn, Role.INTEGRATOR, "portal", ["hcc.haiduong"], "test")
+        pipe.stop("worker")
+        pipe.start_worker()  # reads the bound sources as it starts
+        events = []
+        for n, source in enumerate(["hcc.haiduong", "made.up.by.a.bug", "dvc.haiduong"] * 5):
+            event = valid_event(rng, n, now - timedelta(minutes=5))
+            events.append(json.dumps({**event, "source": source}).encode())
+        pipe.publish(events)
+        pipe.wait_processed()
+        text = httpx.get(pipe.metrics_url, timeout=5).text
+    sources = set(re.findall(r'^ioc_events_total\{[^}]*source="([^"]+)"', text, re.M))
+    assert sources == {"hcc.haiduong", "dvc.haiduong", OTHER}, sources
