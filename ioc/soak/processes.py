@@ -61,18 +61,28 @@ class Tree:
 
     def main(self, part: str) -> psutil.Process | None:
         """The part's own process: a child of the supervisor (PostgreSQL's postmaster, not a
-        backend)."""
+        backend; the worker that runs, not the standby waiting to replace it)."""
         for proc in self.processes().get(part, []):
-            try:
-                if part == "supervisor" or proc.ppid() == self.supervisor_pid:
-                    return proc
-            except psutil.NoSuchProcess:
-                continue
+            if self.is_main(part, proc):
+                return proc
         return None
 
-    def kill(self, part: str) -> int:
-        """SIGKILL the part's process; its pid."""
-        proc = self.main(part)
+    def is_main(self, part: str, proc: psutil.Process) -> bool:
+        try:
+            if part != "supervisor" and proc.ppid() != self.supervisor_pid:
+                return False
+            # a standby worker (ioc up keeps one ready) touches nothing until it takes over
+            return part != "worker" or "IOC_WORKER_STANDBY_FILE" not in proc.environ() \
+                or bool(proc.net_connections("tcp"))
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            return False
+
+    def kill(self, part: str, wait_s: float = 15.0) -> int:
+        """SIGKILL the part's process (waiting a little for one, e.g. a worker taking over);
+        its pid."""
+        deadline = time.monotonic() + wait_s
+        while (proc := self.main(part)) is None and time.monotonic() < deadline:
+            time.sleep(0.2)
         if proc is None:
             raise RuntimeError(f"no running {part} under ioc up (pid {self.supervisor_pid})")
         pid: int = proc.pid
@@ -128,8 +138,7 @@ class Sampler(threading.Thread):
 
     def sample(self, now: float) -> None:
         for part, procs in self.tree.processes().items():
-            main = next((p for p in procs if part == "supervisor" or _ppid(p) == self.tree.supervisor_pid),
-                        None)
+            main = next((p for p in procs if self.tree.is_main(part, p)), None)
             if main is None:
                 continue
             rss = pss = 0
@@ -142,14 +151,6 @@ class Sampler(threading.Thread):
                 if proc.pid == main.pid:
                     rss = info.rss
             self.samples.setdefault(part, []).append(Sample(now, main.pid, rss, pss))
-
-
-def _ppid(proc: psutil.Process) -> int:
-    try:
-        ppid: int = proc.ppid()
-        return ppid
-    except psutil.NoSuchProcess:
-        return -1
 
 
 def dir_size(path: Path) -> int:

@@ -227,15 +227,15 @@ def read_cells(api: str, token: str, scopes: Sequence[str], start: datetime,
 
 
 def run_soak(minutes: float, rate: float, reference: Reference, *, data_dir: Path | None = None,
-             exclude: Sequence[str] = (), seed: int = 8, say: Callable[[str], None] = print,
-             ) -> SoakResult:
+             exclude: Sequence[str] = (), faults: Sequence[str] = FAULTS, seed: int = 8,
+             say: Callable[[str], None] = print) -> SoakResult:
     """Without ``data_dir``, the stack's data (and its logs) go to a temp dir, removed
     afterwards unless something went wrong."""
     made = data_dir is None
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="ioc-soak-"))
     stack = start_stack(data_dir, say)
     try:
-        result = _soak(stack, minutes, rate, reference, [f for f in FAULTS if f not in exclude], seed, say)
+        result = _soak(stack, minutes, rate, reference, [f for f in faults if f not in exclude], seed, say)
     finally:
         stop_stack(stack)
     if made and result.clean():
