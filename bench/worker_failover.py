@@ -99,7 +99,7 @@ def main() -> int:
                 stalls.append(stall)
                 print(f"kill {n + 1}: KPI updates resumed {stall:.1f} s after the SIGKILL",
                       flush=True)
-            print(f"session timeout {os.environ.get('IOC_BROKER_SESSION_TIMEOUT_S', 'default')}"
+            print(f"session timeout {os.environ.get('IOC_BROKER_SESSION_TIMEOUT_S', '3 (ioc up)')} s"
                   f": median {statistics.median(stalls):.1f} s, worst {max(stalls):.1f} s "
                   f"over {len(stalls)} kills")
         finally:
