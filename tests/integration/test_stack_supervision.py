@@ -19,10 +19,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 from kafka.admin import KafkaAdminClient
 
-from ioc.embedded.processes import free_port
+from ioc.embedded.broker import EmbeddedBroker
+from ioc.embedded.processes import free_port, wait_until
+from ioc.settings import Settings
+from ioc.storage.migrate import migrate
+from ioc.topics import ensure_topics
+from tests.integration.conftest import Services
 
 pytestmark = pytest.mark.integration
 
@@ -164,3 +170,42 @@ def test_a_part_that_dies_during_start_up_is_named(tmp_path: Path) -> None:
     failed = up.wait_line(r"start-up failed: .*")[0]
     assert "Kafka broker exited (code -9)" in failed, up.lines
     assert "ioc: stopped" in up.lines
+
+
+def test_a_worker_exits_when_the_broker_is_a_new_incarnation(services: Services,
+                                                              tmp_path: Path) -> None:
+    """Under any supervisor: its offsets belong to the incarnation it started on."""
+    broker = EmbeddedBroker("127.0.0.1", free_port(), tmp_path / "broker.log")
+    broker.start()
+    settings = Settings(kafka_bootstrap=broker.bootstrap, topic_prefix="incarnation",
+                        database_url=services.database_url("p_incarnation"), data_dir=tmp_path,
+                        worker_id="kpi-incarnation")
+    ensure_topics(settings)
+    migrate(settings.database_url, layout="postgres")
+    env = {**os.environ, "IOC_KAFKA_BOOTSTRAP": broker.bootstrap, "IOC_DATA_DIR": str(tmp_path),
+           "IOC_DATABASE_URL": settings.database_url, "IOC_TOPIC_PREFIX": "incarnation",
+           "IOC_WORKER_ID": "kpi-incarnation", "IOC_BROKER_CLUSTER_CHECK_S": "1"}
+    with open(tmp_path / "worker.log", "ab") as log:
+        worker = subprocess.Popen([sys.executable, "-m", "ioc", "worker"], env=env, stdout=log,
+                                  stderr=subprocess.STDOUT)
+
+    def beating() -> bool:
+        with psycopg.connect(settings.database_url) as conn:
+            return conn.execute("SELECT 1 FROM worker_heartbeats WHERE worker = 'kpi-incarnation'"
+                                ).fetchone() is not None
+
+    try:
+        wait_until(beating, timeout_s=90, what="worker", alive=lambda: worker.poll() is None,
+                   interval_s=0.25)
+        first = broker.cluster_id
+        broker.stop()
+        broker.start()  # same port, empty, a new cluster id
+        assert broker.cluster_id != first
+        ensure_topics(settings)
+        assert worker.wait(timeout=90) == 3, (tmp_path / "worker.log").read_text()[-3000:]
+        assert "new incarnation" in (tmp_path / "worker.log").read_text()
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+        broker.stop()
