@@ -299,7 +299,7 @@ class Stack:
             for worker in self.parts:
                 if worker.name == "worker" and worker.proc is not None:
                     stop(worker.proc, sig=signal.SIGKILL)
-                    worker.proc, worker.due_at = None, None
+                    worker.proc, worker.due_at, worker.died = None, None, ""
 
     def _restart(self, part: Part) -> None:
         part.due_at = None
