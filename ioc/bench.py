@@ -1,4 +1,5 @@
-"""``ioc bench``: one stream worker on the embedded stack, measured.
+"""``ioc bench``: one stream worker on the embedded stack, measured, on one storage layout
+or on both (each on its own fresh stack, one after the other), side by side.
 
 1. Throughput: N simulated events are published while the worker is stopped; the worker
    is started and the time from its first stored batch to the last is measured.
@@ -25,13 +26,31 @@ import psycopg
 from connectors.publisher import EventPublisher, event_key
 from connectors.simulator import Simulator
 from ioc.embedded.broker import EmbeddedBroker
-from ioc.embedded.postgres import EmbeddedPostgres
+from ioc.embedded.postgres import EmbeddedPostgres, timescaledb_library
 from ioc.embedded.processes import free_port
 from ioc.reference import load_reference
 from ioc.settings import Settings
 from ioc.storage.layout import RequestedLayout, layout_of
 from ioc.storage.migrate import migrate
 from ioc.topics import ensure_topics
+
+
+def layouts_to_run(choice: str | None) -> list[RequestedLayout]:
+    """The layouts ``ioc bench --layout`` measures: by default both when the embedded
+    PostgreSQL has TimescaleDB, plain PostgreSQL alone (saying why) when it has not."""
+    if choice is None:
+        if timescaledb_library() is None:
+            print("bench: TimescaleDB is not installed in the embedded PostgreSQL; measuring"
+                  " plain PostgreSQL only (see docs/design.md to build it)", flush=True)
+            return ["postgres"]
+        return ["postgres", "timescaledb"]
+    if choice == "both":
+        return ["postgres", "timescaledb"]
+    if choice == "auto":
+        return ["postgres" if timescaledb_library() is None else "timescaledb"]
+    if choice in ("postgres", "timescaledb"):
+        return [choice]  # type: ignore[list-item]
+    raise ValueError(f"unknown layout {choice!r}")
 
 
 def simulated_records(count: int, seed: int, now: datetime) -> list[tuple[bytes | None, bytes]]:
@@ -176,10 +195,34 @@ def run_bench(events: int, rate: float, seconds: float, batch_size: int,
     return results
 
 
-def print_results(results: dict[str, float]) -> None:
+def run_benches(layouts: list[RequestedLayout], events: int, rate: float, seconds: float,
+                batch_size: int) -> dict[str, dict[str, float]]:
+    """``run_bench`` once per layout, each on a fresh stack; {layout: results}."""
+    results: dict[str, dict[str, float]] = {}
+    for layout in layouts:
+        print(f"bench: --- {layout} ---", flush=True)
+        results[layout] = run_bench(events, rate, seconds, batch_size, layout)
+    return results
+
+
+_ROWS = (
+    ("throughput", "throughput_events_per_s", "{:,.0f} events/s", 1.0),
+    ("delay p50", "delay_p50_ms", "{:,.1f} ms", 1.0),
+    ("delay p99", "delay_p99_ms", "{:,.1f} ms", 1.0),
+    ("ledger", "ledger_bytes_per_million", "{:,.1f} MB/M events", 1e-6),
+)
+
+
+def print_results(results: dict[str, dict[str, float]]) -> None:
+    """One column per layout, side by side."""
+    names = list(results)
+    width = max(22, *(len(n) + 2 for n in names))
     print("")
-    print(f"throughput   {results['throughput_events_per_s']:>10,.0f} events/s  "
-          f"(one worker, {results['throughput_events']:,.0f} events, whole catalogue)")
-    print(f"delay p50    {results['delay_p50_ms']:>10,.1f} ms  publish → KPIs committed")
-    print(f"delay p99    {results['delay_p99_ms']:>10,.1f} ms  ({results['delay_events']:,.0f} events)")
-    print(f"ledger       {results['ledger_bytes_per_million'] / 1e6:>10,.1f} MB per million events")
+    print(f"{'':<12}" + "".join(f"{name:>{width}}" for name in names))
+    for label, key, fmt, scale in _ROWS:
+        print(f"{label:<12}" + "".join(f"{fmt.format(r[key] * scale):>{width}}"
+                                       for r in results.values()))
+    first = next(iter(results.values()))
+    print(f"\none worker, whole catalogue; throughput over {first['throughput_events']:,.0f}"
+          f" events published with the worker stopped; delay publish → KPIs committed over"
+          f" {first['delay_events']:,.0f} events at a fixed rate")

@@ -82,9 +82,10 @@ def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
-    from ioc.bench import print_results, run_bench
+    from ioc.bench import layouts_to_run, print_results, run_benches
 
-    print_results(run_bench(args.events, args.rate, args.seconds, args.batch_size, args.layout))
+    print_results(run_benches(layouts_to_run(args.layout), args.events, args.rate, args.seconds,
+                              args.batch_size))
     return 0
 
 
@@ -243,8 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--rate", type=float, default=2000, help="events/s for the delay run")
     bench.add_argument("--seconds", type=float, default=20, help="length of the delay run")
     bench.add_argument("--batch-size", type=int, default=2000, help="worker batch size")
-    bench.add_argument("--layout", choices=["auto", "timescaledb", "postgres"], default="auto",
-                       help="storage layout (auto: TimescaleDB when installed)")
+    bench.add_argument("--layout", choices=["both", "postgres", "timescaledb", "auto"],
+                       default=None, help="storage layout(s) to measure, side by side (default:"
+                       " both when TimescaleDB is installed, else postgres)")
     bench.set_defaults(func=_cmd_bench)
     bench_in = sub.add_parser("bench-ingest", help="measure HTTP ingest on the embedded stack")
     bench_in.add_argument("--events", type=int, default=50_000, help="events per run")
