@@ -34,6 +34,7 @@ def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_api(args: argparse.Namespace, settings: Settings) -> int:
+    import psycopg
     import uvicorn
 
     from api.app import create_app
@@ -41,6 +42,9 @@ def _cmd_api(args: argparse.Namespace, settings: Settings) -> int:
 
     host = args.host or settings.api_host
     port = args.port or settings.api_port
+    # A database that is down is one line (main) and exit 1, not a traceback from inside
+    # uvicorn's start-up; a supervisor (ioc up, compose, Kubernetes) starts the API again.
+    psycopg.connect(settings.database_url, connect_timeout=5).close()
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(),
                 http=guarded_http(settings.api_header_timeout_s, settings.api_max_header_bytes),
                 access_log=False, log_config=None,  # through ioc.logs: redacted, JSON

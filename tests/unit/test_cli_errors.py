@@ -55,7 +55,7 @@ def test_every_bad_setting_on_the_same_line_and_secrets_not_echoed() -> None:
 
 def test_database_down_names_the_part_and_the_url_without_its_password() -> None:
     url = f"postgresql://ioc:s3cret-pw@127.0.0.1:{_closed_port()}/ioc"
-    for args in (["keys", "revoke", "7"], ["migrate"]):
+    for args in (["keys", "revoke", "7"], ["migrate"], ["api"]):
         result = _ioc(*args, IOC_DATABASE_URL=url)
         assert result.returncode == 1, result.stderr
         line = _one_line(result)
