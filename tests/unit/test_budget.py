@@ -13,7 +13,9 @@ from ioc.embedded.budget import MemoryGuard, over_budget, resident_bytes
 
 @pytest.fixture
 def child() -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    proc = subprocess.Popen([sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"],
+                            stdout=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline() == b"up\n"  # the interpreter is up
     yield proc
     proc.kill()
     proc.wait()
