@@ -11,6 +11,7 @@ COPY streams streams
 COPY connectors connectors
 COPY api api
 COPY dashboards dashboards
+COPY bench bench
 RUN pip wheel --no-deps --wheel-dir /wheels .
 
 FROM python:3.11-slim

@@ -1,11 +1,11 @@
 """What one worker's throughput is made of, measured on the embedded broker.
 
-``ioc bench`` measures the whole worker. This splits it: how fast can records merely reach
-a Faust agent in batches (``stream.take_events``) doing nothing with them, how fast does a
-bare aiokafka consumer read them, and how fast is our pure per-batch logic (validation,
+``ioc bench pipeline`` measures the whole worker. This splits it: how fast can records merely
+reach a Faust agent in batches (``stream.take_events``) doing nothing with them, how fast does
+a bare aiokafka consumer read them, and how fast is our pure per-batch logic (validation,
 deduplication keys, KPI cells) without any I/O. Run:
 
-    .venv/bin/python bench/faust_floor.py --events 200000
+    ioc bench faust-floor --events 200000
 
 Each consumer runs in its own process, as the worker does, and reads the same N simulated
 events published up front.
@@ -22,6 +22,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 
 def faust_agent(bootstrap: str, topic: str, partitions: int, total: int, batch: int,
@@ -29,7 +30,7 @@ def faust_agent(bootstrap: str, topic: str, partitions: int, total: int, batch: 
     import faust
     from faust.streams import Stream
 
-    extra = {} if poll_records is None else {"broker_max_poll_records": poll_records}
+    extra: dict[str, Any] = {} if poll_records is None else {"broker_max_poll_records": poll_records}
     app = faust.App(
         f"floor-{os.getpid()}", broker=f"kafka://{bootstrap}", store="memory://",
         web_enabled=False, topic_allow_declare=False, topic_disable_leader=True,
@@ -98,42 +99,29 @@ def pure_logic(values: list[bytes], batch: int) -> float:
     return len(values) / (time.perf_counter() - start)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--batch", type=int, default=2000)
-    parser.add_argument("--role", help=argparse.SUPPRESS)
-    parser.add_argument("--bootstrap", help=argparse.SUPPRESS)
-    parser.add_argument("--poll-records", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    topic, partitions = "floor.events", 6
-    if args.role == "faust":
-        faust_agent(args.bootstrap, topic, partitions, args.events, args.batch, args.poll_records)
-        return
-    if args.role == "aiokafka":
-        aiokafka_consumer(args.bootstrap, topic, args.events, args.batch)
-        return
+TOPIC, PARTITIONS = "floor.events", 6
 
+
+def run_faust_floor(events: int, batch: int) -> None:
+    """Publish ``events`` simulated events on the embedded broker, then print each floor."""
+    from bench.measure import simulated_records
     from connectors.publisher import EventPublisher
-    from ioc.bench import simulated_records
-    from ioc.embedded.broker import EmbeddedBroker
-    from ioc.embedded.processes import free_port
+    from ioc.embedded.services import embedded_services
     from ioc.settings import Settings
     from ioc.topics import ensure_topics
 
     root = Path(tempfile.mkdtemp(prefix="ioc-floor-"))
-    broker = EmbeddedBroker("127.0.0.1", free_port(), root / "broker.log")
-    broker.start()
-    try:
+    with embedded_services(root, log_dir=root) as services:
+        broker = services.broker
         settings = Settings(kafka_bootstrap=broker.bootstrap, topic_prefix="floor", data_dir=root,
-                            event_partitions=partitions)
+                            event_partitions=PARTITIONS)
         ensure_topics(settings)
-        print(f"floor: generating and publishing {args.events:,} simulated events…", flush=True)
-        records = simulated_records(args.events, 1, datetime.now(UTC))
+        print(f"floor: generating and publishing {events:,} simulated events…", flush=True)
+        records = simulated_records(events, 1, datetime.now(UTC))
         publisher = EventPublisher(settings, client_id="floor")
         publisher.publish_raw(records, timeout_s=300)
         publisher.close()
-        rate = pure_logic([v for _, v in records], args.batch)
+        rate = pure_logic([v for _, v in records], batch)
         print(f"pure logic (validate, dedup keys, KPI cells), no I/O   {rate:>9,.0f} events/s",
               flush=True)
         runs = [("bare aiokafka consumer (getmany)", ["--role", "aiokafka"]),
@@ -141,7 +129,7 @@ def main() -> None:
                 ("same, broker_max_poll_records=5000", ["--role", "faust", "--poll-records", "5000"])]
         for label, extra in runs:
             out = subprocess.run(
-                [sys.executable, __file__, "--events", str(args.events), "--batch", str(args.batch),
+                [sys.executable, "-m", "bench.faust_floor", "--events", str(events), "--batch", str(batch),
                  "--bootstrap", broker.bootstrap, *extra],
                 capture_output=True, text=True, timeout=900)
             found = [line.split("RESULT", 1)[1] for line in (out.stdout + out.stderr).splitlines()
@@ -149,8 +137,23 @@ def main() -> None:
             shown = f"{float(found[0]):>9,.0f} events/s" if found else \
                 f"failed: {out.stderr.strip().splitlines()[-1:]}"
             print(f"{label:<55} {shown}", flush=True)
-    finally:
-        broker.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m bench.faust_floor``: the floors, or (hidden ``--role``) one consumer of them."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument("--role", help=argparse.SUPPRESS)
+    parser.add_argument("--bootstrap", help=argparse.SUPPRESS)
+    parser.add_argument("--poll-records", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.role == "faust":
+        faust_agent(args.bootstrap, TOPIC, PARTITIONS, args.events, args.batch, args.poll_records)
+    elif args.role == "aiokafka":
+        aiokafka_consumer(args.bootstrap, TOPIC, args.events, args.batch)
+    else:
+        run_faust_floor(args.events, args.batch)
 
 
 if __name__ == "__main__":

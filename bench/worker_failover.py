@@ -6,8 +6,8 @@ kill to the next committed batch (the worker commits KPIs and offsets in one tra
 a moving ``consumer_offsets`` sum is a KPI update). The supervisor restarts the worker; the
 new member joins the consumer group. Run:
 
-    .venv/bin/python bench/worker_failover.py --kills 5
-    IOC_BROKER_SESSION_TIMEOUT_S=10 .venv/bin/python bench/worker_failover.py   # a setting
+    ioc bench failover --kills 5
+    IOC_BROKER_SESSION_TIMEOUT_S=10 ioc bench failover   # a setting
 
 Prints one line per kill and the median and worst figures.
 """
@@ -29,12 +29,12 @@ from pathlib import Path
 import psycopg
 
 from ioc.embedded.processes import free_port
+from ioc.storage.offsets import committed_total
 
 
 def committed(url: str) -> int:
     with psycopg.connect(url, connect_timeout=2) as conn:
-        row = conn.execute("SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets").fetchone()
-    return int(row[0]) if row else 0
+        return committed_total(conn)
 
 
 def worker_pid(up_pid: int) -> int | None:
@@ -60,18 +60,14 @@ def until_moves(url: str, since: int, timeout_s: float) -> float:
     raise TimeoutError(f"no KPI update within {timeout_s:.0f} s")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kills", type=int, default=5)
-    parser.add_argument("--rate", type=float, default=20.0, help="simulated events per second")
-    parser.add_argument("--settle-s", type=float, default=8.0, help="running time between kills")
-    args = parser.parse_args()
+def run_failover(kills: int, rate: float, settle_s: float) -> int:
+    """Kill the worker of a fresh ``ioc up`` ``kills`` times; print each stall and a summary."""
     with tempfile.TemporaryDirectory(prefix="ioc-failover-") as tmp:
         up = subprocess.Popen(
             [sys.executable, "-m", "ioc", "up", "--data-dir", str(Path(tmp) / "data"),
              "--port", str(free_port())],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env={"IOC_RESTART_HEALTHY_AFTER_S": "5", **os.environ, "IOC_SIM_RATE": str(args.rate)})
+            env={"IOC_RESTART_HEALTHY_AFTER_S": "5", **os.environ, "IOC_SIM_RATE": str(rate)})
         assert up.stdout is not None
         url = ""
         try:
@@ -87,8 +83,8 @@ def main() -> int:
             threading.Thread(target=lambda: [print("  " + x.rstrip(), flush=True) for x in out],
                              daemon=True).start()  # the supervisor's lines
             stalls = []
-            for n in range(args.kills):
-                time.sleep(args.settle_s)
+            for n in range(kills):
+                time.sleep(settle_s)
                 pid = worker_pid(up.pid)
                 if pid is None:
                     raise SystemExit("no worker process found")
@@ -106,6 +102,16 @@ def main() -> int:
             up.send_signal(signal.SIGTERM)
             up.communicate(timeout=90)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.worker_failover``."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--kills", type=int, default=5, help="how many times the worker is killed")
+    parser.add_argument("--rate", type=float, default=20.0, help="simulated events per second")
+    parser.add_argument("--settle-s", type=float, default=8.0, help="running time between kills")
+    args = parser.parse_args(argv)
+    return run_failover(args.kills, args.rate, args.settle_s)
 
 
 if __name__ == "__main__":

@@ -85,14 +85,6 @@ def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
-    from ioc.bench import layouts_to_run, print_results, run_benches
-
-    print_results(run_benches(layouts_to_run(args.layout), args.events, args.rate, args.seconds,
-                              args.batch_size))
-    return 0
-
-
 def _cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
     import getpass
     import json
@@ -122,13 +114,6 @@ def _cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _cmd_bench_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from ioc.bench_ingest import print_ingest_results, run_ingest_bench
-
-    print_ingest_results(run_ingest_bench(args.events, args.batch, args.clients), args.batch)
-    return 0
-
-
 def _cmd_connect(args: argparse.Namespace, settings: Settings) -> int:
     from connectors import run
 
@@ -142,43 +127,6 @@ def _cmd_connect(args: argparse.Namespace, settings: Settings) -> int:
     if name == "payments":
         return run.connect_payments(settings)
     return run.connect_sensors(settings)
-
-
-def _cmd_bench_connectors(args: argparse.Namespace, settings: Settings) -> int:
-    from ioc.bench_connectors import print_connector_results, run_connector_bench
-
-    print_connector_results(run_connector_bench(args.events))
-    return 0
-
-
-def _cmd_bench_feed(args: argparse.Namespace, settings: Settings) -> int:
-    from ioc.bench_feed import print_feed_results, run_feed_bench
-
-    print_feed_results(run_feed_bench(args.clients, args.rate, args.seconds, args.subscription))
-    return 0
-
-
-def _cmd_bench_alerts(args: argparse.Namespace, settings: Settings) -> int:
-    from ioc.bench_alerts import print_alert_results, run_alert_bench
-
-    print_alert_results(run_alert_bench(args.trials, args.rate, args.pending_trials, args.pending_s))
-    return 0
-
-
-def _cmd_soak(args: argparse.Namespace, settings: Settings) -> int:
-    import json
-
-    from ioc.reference import load_reference
-    from ioc.soak.report import report_lines
-    from ioc.soak.run import run_soak
-
-    result = run_soak(args.minutes, args.rate, load_reference(settings.reference_file),
-                      data_dir=Path(args.data_dir) if args.data_dir else None, exclude=args.exclude)
-    print("\n".join(report_lines(result)))
-    if args.report:
-        Path(args.report).write_text(json.dumps(result.as_json(), indent=2, default=str) + "\n",
-                                     encoding="utf-8")
-    return 0 if result.clean() else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -243,48 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("id", type=int, help="the key's id (ioc keys list)")
     keys.set_defaults(func=_cmd_keys)
 
-    bench = sub.add_parser("bench", help="measure one stream worker on the embedded stack")
-    bench.add_argument("--events", type=int, default=200_000, help="events for the throughput run")
-    bench.add_argument("--rate", type=float, default=2000, help="events/s for the delay run")
-    bench.add_argument("--seconds", type=float, default=20, help="length of the delay run")
-    bench.add_argument("--batch-size", type=int, default=2000, help="worker batch size")
-    bench.add_argument("--layout", choices=["both", "postgres", "timescaledb", "auto"],
-                       default=None, help="storage layout(s) to measure, side by side (default:"
-                       " both when TimescaleDB is installed, else postgres)")
-    bench.set_defaults(func=_cmd_bench)
-    bench_in = sub.add_parser("bench-ingest", help="measure HTTP ingest on the embedded stack")
-    bench_in.add_argument("--events", type=int, default=50_000, help="events per run")
-    bench_in.add_argument("--batch", type=int, default=100, help="events per request")
-    bench_in.add_argument("--clients", type=int, nargs="+", default=[1, 4],
-                          help="concurrent clients, one run per number")
-    bench_in.set_defaults(func=_cmd_bench_ingest)
-    bench_con = sub.add_parser("bench-connectors", help="measure each source connector")
-    bench_con.add_argument("--events", type=int, default=20_000, help="events per connector")
-    bench_con.set_defaults(func=_cmd_bench_connectors)
-    bench_feed = sub.add_parser("bench-feed", help="measure the live feed with many WebSocket clients")
-    bench_feed.add_argument("--clients", type=int, default=1000, help="WebSocket clients")
-    bench_feed.add_argument("--rate", type=float, default=10, help="simulated events/s")
-    bench_feed.add_argument("--seconds", type=float, default=30, help="length of the run")
-    bench_feed.add_argument("--subscription", choices=["wall", "all-today"], default="wall",
-                            help="what each client subscribes to: the wall's tiles, or every KPI")
-    bench_feed.set_defaults(func=_cmd_bench_feed)
-    bench_al = sub.add_parser("bench-alerts", help="measure event → alert webhook delay")
-    bench_al.add_argument("--trials", type=int, default=100, help="alerts fired and resolved")
-    bench_al.add_argument("--rate", type=float, default=1000, help="background events/s")
-    bench_al.add_argument("--pending-trials", type=int, default=10,
-                          help="alerts of a rule with a pending period")
-    bench_al.add_argument("--pending-s", type=float, default=3.0, help="pending period of that rule")
-    bench_al.set_defaults(func=_cmd_bench_alerts)
-    soak = sub.add_parser("soak", help="ioc up under load while its parts are SIGKILLed; lost and "
-                                       "double-counted events, recovery, memory")
-    soak.add_argument("--minutes", type=float, default=10, help="length of the run")
-    soak.add_argument("--rate", type=float, default=500, help="events/s (HTTP ingest and payment webhooks)")
-    soak.add_argument("--data-dir", default=None, help="the stack's data dir (default: a new temp dir)")
-    soak.add_argument("--report", default=None, help="also write the figures to this JSON file")
-    soak.add_argument("--exclude", nargs="*", default=[],
-                      choices=["worker", "api", "postgres", "payments", "broker"],
-                      help="parts not to kill")
-    soak.set_defaults(func=_cmd_soak)
+    from bench.cli import add_bench_parsers  # ioc bench <what>, its old aliases, ioc soak
+
+    add_bench_parsers(sub)
     _finish_help(parser)
     return parser
 
@@ -321,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     from ioc.cli_errors import embedded_missing_line, failure_line, missing_embedded, settings_error_line
 
     args = build_parser().parse_args(argv)
-    command = " ".join(["ioc", args.command, *[getattr(args, d) for d in ("connector", "keys_command")
+    command = " ".join(["ioc", args.command, *[getattr(args, d) for d in ("connector", "keys_command",
+                                                                           "bench_command")
                                                if getattr(args, d, None)]])
     try:
         settings = load_settings()

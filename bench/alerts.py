@@ -1,4 +1,4 @@
-"""``ioc bench-alerts``: delay from the event that breaks a threshold to the webhook received.
+"""``ioc bench alerts``: delay from the event that breaks a threshold to the webhook received.
 
 Starts its own broker, database, one stream worker and the API; a local HTTP server is the
 webhook target. A rule watches one district's on-time rate today (below 50 %, recovering at
@@ -22,9 +22,9 @@ from typing import Any
 
 import httpx
 
+from bench.measure import percentile, simulated_records
+from bench.stack import BenchStack, bench_stack
 from connectors.publisher import EventPublisher
-from ioc.bench import percentile, simulated_records
-from ioc.bench_stack import BenchStack, bench_stack
 from ioc.embedded.processes import free_port
 
 DISTRICT, PENDING_DISTRICT = "288", "290"

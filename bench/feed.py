@@ -1,4 +1,4 @@
-"""``ioc bench-feed``: many WebSocket clients on one API process, as wall screens.
+"""``ioc bench feed``: many WebSocket clients on one API process, as wall screens.
 
 Starts its own broker, database, stream worker and one API process; opens N clients that
 subscribe as the wall page does (its tiles' KPIs, every district, today's values and gauges), then
@@ -24,10 +24,10 @@ import httpx
 from kafka import KafkaConsumer, TopicPartition
 from websockets.asyncio.client import connect
 
+from bench.measure import percentile
+from bench.stack import bench_stack
 from connectors.publisher import EventPublisher
 from connectors.simulator import Simulator
-from ioc.bench import percentile
-from ioc.bench_stack import bench_stack
 from ioc.reference import load_reference
 
 MEASURED_EVERY = 10

@@ -26,10 +26,8 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from ioc.embedded.processes import free_port
-from ioc.reference import Reference
-from ioc.soak.accounting import COUNTERS, RATIOS, AckBook, Cell, compare, expected_cells
-from ioc.soak.clients import (
+from bench.soak.accounting import COUNTERS, RATIOS, AckBook, Cell, compare, expected_cells
+from bench.soak.clients import (
     HttpLoad,
     KpiWatcher,
     MalformedPoster,
@@ -39,9 +37,12 @@ from ioc.soak.clients import (
     deliver,
     post_until_answered,
 )
-from ioc.soak.load import Load, probe_minute
-from ioc.soak.processes import Sampler, Tree
-from ioc.soak.report import FaultResult, SoakResult, build_result
+from bench.soak.load import Load, probe_minute
+from bench.soak.processes import Sampler, Tree
+from bench.soak.report import FaultResult, SoakResult, build_result
+from ioc.embedded.processes import free_port
+from ioc.reference import Reference
+from ioc.storage.ledger import keys_seen_since
 
 FAULTS = ("worker", "api", "worker", "postgres", "payments", "broker", "worker")
 MALFORMED = 10_000
@@ -189,10 +190,9 @@ def wait_counted(database_url: Callable[[], str | None], keys: set[bytes], since
             if url is None:
                 raise psycopg.OperationalError("PostgreSQL is not running")
             with psycopg.connect(url, connect_timeout=3) as conn:
-                rows = conn.execute("SELECT key, seen_at FROM event_ledger WHERE seen_at >= %s",
-                                    (mark - timedelta(seconds=60),)).fetchall()
+                rows = keys_seen_since(conn, mark - timedelta(seconds=60))
             for key, at in rows:
-                seen.add(bytes(key))
+                seen.add(key)
                 mark = max(mark, at)
             before = len(missing)
             missing -= seen

@@ -1,4 +1,4 @@
-"""``ioc bench-connectors``: events/s of each source connector on the embedded stack.
+"""``ioc bench connectors``: events/s of each source connector on the embedded stack.
 
 Each connector runs as ``ioc connect <name>`` (its own process, as in production) against
 an embedded broker; the clock runs from the first input to the checkpoint saying all of it
@@ -13,7 +13,6 @@ was published (acked by the broker).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -30,8 +29,9 @@ from connectors.fake_dvc import FakeDvc, change_of
 from connectors.sensors import mqtt_client, station_messages
 from connectors.simulator import Simulator
 from ioc.embedded.broker import EmbeddedBroker
+from ioc.embedded.child_env import child_env
 from ioc.embedded.mqtt import EmbeddedMqtt
-from ioc.embedded.processes import free_port, http_ok, stop, wait_until
+from ioc.embedded.processes import free_port, http_ok, spawn, stop, wait_until
 from ioc.reference import load_reference
 from ioc.settings import Settings
 from ioc.signing import sign
@@ -64,9 +64,8 @@ class _Run:
 
     def connector(self, name: str, *args: str, extra: dict[str, str] | None = None
                   ) -> subprocess.Popen[bytes]:
-        log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115
-        return subprocess.Popen([sys.executable, "-m", "ioc", "connect", name, *args],
-                                env={**self.env, **(extra or {})}, stdout=log, stderr=subprocess.STDOUT)
+        return spawn([sys.executable, "-m", "ioc", "connect", name, *args],
+                     log_file=self.root / f"{name}.log", env={**self.env, **(extra or {})})
 
     def timed(self, done: Callable[[], bool], proc: subprocess.Popen[bytes]) -> float:
         t0 = time.perf_counter()
@@ -83,11 +82,10 @@ def run_connector_bench(events: int) -> dict[str, float]:
     try:
         broker.start()
         mqtt.start()
-        settings = Settings(kafka_bootstrap=broker.bootstrap, topic_prefix="benchcon", data_dir=root)
+        settings = Settings(kafka_bootstrap=broker.bootstrap, topic_prefix="benchcon", data_dir=root,
+                            log_level="WARNING")
         ensure_topics(settings)
-        env = {**os.environ, "IOC_KAFKA_BOOTSTRAP": broker.bootstrap, "IOC_TOPIC_PREFIX": "benchcon",
-               "IOC_DATA_DIR": str(root), "IOC_LOG_LEVEL": "WARNING"}
-        run = _Run(root, env)
+        run = _Run(root, child_env(settings))
 
         print(f"bench-connectors: replay of {events:,} events…", flush=True)
         path = root / "history.ndjson"

@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 import psutil
 
+from bench.soak.accounting import AckBook
+from bench.soak.load import Delivery, Load, Sent
 from ioc.signing import sign
-from ioc.soak.accounting import AckBook
-from ioc.soak.load import Delivery, Load, Sent
 
 RETRY_PAUSE_S = 0.25
 BATCH_TYPE = "application/cloudevents-batch+json"

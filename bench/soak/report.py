@@ -6,9 +6,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ioc.soak.accounting import Comparison, growth_per_hour, longest_gap
-from ioc.soak.clients import KpiWatcher, SilentWebSocket, Target
-from ioc.soak.processes import Sampler, longest_life
+from bench.soak.accounting import Comparison, growth_per_hour, longest_gap
+from bench.soak.clients import KpiWatcher, SilentWebSocket, Target
+from bench.soak.processes import Sampler, longest_life
 
 MB = 1024 * 1024
 HELD_CATCH_UP_S = 10.0

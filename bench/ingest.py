@@ -1,4 +1,4 @@
-"""``ioc bench-ingest``: events/s accepted by HTTP ingest on the embedded stack.
+"""``ioc bench ingest``: events/s accepted by HTTP ingest on the embedded stack.
 
 Starts its own broker, database and one API process, then posts simulated events in
 batches from 1 and from several concurrent clients (each a thread with its own connection),
@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 
 import httpx
 
-from ioc.bench import percentile, simulated_records
-from ioc.bench_stack import bench_stack
+from bench.measure import percentile, simulated_records
+from bench.stack import bench_stack
 
 
 def _post_all(url: str, token: str, bodies: list[bytes], latencies: list[float],
