@@ -26,6 +26,7 @@ import pytest
 from ioc.embedded.mqtt import EmbeddedMqtt
 from ioc.embedded.postgres import pg_bin_dir
 from ioc.embedded.processes import free_port, http_ok, wait_until
+from ioc.storage.offsets import committed_total
 from tests.compose import ROOT, compose_config, site_env
 from tests.integration.conftest import Services, skip_without_timescaledb
 
@@ -177,8 +178,7 @@ def test_every_ioc_command_of_the_compose_file_runs_with_its_environment(
 
         def counted() -> bool:
             with psycopg.connect(owner_url) as conn:
-                row = conn.execute("SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets").fetchone()
-            return bool(row and row[0] > 0)
+                return committed_total(conn) > 0
 
         def heartbeat() -> bool:
             with psycopg.connect(owner_url) as conn:
