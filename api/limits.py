@@ -1,4 +1,4 @@
-"""Bounds on what a client can make the API wait for or fail on (api.md: a stalled upload
+"""Bounds on what a client can make the API wait for or fail on (docs/contract/api.md: a stalled upload
 gets 408 or is closed within 30 s; no client input gets a 5xx).
 
 - :class:`BodyDeadline`: a request's body must be complete within ``IOC_API_BODY_TIMEOUT_S``

@@ -1,4 +1,4 @@
-"""Types of request parameters that keep hostile values out of the handlers (api.md: every
+"""Types of request parameters that keep hostile values out of the handlers (docs/contract/api.md: every
 client input gets a 4xx, never a 5xx). Used in route signatures and request models, so the
 bounds are also in the OpenAPI and a violation is FastAPI's 422 naming the parameter.
 

@@ -1,4 +1,4 @@
-"""Turning stored cells into the shapes of api.md. Pure."""
+"""Turning stored cells into the shapes of docs/contract/api.md. Pure."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ _KEY_FIELDS = ("dossier_id", "payment_id", "station_id")
 
 
 def event_key(event: dict[str, Any]) -> bytes | None:
-    """The partitioning key of events.md: dossier_id, payment_id or station_id."""
+    """The partitioning key of docs/contract/events.md: dossier_id, payment_id or station_id."""
     data = event.get("data")
     if isinstance(data, dict):
         for name in _KEY_FIELDS:

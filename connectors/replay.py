@@ -63,7 +63,7 @@ def format_of(path: Path, given: str | None) -> Format:
 
 
 NUMERIC_FIELDS = frozenset({"amount_vnd", "value"})
-"""Data fields events.md defines as numbers; every other cell stays a string (ids such as
+"""Data fields docs/contract/events.md defines as numbers; every other cell stays a string (ids such as
 "000123" must not turn into numbers)."""
 
 

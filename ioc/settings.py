@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     storage_layout: Literal["auto", "timescaledb", "postgres"] = Field(
         default="auto", description="auto: TimescaleDB when the server has it, else plain PostgreSQL")
 
-    # Event rules (events.md)
+    # Event rules (docs/contract/events.md)
     lateness_limit_s: int = Field(default=7 * 24 * 3600, ge=60)
     minute_retention_days: int = Field(
         default=35, ge=8, description="1-minute KPI and sensor cells kept this long (1h and 1d kept)")
@@ -99,7 +99,7 @@ class Settings(BaseSettings):
     api_body_timeout_s: float = Field(
         default=20.0, gt=0, le=30, description="a request body not complete this long after its "
         "headers gets 408 and the connection closes: a stalled upload holds nothing for long "
-        "(api.md: within 30 s)")
+        "(docs/contract/api.md: within 30 s)")
     api_header_timeout_s: float = Field(
         default=10.0, gt=0, description="`ioc api`: a connection's request headers must be complete "
         "this long after it opens or after the previous response (uvicorn sets no such bound)")

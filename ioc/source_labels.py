@@ -1,7 +1,7 @@
 """Bounded values for the ``source`` label of the event metrics.
 
 An event's ``source`` is whatever its producer wrote, so a label taken from it is unbounded:
-one integrator with a bug (or a hostile one) can create a time series per event. events.md
+one integrator with a bug (or a hostile one) can create a time series per event. docs/contract/events.md
 counts by source, with sources that have no key configured, or none readable, as ``other``.
 The known sources are the connectors' configured sources and those some integrator key is
 bound to; only those become label values (at most :data:`MAX_KNOWN` of them).

@@ -1,4 +1,4 @@
-"""Strict JSON for events (events.md v2, "A body is strict JSON"). Pure.
+"""Strict JSON for events (docs/contract/events.md, "Strict JSON and size"). Pure.
 
 What Python's :mod:`json` accepts and an event may not carry:
 
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 MAX_EVENT_BYTES = 64 * 1024
-"""One event's own serialized size (events.md): beyond it, ``too_large``."""
+"""One event's own serialized size (docs/contract/events.md): beyond it, ``too_large``."""
 MAX_DEPTH = 64
 """Levels of nesting an event may have (the envelope is level 1, ``data`` level 2)."""
 _MAX_NUMBER_CHARS = 309

@@ -1,6 +1,6 @@
 """An independent recomputation of the KPIs from a list of events, in plain Python.
 
-Written from shared/spec/events.md and kpis.md without using the project's KPI code:
+Written from docs/contract/events.md and kpis.md without using the project's KPI code:
 it judges each event itself, keeps the first of each (source, id), and counts per bucket
 using local wall-clock arithmetic (zoneinfo) rather than epoch offsets.
 """

@@ -1,4 +1,4 @@
-"""``POST /api/v1/events``: integrators push CloudEvents (api.md "Ingest over HTTP")."""
+"""``POST /api/v1/events``: integrators push CloudEvents (docs/contract/api.md, "Ingest")."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def _known(configured: frozenset[str], bound: tuple[str, ...] | None) -> frozens
 
 
 _EVENT_SCHEMA: dict[str, Any] = {**Envelope.model_json_schema(), "title": "CloudEvent",
-                                 "description": "CloudEvents 1.0, structured JSON (events.md)"}
+                                 "description": "CloudEvents 1.0, structured JSON (docs/contract/events.md)"}
 _BODY_DOC: dict[str, Any] = {
     "required": True,
     "content": {
@@ -99,7 +99,7 @@ async def ingest(request: Request, state: State,
                  integrator: Integrator) -> IngestResult:
     """One CloudEvent or a batch of up to 1,000 (1 MiB). Answers 202 once every accepted
     event is acknowledged by the broker; each rejected event is listed with its reason."""
-    received_at = state.clock.now()  # the time limits are judged against entry (events.md)
+    received_at = state.clock.now()  # the time limits are judged against entry (docs/contract/events.md)
     with INGEST_SECONDS.time():
         body = await read_bounded(request, MAX_BYTES, state.settings.api_body_timeout_s)
         # Parsing and judging a 1 MiB batch takes tens of milliseconds of CPU: done in a

@@ -5,7 +5,7 @@ Only an event whose request got 202 (or whose webhook delivery got 200) is ackno
 first acknowledgement of a (source, id) counts, later ones are duplicates. Each acknowledged
 event must be counted exactly once: in the day (local time) of its ``time``, in its district
 and in the province. Counter KPIs are compared by value; ratio KPIs by numerator and
-denominator (shared/spec/kpis.md).
+denominator (docs/contract/kpis.md).
 """
 
 from __future__ import annotations

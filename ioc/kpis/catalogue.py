@@ -1,4 +1,4 @@
-"""The KPI catalogue (shared/spec/kpis.md): ids, names, units, kinds and breakdowns."""
+"""The KPI catalogue (docs/contract/kpis.md): ids, names, units, kinds and breakdowns."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Schemathesis fuzzes every HTTP route of the real API's OpenAPI (a real API process over
 the embedded broker and PostgreSQL) with every role's token and with none: no answer is a
-5xx or a dropped connection, and every status is one the OpenAPI documents (api.md:
+5xx or a dropped connection, and every status is one the OpenAPI documents (docs/contract/api.md:
 "no client input of any kind, on any route, gets a 5xx or a connection reset").
 
 Each operation gets a bounded number of schema-conforming and of schema-violating cases

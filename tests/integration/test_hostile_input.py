@@ -1,4 +1,4 @@
-"""Hostile input against a real API process (issue 12, part 5; api.md, events.md v2): the
+"""Hostile input against a real API process (issue 12, part 5; docs/contract/api.md, events.md): the
 issue's exact inputs get a clear 4xx or a per-event rejection with the right reason, none
 of it reaches the KPIs, and a stalled upload or stalled headers are cut."""
 

@@ -1,4 +1,4 @@
-"""Strict JSON for events (events.md v2): duplicate names, non-finite numbers, nesting,
+"""Strict JSON for events (docs/contract/events.md): duplicate names, non-finite numbers, nesting,
 lone surrogates and the 64 KiB limit, over one raw record (the stream worker's path) and over
 a batch body (HTTP ingest, where each fault rejects its own event by index)."""
 
