@@ -1,4 +1,4 @@
-"""The event contract (shared/spec/events.md): CloudEvents 1.0 envelope and the five types.
+"""The event contract (docs/contract/events.md): CloudEvents 1.0 envelope and the five types.
 
 :func:`validate_event` is pure: bytes in, an :class:`Event` or a :class:`Rejection` out.
 The clock and the reference data are parameters, so the same rules hold over HTTP, in
@@ -136,7 +136,7 @@ DATA_MODELS: dict[str, type[_Data]] = {
 
 
 SOURCE_CHARS = r"[a-z0-9._-]"
-"""What a ``source`` is made of (events.md): 1..64 of these."""
+"""What a ``source`` is made of (docs/contract/events.md): 1..64 of these."""
 _SOURCE = re.compile(f"{SOURCE_CHARS}{{1,64}}")
 
 

@@ -1,4 +1,4 @@
-"""HTTP ingest against the real stack: status codes of api.md, per-event reasons, keys bound
+"""HTTP ingest against the real stack: status codes of docs/contract/api.md, per-event reasons, keys bound
 to sources, admin key management, the broker gone (503), and a fuzz of the endpoint."""
 
 from __future__ import annotations
