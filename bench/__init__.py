@@ -2,6 +2,7 @@
 
 - ``measure``: what every benchmark shares (percentiles, simulated records).
 - ``stack``: the embedded stack a benchmark runs against, with its ``ioc`` processes.
+- ``up``: ``ioc up`` as a child (the soak and the failover benchmark), its output followed.
 - ``pipeline``: one stream worker's throughput and delay (``ioc bench pipeline``).
 - ``feed``, ``ingest``, ``alerts``, ``connectors``: the live feed, HTTP ingest, alert
   delivery and the source connectors.

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import psycopg
 
+from bench.up import RUNNING, start_up
 from ioc.embedded.processes import free_port
 from ioc.storage.offsets import committed_total
 
@@ -63,29 +64,27 @@ def until_moves(url: str, since: int, timeout_s: float) -> float:
 def run_failover(kills: int, rate: float, settle_s: float) -> int:
     """Kill the worker of a fresh ``ioc up`` ``kills`` times; print each stall and a summary."""
     with tempfile.TemporaryDirectory(prefix="ioc-failover-") as tmp:
-        up = subprocess.Popen(
-            [sys.executable, "-m", "ioc", "up", "--data-dir", str(Path(tmp) / "data"),
-             "--port", str(free_port())],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env={"IOC_RESTART_HEALTHY_AFTER_S": "5", **os.environ, "IOC_SIM_RATE": str(rate)})
-        assert up.stdout is not None
-        url = ""
+        urls: list[str] = []
+        echo = threading.Event()
+
+        def heard(line: str) -> None:
+            if echo.is_set():
+                print("  " + line, flush=True)  # the supervisor's lines
+            elif found := re.search(r"PostgreSQL ready on ([\d.]+):(\d+)", line):
+                urls.append(f"postgresql://postgres@{found[1]}:{found[2]}/ioc")
+            elif line.startswith(RUNNING):
+                echo.set()
+
+        up = start_up(["--data-dir", str(Path(tmp) / "data"), "--port", str(free_port())],
+                      Path(tmp) / "ioc-up.log",
+                      {"IOC_RESTART_HEALTHY_AFTER_S": "5", **os.environ, "IOC_SIM_RATE": str(rate)}, heard)
         try:
-            for line in up.stdout:
-                found = re.search(r"PostgreSQL ready on ([\d.]+):(\d+)", line)
-                if found:
-                    url = f"postgresql://postgres@{found[1]}:{found[2]}/ioc"
-                if line.startswith("ioc: running"):
-                    break
-            else:
-                raise SystemExit("ioc up ended before it was ready")
-            out = up.stdout
-            threading.Thread(target=lambda: [print("  " + x.rstrip(), flush=True) for x in out],
-                             daemon=True).start()  # the supervisor's lines
+            up.wait_running(300)
+            url = urls[-1]
             stalls = []
             for n in range(kills):
                 time.sleep(settle_s)
-                pid = worker_pid(up.pid)
+                pid = worker_pid(up.proc.pid)
                 if pid is None:
                     raise SystemExit("no worker process found")
                 until_moves(url, committed(url), 60)  # steady: updates are flowing
@@ -99,8 +98,7 @@ def run_failover(kills: int, rate: float, settle_s: float) -> int:
                   f": median {statistics.median(stalls):.1f} s, worst {max(stalls):.1f} s "
                   f"over {len(stalls)} kills")
         finally:
-            up.send_signal(signal.SIGTERM)
-            up.communicate(timeout=90)
+            up.stop(90)
     return 0
 
 

@@ -12,11 +12,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -40,6 +37,7 @@ from bench.soak.clients import (
 from bench.soak.load import Load, probe_minute
 from bench.soak.processes import Sampler, Tree
 from bench.soak.report import FaultResult, SoakResult, build_result
+from bench.up import UpProcess, start_up
 from ioc.embedded.processes import free_port
 from ioc.reference import Reference
 from ioc.storage.ledger import keys_seen_since
@@ -51,47 +49,32 @@ RECOVERY_TIMEOUT_S = 180.0
 
 @dataclass
 class Stack:
-    proc: subprocess.Popen[str]
+    up: UpProcess
     data_dir: Path
     api: str
-    lines: list[str]
     tree: Tree
+
+    @property
+    def proc(self) -> subprocess.Popen[bytes]:
+        return self.up.proc
+
+    @property
+    def lines(self) -> list[str]:
+        return self.up.lines
 
 
 def start_stack(data_dir: Path, say: Callable[[str], None]) -> Stack:
     port = free_port()
     env = {**os.environ, "IOC_SIM_BACKLOG_DAYS": "0", "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "ioc", "up", "--port", str(port), "--data-dir",
-                             str(data_dir), "--rate", "1e-9"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
-    lines: list[str] = []
-    running = threading.Event()
-
-    def read() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(f"{time.monotonic():.1f} {line.rstrip()}")
-            if line.startswith("ioc: running"):
-                running.set()
-
-    threading.Thread(target=read, name="soak-ioc-up", daemon=True).start()
-    deadline = time.monotonic() + 300
-    while not running.wait(0.5):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError("ioc up did not start:\n" + "\n".join(lines[-20:]))
-    say(f"soak: ioc up ready (pid {proc.pid}, data dir {data_dir})")
-    return Stack(proc, data_dir, f"http://127.0.0.1:{port}", lines, Tree(proc.pid))
+    up = start_up(["--port", str(port), "--data-dir", str(data_dir), "--rate", "1e-9"],
+                  data_dir / "ioc-up.log", env)
+    up.wait_running(300)
+    say(f"soak: ioc up ready (pid {up.proc.pid}, data dir {data_dir})")
+    return Stack(up, data_dir, f"http://127.0.0.1:{port}", Tree(up.proc.pid))
 
 
 def stop_stack(stack: Stack) -> None:
-    if stack.proc.poll() is None:
-        stack.proc.send_signal(signal.SIGTERM)
-        try:
-            stack.proc.wait(120)
-        except subprocess.TimeoutExpired:
-            stack.proc.kill()
-            stack.proc.wait()
+    stack.up.stop(120)
 
 
 class Prober:
