@@ -24,6 +24,7 @@ from kafka.errors import KafkaError
 from connectors.checkpoint import Checkpoint
 from connectors.metrics import CONNECTOR_ERRORS, error_kind
 from connectors.publisher import EventPublisher
+from ioc.events import to_cloudevent
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +56,8 @@ def change_to_event(change: Any, source: str) -> dict[str, Any] | Unmappable:
     if missing:
         return Unmappable("unmappable_change", f"change lacks {', '.join(missing)}")
     data = {"dossier_id": change["dossier_id"], **{f: change[f] for f in _FIELDS[status]}}
-    return {"specversion": "1.0", "id": f"{change['dossier_id']}:{status}", "source": source,
-            "type": _TYPES[status], "time": change["changed_at"],
-            "datacontenttype": "application/json", "data": data}
+    return to_cloudevent(source=source, event_id=f"{change['dossier_id']}:{status}",
+                         type_=_TYPES[status], time=change["changed_at"], data=data)
 
 
 @dataclass(slots=True)

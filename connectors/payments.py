@@ -54,7 +54,7 @@ from starlette.requests import ClientDisconnect
 from connectors.metrics import CONNECTOR_ERRORS, CONNECTOR_EVENTS, error_kind
 from connectors.publisher import EventPublisher
 from ioc.clock import Clock
-from ioc.events import Rejection, Rules, validate_event
+from ioc.events import Rejection, Rules, to_cloudevent, validate_event
 from ioc.http_limits import BodyRefused, read_bounded
 from ioc.signing import SignatureError, verify
 
@@ -79,9 +79,8 @@ def payment_event(delivery: Any, source: str) -> dict[str, Any] | str:
                            "purpose": data["purpose"]}
     if data.get("service_code"):
         out["service_code"] = data["service_code"]
-    return {"specversion": "1.0", "id": f"pay:{data['transaction_id']}", "source": source,
-            "type": "payment.completed", "time": data["paid_at"],
-            "datacontenttype": "application/json", "data": out}
+    return to_cloudevent(source=source, event_id=f"pay:{data['transaction_id']}",
+                         type_="payment.completed", time=data["paid_at"], data=out)
 
 
 class Claim(Enum):

@@ -45,6 +45,7 @@ from connectors.metrics import (
     error_kind,
 )
 from connectors.publisher import EventPublisher
+from ioc.events import to_cloudevent
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +66,9 @@ def reading_events(payload: bytes, source: str) -> list[dict[str, Any]] | str:
     if not isinstance(readings, dict) or not readings:
         return "'readings' must be a non-empty object of metric: value"
     station, ts = str(message["station_id"]), str(message["ts"])
-    return [{"specversion": "1.0", "id": f"{station}:{metric}:{ts}", "source": source,
-             "type": "sensor.reading", "time": ts, "datacontenttype": "application/json",
-             "data": {"station_id": station, "district": message["district"], "metric": metric,
-                      "value": value}}
+    return [to_cloudevent(source=source, event_id=f"{station}:{metric}:{ts}", type_="sensor.reading",
+                          time=ts, data={"station_id": station, "district": message["district"],
+                                         "metric": metric, "value": value})
             for metric, value in readings.items()]
 
 

@@ -1,9 +1,12 @@
-"""Messages about KPI changes, as published for the wall and sent over the WebSocket."""
+"""Messages about KPI and alert changes, as published for the wall and sent over the WebSocket,
+and the format of the change topic: one definition of how they are packed into records
+(:func:`pack_changes`) and read back (:func:`change_messages`)."""
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -77,6 +80,22 @@ def change_key(message: dict[str, Any]) -> str:
     start = "" if message["bucket"] == GAUGE_BUCKET else message["start"]
     return (f"{message['kpi']}|{message['district'] or ''}|{message.get('metric', '')}"
             f"|{message['bucket']}|{start}|{message.get('station', '')}")
+
+
+CHANGES_PER_RECORD = 500
+"""A change record carries a JSON array of up to this many ``kpi`` messages (under 200 KB).
+A batch of events changes thousands of cells; one Kafka record per cell made publishing
+the worker's largest cost after validation. Consumers order by each message's version,
+not by the record's partition or offset, so records need no key."""
+
+
+def pack_changes(messages: Sequence[dict[str, Any]], changed_at: str | None = None) -> list[bytes]:
+    """Change messages packed into the values of change-topic records (JSON arrays); each
+    message gets ``changed_at`` (when its value was committed) when one is given."""
+    if changed_at is not None:
+        messages = [{**m, "changed_at": changed_at} for m in messages]
+    return [json.dumps(list(messages[i:i + CHANGES_PER_RECORD]), separators=(",", ":")).encode()
+            for i in range(0, len(messages), CHANGES_PER_RECORD)]
 
 
 def change_messages(value: bytes | None) -> list[dict[str, Any]]:

@@ -331,15 +331,16 @@ def _human(delta: timedelta) -> str:
 
 
 def to_cloudevent(
-    *, source: str, event_id: str, type_: str, time: datetime, data: dict[str, Any]
+    *, source: str, event_id: str, type_: str, time: datetime | str, data: dict[str, Any]
 ) -> dict[str, Any]:
-    """Build the structured-JSON CloudEvent for publishing."""
+    """Build the structured-JSON CloudEvent for publishing. ``time`` is a datetime, or a value
+    passed on as received (a connector maps fields as they are; validation judges them)."""
     return {
         "specversion": "1.0",
         "id": event_id,
         "source": source,
         "type": type_,
-        "time": time.isoformat(),
+        "time": time.isoformat() if isinstance(time, datetime) else time,
         "datacontenttype": "application/json",
         "data": data,
     }

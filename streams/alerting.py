@@ -2,7 +2,7 @@
 
 The agent reads the KPI values the KPI agent (of every worker) publishes, picks those the
 rules watch (:func:`ioc.alerts.rules.observations`) and steps their alerts in PostgreSQL
-(:func:`ioc.storage.alerts.evaluate`). The timer fires pending alerts whose period passed
+(:func:`ioc.storage.alert_episodes.evaluate`). The timer fires pending alerts whose period passed
 and escalates unacknowledged critical ones, even when no value arrives. Alert changes go
 back onto the change topic as ``alert`` messages for the wall. A pending alert is also
 looked at again the moment its period ends, not at the next timer tick. Rules are re-read every
@@ -20,13 +20,17 @@ from typing import Any
 import faust
 from faust.streams import Stream
 
-from ioc.alerts.notifier import Notifier
+from ioc.alerts.machine import AlertState
+from ioc.alerts.presentation import alert_json
 from ioc.alerts.rules import Rule, observations
 from ioc.changes import change_messages, local_iso
 from ioc.clock import Clock
 from ioc.reference import Reference
 from ioc.settings import Settings
-from ioc.storage import alerts as store
+from ioc.storage import alert_episodes as episodes
+from ioc.storage.alert_reads import alerts_by_id
+from ioc.storage.alert_rules import load_rules
+from streams.notifier import Notifier
 from streams.publishing import Publisher, change_records
 
 log = logging.getLogger(__name__)
@@ -50,7 +54,7 @@ class AlertEvaluator:
 
     async def refresh_rules(self) -> None:
         if time.monotonic() - self._loaded_at >= self._settings.alert_rules_refresh_s:
-            stored = await self._db.run(store.load_rules)
+            stored = await self._db.run(load_rules)
             self.rules = {s.rule.id: s.rule for s in stored}
             self._loaded_at = time.monotonic()
 
@@ -61,14 +65,14 @@ class AlertEvaluator:
         if not seen:
             return []
         changed: list[int] = await self._db.run(
-            lambda c: store.evaluate(c, self.rules, seen, now))
+            lambda c: episodes.evaluate(c, self.rules, seen, now))
         await self._announce(changed)
         return changed
 
     async def tick(self) -> list[int]:
         await self.refresh_rules()
         changed: list[int] = await self._db.run(
-            lambda c: store.tick(c, self.rules, self._clock.now()))
+            lambda c: episodes.tick(c, self.rules, self._clock.now()))
         await self._announce(changed)
         return changed
 
@@ -81,11 +85,11 @@ class AlertEvaluator:
         if not changed:
             return
         self._notifier.wake()
-        rows = await self._db.run(lambda c: store.alerts_by_id(c, changed))
-        messages = [{"type": "alert", **store.alert_json(r, self._names)} for r in rows]
+        rows = await self._db.run(lambda c: alerts_by_id(c, changed))
+        messages = [{"type": "alert", **alert_json(r, self._names)} for r in rows]
         for row in rows:  # a pending alert is looked at again the moment its period ends
             rule = self.rules.get(row["rule_id"])
-            if row["state"] == "pending" and rule is not None:
+            if row["state"] == AlertState.PENDING and rule is not None:
                 due = row["since"] + rule.spec.condition.pending_for - self._clock.now()
                 asyncio.get_running_loop().call_later(
                     max(0.0, due.total_seconds()) + 0.001, self._tick_soon)

@@ -4,7 +4,7 @@ dead letters and the audit log. Semantics in docs/alerts.md."""
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import psycopg
 from fastapi import APIRouter, HTTPException, Query, status
@@ -14,16 +14,24 @@ from api.deps import Admin, Reader, Responder, State
 from api.params import LongText, RowId, Text
 from api.producer import BrokerUnavailable
 from api.state import AppState
-from ioc.alerts.rules import RuleCheckError, RuleSpec, WebhookTarget, check_rule
-from ioc.changes import local_iso
-from ioc.storage import alerts as store
+from ioc.alerts.machine import AlertState as StoredState
+from ioc.alerts.presentation import alert_json, keep_secrets
+from ioc.alerts.rules import RuleCheckError, RuleSpec, alert_scope, check_rule
+from ioc.changes import local_iso, pack_changes
+from ioc.storage import alert_episodes as episodes
+from ioc.storage import alert_outbox as outbox
+from ioc.storage import alert_reads as reads
+from ioc.storage import alert_rules as rules
+from ioc.storage.alert_errors import Conflict, NotFound
 from ioc.storage.audit import audit_entries
-from streams.publishing import change_records
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["alerts"])
 
-AlertState = Literal["pending", "firing", "acknowledged", "resolved", "cancelled"]
+if TYPE_CHECKING:
+    AlertState = str
+else:  # the Literal of the states ioc.alerts.machine.AlertState defines (their one definition)
+    AlertState = Literal[tuple(s.value for s in StoredState)]
 
 
 class Alert(BaseModel):
@@ -133,22 +141,21 @@ _ERRORS: dict[int | str, dict[str, Any]] = {404: {"description": "no such alert"
 
 async def _alert_detail(state: AppState, alert_id: int) -> AlertDetail:
     async with state.pool.connection() as conn:
-        rows = await store.alerts_by_id(conn, [alert_id])
+        rows = await reads.alerts_by_id(conn, [alert_id])
         if not rows:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id}")
-        history = await store.alert_history(conn, alert_id)
-        notifications = await store.alert_notifications(conn, alert_id=alert_id)
-    alert = store.alert_json(rows[0], state.reference.district_names)
+        history = await reads.alert_history(conn, alert_id)
+        notifications = await reads.alert_notifications(conn, alert_id=alert_id)
+    alert = alert_json(rows[0], state.reference.district_names)
     return AlertDetail.model_validate({**alert, "history": history, "notifications": notifications})
 
 
 async def _announce(state: AppState, alert: Alert) -> None:
     """Tell every API process's wall clients (through the change topic) what a person did."""
     message = {"type": "alert", **alert.model_dump()}
-    records = change_records(state.settings.changes_topic, [message],
-                             local_iso(state.clock.now(), state.reference.utc_offset))
+    values = pack_changes([message], local_iso(state.clock.now(), state.reference.utc_offset))
     try:
-        await state.producer.send_all([(r.key, r.value) for r in records], state.settings.changes_topic)
+        await state.producer.send_all([(None, v) for v in values], state.settings.changes_topic)
     except BrokerUnavailable:  # the change is committed; walls catch up at their next snapshot
         log.warning("alert change not announced on the feed", extra={"alert": alert.id})
 
@@ -167,13 +174,13 @@ async def list_alerts(
     """Alerts, newest first (operator, leader, admin)."""
     if district is not None and station is not None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "give a district or a station, not both")
-    scope = (store.STATION + station if station is not None
-             else None if district is None else "" if district == "province" else district)
+    scope = (None if district is None and station is None
+             else alert_scope(None if district == "province" else district, station))
     async with state.pool.connection() as conn:
-        rows = await store.list_alerts(conn, states=state_, rule_id=rule_id, scope=scope,
+        rows = await reads.list_alerts(conn, states=state_, rule_id=rule_id, scope=scope,
                                        severity=severity, before_id=before_id, limit=limit)
     names = state.reference.district_names
-    return [Alert(**store.alert_json(r, names)) for r in rows]
+    return [Alert(**alert_json(r, names)) for r in rows]
 
 
 @router.get("/api/v1/alerts/{alert_id}", response_model=AlertDetail, responses={404: _ERRORS[404]})
@@ -186,7 +193,7 @@ async def get_alert(alert_id: RowId, state: State, _: Reader) -> AlertDetail:
 async def acknowledge(alert_id: RowId, state: State, who: Responder, body: Note | None = None) -> AlertDetail:
     """Acknowledge a firing alert (operator, admin): it stays open until the values recover,
     and it no longer escalates."""
-    await _act(state, alert_id, lambda c: store.acknowledge_alert(
+    await _act(state, alert_id, lambda c: episodes.acknowledge_alert(
         c, alert_id, who, state.clock.now(), body.comment if body else None))
     detail = await _alert_detail(state, alert_id)
     await _announce(state, detail)
@@ -197,7 +204,7 @@ async def acknowledge(alert_id: RowId, state: State, who: Responder, body: Note 
 async def resolve(alert_id: RowId, state: State, who: Responder, body: Note | None = None) -> AlertDetail:
     """Close an open alert by hand (operator, admin). If the condition still holds, the next
     value opens a new alert after the rule's pending period."""
-    await _act(state, alert_id, lambda c: store.resolve_alert(
+    await _act(state, alert_id, lambda c: episodes.resolve_alert(
         c, alert_id, who, state.clock.now(), body.comment if body else None))
     detail = await _alert_detail(state, alert_id)
     await _announce(state, detail)
@@ -208,7 +215,7 @@ async def resolve(alert_id: RowId, state: State, who: Responder, body: Note | No
              responses={404: _ERRORS[404]})
 async def comment(alert_id: RowId, body: Comment, state: State, who: Reader) -> AlertDetail:
     """Add a comment to an alert's history (operator, leader, admin)."""
-    await _act(state, alert_id, lambda c: store.comment_alert(c, alert_id, who, state.clock.now(),
+    await _act(state, alert_id, lambda c: episodes.comment_alert(c, alert_id, who, state.clock.now(),
                                                               body.comment))
     return await _alert_detail(state, alert_id)
 
@@ -217,9 +224,9 @@ async def _act(state: AppState, alert_id: int, action: Any) -> None:
     async with state.pool.connection() as conn:
         try:
             await action(conn)
-        except store.NotFound as exc:
+        except NotFound as exc:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-        except store.Conflict as exc:
+        except Conflict as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
 
 
@@ -234,7 +241,7 @@ def _checked(state: AppState, body: RuleIn) -> RuleSpec:
     return spec
 
 
-def _rule_out(stored: store.StoredRule) -> StoredRuleOut:
+def _rule_out(stored: rules.StoredRule) -> StoredRuleOut:
     return StoredRuleOut.model_validate(stored.as_json())
 
 
@@ -248,15 +255,15 @@ _RULE_ERRORS: dict[int | str, dict[str, Any]] = {
 async def list_rules(state: State, _: Admin) -> list[StoredRuleOut]:
     """Every rule (admin)."""
     async with state.pool.connection() as conn:
-        return [_rule_out(r) for r in await store.load_rules(conn)]
+        return [_rule_out(r) for r in await rules.load_rules(conn)]
 
 
 @router.get("/api/v1/alert-rules/{rule_id}", response_model=StoredRuleOut, responses=_RULE_ERRORS)
 async def get_rule(rule_id: RowId, state: State, _: Admin) -> StoredRuleOut:
     async with state.pool.connection() as conn:
         try:
-            return _rule_out(await store.get_rule(conn, rule_id))
-        except store.NotFound as exc:
+            return _rule_out(await rules.get_rule(conn, rule_id))
+        except NotFound as exc:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
 
 
@@ -266,7 +273,7 @@ async def create_rule(body: RuleIn, state: State, who: Admin) -> StoredRuleOut:
     spec = _checked(state, body)
     async with state.pool.connection() as conn:
         try:
-            return _rule_out(await store.create_rule(conn, spec, body.enabled, who))
+            return _rule_out(await rules.create_rule(conn, spec, body.enabled, who))
         except psycopg.errors.UniqueViolation as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, f"a rule named {spec.name!r} exists") from exc
 
@@ -277,17 +284,17 @@ async def replace_rule(rule_id: RowId, body: RuleIn, state: State, who: Admin) -
     resolves its open alerts. A webhook secret sent back as shown (16 asterisks) keeps the stored one."""
     async with state.pool.connection() as conn:
         try:
-            before = await store.get_rule(conn, rule_id)
-            spec = _checked(state, RuleIn.model_validate(_keep_secrets(body.model_dump(), before)))
-            stored, closed = await store.update_rule(conn, rule_id, spec, body.enabled, who,
+            before = await rules.get_rule(conn, rule_id)
+            spec = _checked(state, RuleIn.model_validate(keep_secrets(body.model_dump(), before.rule.spec)))
+            stored, closed = await rules.update_rule(conn, rule_id, spec, body.enabled, who,
                                                      state.clock.now())
-        except store.NotFound as exc:
+        except NotFound as exc:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
         except psycopg.errors.UniqueViolation as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, f"a rule named {body.name!r} exists") from exc
-        rows = await store.alerts_by_id(conn, closed)
+        rows = await reads.alerts_by_id(conn, closed)
     for row in rows:
-        await _announce(state, Alert(**store.alert_json(row, state.reference.district_names)))
+        await _announce(state, Alert(**alert_json(row, state.reference.district_names)))
     return _rule_out(stored)
 
 
@@ -296,22 +303,12 @@ async def delete_rule(rule_id: RowId, state: State, who: Admin) -> None:
     """Retire a rule (admin); its open alerts are resolved, its history kept."""
     async with state.pool.connection() as conn:
         try:
-            closed = await store.delete_rule(conn, rule_id, who, state.clock.now())
-        except store.NotFound as exc:
+            closed = await rules.delete_rule(conn, rule_id, who, state.clock.now())
+        except NotFound as exc:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-        rows = await store.alerts_by_id(conn, closed)
+        rows = await reads.alerts_by_id(conn, closed)
     for row in rows:
-        await _announce(state, Alert(**store.alert_json(row, state.reference.district_names)))
-
-
-def _keep_secrets(new: dict[str, Any], before: store.StoredRule) -> dict[str, Any]:
-    old = {t.url: t.secret for t in [*before.rule.spec.targets,
-                                     *(t for s in before.rule.spec.escalation for t in s.targets)]
-           if isinstance(t, WebhookTarget)}
-    for target in [*new["targets"], *(t for s in new["escalation"] for t in s["targets"])]:
-        if target.get("secret") == store.SECRET_MASK and target.get("url") in old:
-            target["secret"] = old[target["url"]]
-    return new
+        await _announce(state, Alert(**alert_json(row, state.reference.district_names)))
 
 
 # -- dead letters and the audit log ----------------------------------------------------------
@@ -324,7 +321,7 @@ async def list_notifications(
 ) -> list[Notification]:
     """Notifications with their attempts, newest first; ``state=dead`` lists the dead letters."""
     async with state.pool.connection() as conn:
-        return [Notification(**n) for n in await store.alert_notifications(conn, state=state_, limit=limit)]
+        return [Notification(**n) for n in await reads.alert_notifications(conn, state=state_, limit=limit)]
 
 
 @router.post("/api/v1/alert-notifications/{notification_id}/retry", status_code=202,
@@ -333,8 +330,8 @@ async def retry_notification(notification_id: RowId, state: State, who: Admin) -
     """Queue a dead-lettered notification again (admin)."""
     async with state.pool.connection() as conn:
         try:
-            await store.retry_dead(conn, notification_id, who, state.clock.now())
-        except store.Conflict as exc:
+            await outbox.retry_dead(conn, notification_id, who, state.clock.now())
+        except Conflict as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     return {"status": "queued"}
 

@@ -14,14 +14,16 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from api.feed import WS_DISCONNECTS, ClientSession, Subscription
 from api.state import AppState
 from api.views import snapshot_values
+from ioc.alerts.presentation import alert_json
 from ioc.changes import gauge_messages, local_iso
 from ioc.kpis.buckets import Bucket, bucket_start
 from ioc.kpis.catalogue import BY_ID, CATALOGUE, Kind
 from ioc.kpis.counters import PROVINCE
 from ioc.kpis.gauges import GAUGE_KPIS
-from ioc.storage import alerts as alert_store
 from ioc.storage import gauges as gauge_store
 from ioc.storage import kpi_reads
+from ioc.storage.alert_episodes import OPEN
+from ioc.storage.alert_reads import list_alerts
 from ioc.tokens import READ_ROLES, token_digest
 
 router = APIRouter(tags=["feed"])
@@ -70,8 +72,8 @@ async def build_snapshot(state: AppState, subscription: Subscription) -> dict[st
         rows = await kpi_reads.day_cells(conn, day, [k.id for k in kpis])
         gauge_values = (await gauge_store.gauges_now(conn, now, state.settings.station_silence)
                         if gauges else {})
-        open_alerts = await alert_store.list_alerts(
-            conn, states=alert_store.OPEN, rule_id=None, scope=None, severity=None,
+        open_alerts = await list_alerts(
+            conn, states=OPEN, rule_id=None, scope=None, severity=None,
             before_id=None, limit=500)
     values = snapshot_values(kpis, scopes, rows, day, offset)
     values += [m for m in gauge_messages(gauge_values, scopes, now, offset) if m["kpi"] in gauges]
@@ -80,7 +82,7 @@ async def build_snapshot(state: AppState, subscription: Subscription) -> dict[st
     return {"type": "snapshot", "as_of": local_iso(now, offset),
             "day_start": local_iso(day, offset),
             "day_end": local_iso(day + timedelta(days=1), offset), "values": values,
-            "alerts": [alert_store.alert_json(a, state.reference.district_names) for a in open_alerts]}
+            "alerts": [alert_json(a, state.reference.district_names) for a in open_alerts]}
 
 
 class BadAuth(ValueError):

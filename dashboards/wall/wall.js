@@ -15,6 +15,10 @@ const I18N = {
         alerts: "Alerts", no_alerts: "No active alerts", acknowledged: "acknowledged",
         critical: "Critical", warning: "Warning", info: "Info", since: "since" },
 };
+// An alert's states, as ioc/alerts/machine.py AlertState defines them (tests/unit/test_alert_states.py
+// checks the two agree); an open alert is on the wall, a closed one leaves it.
+const ALERT_STATES = ["pending", "firing", "acknowledged", "resolved", "cancelled"];
+const OPEN_ALERT_STATES = ["pending", "firing", "acknowledged"];
 // Headline tiles: KPI id, target, and whether higher is better.
 const TILES = [
   { kpi: "dossier.received" },
@@ -129,8 +133,8 @@ function renderAlerts() {
 function applyAlert(alert) {
   const old = state.alerts.get(alert.id);
   if (old && old.updated_at > alert.updated_at) return;
-  if (["pending", "firing", "acknowledged"].includes(alert.state)) state.alerts.set(alert.id, alert);
-  else state.alerts.delete(alert.id);
+  if (OPEN_ALERT_STATES.includes(alert.state)) state.alerts.set(alert.id, alert);
+  else state.alerts.delete(alert.id); // closed: one of the other ALERT_STATES
 }
 
 // Sparklines: the last SPARK_HOURS hourly values of each counter and ratio tile.

@@ -28,6 +28,28 @@ class State(StrEnum):
     RESOLVED = "resolved"
 
 
+class AlertState(StrEnum):
+    """The states an alert (one episode of a track) is stored and shown in: the track's
+    states but ``inactive``, which is never stored, and ``cancelled``, a pending alert whose
+    breach ended before it fired (the track is inactive again). The one definition: the
+    storage, the API and the wall (``dashboards/wall/wall.js``) take theirs from here."""
+
+    PENDING = "pending"
+    FIRING = "firing"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    CANCELLED = "cancelled"
+
+
+OPEN_STATES: tuple[AlertState, ...] = (AlertState.PENDING, AlertState.FIRING, AlertState.ACKNOWLEDGED)
+"""An open alert can still change; the others are closed for good."""
+
+
+def track_state(stored: AlertState | str) -> State:
+    """The machine state of a stored alert (a cancelled one is an inactive track)."""
+    return State.INACTIVE if stored == AlertState.CANCELLED else State(stored)
+
+
 class Comparison(StrEnum):
     ABOVE = "above"
     """Breached when the value is greater than the threshold (a backlog, PM2.5)."""

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ioc.alerts.machine import Comparison, Condition
+from ioc.events import METRICS
 from ioc.kpis.buckets import Bucket, bucket_start
 from ioc.kpis.catalogue import BY_ID, Kind
 from ioc.kpis.counters import PROVINCE
@@ -26,8 +27,20 @@ from ioc.kpis.sensors import SENSOR_KPIS
 GAUGE = "now"
 STATION_SCOPE = "station:"
 """A station's track is scoped ``station:<id>``; the province's is '' and a district's its code."""
-SENSOR_METRICS = ("pm2_5", "pm10", "no2", "o3", "water_level_cm", "rainfall_mm", "temperature_c",
-                  "humidity_pct", "noise_db")
+
+
+def alert_scope(district: str | None, station: str | None) -> str:
+    """The scope of a track: ``station:<id>`` for a station, else the district's code, else
+    '' (the province). The one place the scope string is built; :func:`scope_parts` reads it."""
+    return STATION_SCOPE + station if station is not None else district or PROVINCE
+
+
+def scope_parts(scope: str) -> tuple[str | None, str | None]:
+    """``(district, station)`` of a scope string: one of them, or neither for the province."""
+    station = scope.removeprefix(STATION_SCOPE) if scope.startswith(STATION_SCOPE) else None
+    return (scope if scope and station is None else None), station
+
+
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -130,8 +143,8 @@ def check_rule(spec: RuleSpec, district_codes: frozenset[str]) -> None:
         advice = "a gauge: use" if is_gauge else "not a gauge: do not use"
         raise RuleCheckError(f"bucket: {spec.kpi} is {advice} bucket 'now'")
     if spec.kpi in SENSOR_KPIS:
-        if spec.metric not in SENSOR_METRICS:
-            raise RuleCheckError(f"metric: {spec.kpi} needs one of {', '.join(SENSOR_METRICS)}")
+        if spec.metric not in METRICS:
+            raise RuleCheckError(f"metric: {spec.kpi} needs one of {', '.join(METRICS)}")
     elif spec.metric is not None:
         raise RuleCheckError(f"metric: only sensor KPIs take a metric, not {spec.kpi}")
     if spec.min_count and kpi.kind is not Kind.RATIO:
@@ -211,7 +224,7 @@ def observations(rules: Iterable[Rule], messages: Iterable[dict[str, Any]], now:
         if not is_current(message["bucket"], start, now, utc_offset):
             continue
         station = message.get("station")
-        scope = STATION_SCOPE + station if station else message.get("district") or PROVINCE
+        scope = alert_scope(message.get("district"), station or None)
         for rule in watching:
             if not _in_scope(rule.spec, scope, station):
                 continue

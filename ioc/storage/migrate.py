@@ -14,7 +14,7 @@ from importlib import resources
 
 import psycopg
 
-from ioc.storage.alerts import seed_default_rules
+from ioc.storage.alert_rules import seed_default_rules
 from ioc.storage.layout import Layout, RequestedLayout, resolve
 
 log = logging.getLogger(__name__)

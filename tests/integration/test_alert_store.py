@@ -12,7 +12,9 @@ import pytest
 from psycopg import AsyncConnection
 
 from ioc.alerts.rules import Observation, Rule, RuleSpec
-from ioc.storage import alerts as store
+from ioc.storage import alert_episodes as episodes
+from ioc.storage import alert_reads as reads
+from ioc.storage import alert_rules as rules
 from ioc.storage.migrate import migrate
 from ioc.tokens import Principal, Role
 from tests.integration.conftest import Services
@@ -26,7 +28,7 @@ ADMIN = Principal(Role.ADMIN, "admin", None)
 
 @pytest.fixture(scope="module")
 def database(services: Services) -> str:
-    url = services.database_url("alert_store")
+    url = services.create_database("alert_store")
     migrate(url, layout="postgres")
     return url
 
@@ -42,17 +44,17 @@ def make_rule(url: str, name: str, **fields: Any) -> Rule:
     spec = RuleSpec.model_validate({"name": name, "kpi": "dossier.on_time_rate", "bucket": "1d",
                                     "scope": "districts", "comparison": "below", "threshold": 95,
                                     "recovery": 97, **fields})
-    return with_conn(url, lambda c: store.create_rule(c, spec, True, ADMIN)).rule
+    return with_conn(url, lambda c: rules.create_rule(c, spec, True, ADMIN)).rule
 
 
 def judge(url: str, rule: Rule, value: float | None, version: int, at: datetime, scope: str = "288"
           ) -> list[int]:
     seen = {(rule.id, scope): Observation(rule.id, scope, value, DAY, version)}
-    return with_conn(url, lambda c: store.evaluate(c, {rule.id: rule}, seen, at))
+    return with_conn(url, lambda c: episodes.evaluate(c, {rule.id: rule}, seen, at))
 
 
 def states(url: str, rule: Rule) -> list[str]:
-    rows = with_conn(url, lambda c: store.list_alerts(c, states=None, rule_id=rule.id, scope=None,
+    rows = with_conn(url, lambda c: reads.list_alerts(c, states=None, rule_id=rule.id, scope=None,
                                                        severity=None, before_id=None, limit=100))
     return [r["state"] for r in reversed(rows)]
 
@@ -66,7 +68,7 @@ def test_a_value_read_again_is_not_judged_again(database: str) -> None:
     assert states(database, rule) == ["resolved"]
     assert judge(database, rule, 94.0, 4, T0 + timedelta(seconds=4))  # a newer breach: a new alert
     assert states(database, rule) == ["resolved", "firing"]
-    notes = with_conn(database, lambda c: store.alert_notifications(c))
+    notes = with_conn(database, lambda c: reads.alert_notifications(c))
     assert sorted((n["event"], n["state"]) for n in notes if n["target"] == "mailto:a@b.vn") == [
         ("fired", "queued"), ("fired", "queued"), ("resolved", "queued")]
 
@@ -76,12 +78,12 @@ def test_pending_survives_a_restart_and_fires_when_its_period_ends(database: str
     assert judge(database, rule, 90.0, 1, T0)
     assert states(database, rule) == ["pending"]
     # a new evaluator (after a restart) knows only the database; time passes without values
-    tick = lambda at: with_conn(database, lambda c: store.tick(c, {rule.id: rule}, at))  # noqa: E731
+    tick = lambda at: with_conn(database, lambda c: episodes.tick(c, {rule.id: rule}, at))  # noqa: E731
     assert judge(database, rule, 91.0, 2, T0 + timedelta(minutes=3)) == []  # still breached
     assert tick(T0 + timedelta(minutes=4, seconds=59)) == []
     fired = tick(T0 + timedelta(minutes=5))
     assert len(fired) == 1 and states(database, rule) == ["firing"]
-    alert = with_conn(database, lambda c: store.alerts_by_id(c, fired))[0]
+    alert = with_conn(database, lambda c: reads.alerts_by_id(c, fired))[0]
     assert alert["fired_at"] - alert["pending_at"] == timedelta(minutes=5) and alert["value"] == 91.0
 
 
@@ -99,16 +101,16 @@ def test_unacknowledged_critical_alerts_escalate_step_by_step(database: str) -> 
         {"after_minutes": 10, "targets": [{"kind": "email", "to": ["truong.phong@b.vn"]}]},
         {"after_minutes": 30, "targets": [{"kind": "email", "to": ["giam.doc@b.vn"]}]}])
     [alert_id] = judge(database, rule, 80.0, 1, T0)
-    tick = lambda at: with_conn(database, lambda c: store.tick(c, {rule.id: rule}, at))  # noqa: E731
+    tick = lambda at: with_conn(database, lambda c: episodes.tick(c, {rule.id: rule}, at))  # noqa: E731
     assert tick(T0 + timedelta(minutes=9)) == []
     assert tick(T0 + timedelta(minutes=10)) == [alert_id]
     assert tick(T0 + timedelta(minutes=11)) == []
     operator = Principal(Role.OPERATOR, "operator", None)
-    with_conn(database, lambda c: store.acknowledge_alert(c, alert_id, operator, T0 + timedelta(minutes=12),
-                                                          None))
+    with_conn(database, lambda c: episodes.acknowledge_alert(c, alert_id, operator,
+                                                             T0 + timedelta(minutes=12), None))
     assert tick(T0 + timedelta(minutes=40)) == []  # acknowledged: no second step
-    notes = with_conn(database, lambda c: store.alert_notifications(c, alert_id=alert_id))
+    notes = with_conn(database, lambda c: reads.alert_notifications(c, alert_id=alert_id))
     assert [(n["event"], n["target"]) for n in notes] == [("escalated", "mailto:truong.phong@b.vn")]
-    history = with_conn(database, lambda c: store.alert_history(c, alert_id))
+    history = with_conn(database, lambda c: reads.alert_history(c, alert_id))
     assert [(h["kind"], h["actor"]) for h in history] == [("fired", None), ("escalated", None),
                                                           ("acknowledged", "operator")]

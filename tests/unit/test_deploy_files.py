@@ -43,8 +43,8 @@ def test_grafana_dashboards_use_provisioned_datasources_real_metrics_and_tables(
 
     import api.app  # noqa: F401 - registers the API's metrics
     import connectors.metrics  # noqa: F401
-    import ioc.alerts.notifier  # noqa: F401
-    import streams.metrics  # noqa: F401
+    import streams.metrics
+    import streams.notifier  # noqa: F401
 
     provisioned = yaml.safe_load(
         (ROOT / "deploy/grafana/provisioning/datasources/datasources.yml").read_text())

@@ -92,8 +92,8 @@ def test_buffer_overflow_closes_the_client() -> None:
 
 
 def test_change_records_pack_messages_and_the_feed_unpacks_them_in_order() -> None:
-    from ioc.changes import change_messages
-    from streams.publishing import CHANGES_PER_RECORD, change_records
+    from ioc.changes import CHANGES_PER_RECORD, change_messages
+    from streams.publishing import change_records
 
     messages = [kpi(i, i + 1, district=f"d{i % 12}") for i in range(CHANGES_PER_RECORD * 2 + 7)]
     records = change_records("ioc.kpi.changes", messages)

@@ -27,8 +27,8 @@ def exported_metrics() -> set[str]:
 
     import api.app  # noqa: F401 - registers the API's metrics
     import connectors.metrics  # noqa: F401
-    import ioc.alerts.notifier  # noqa: F401
-    import streams.metrics  # noqa: F401
+    import streams.metrics
+    import streams.notifier  # noqa: F401
 
     return {m.name for m in prometheus_client.REGISTRY.collect()}
 

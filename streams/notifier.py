@@ -1,4 +1,5 @@
-"""Delivers queued alert notifications: webhooks over HTTP, e-mail over SMTP.
+"""Delivers queued alert notifications: webhooks over HTTP, e-mail over SMTP (run by the
+worker, :mod:`streams.alerting`; what a message says is decided in :mod:`ioc.alerts.delivery`).
 
 The outbox is the ``alert_notifications`` table, filled in the same transaction as the alert
 change that caused it, so a notification is never lost between the two. Each notifier leases
@@ -30,10 +31,12 @@ from ioc.alerts.delivery import (
     webhook_body,
     webhook_headers,
 )
+from ioc.alerts.presentation import alert_json
 from ioc.alerts.rules import EmailTarget, WebhookTarget
 from ioc.clock import Clock
 from ioc.settings import Settings
-from ioc.storage import alerts as store
+from ioc.storage import alert_outbox as outbox
+from ioc.storage.alert_reads import alerts_by_id
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -75,15 +78,15 @@ class Notifier:
     async def run_once(self) -> int:
         """Send every notification due now; returns how many were tried."""
         now = self._clock.now()
-        due = await self._run(lambda c: store.claim_due(c, now, LEASE_S, 100))
+        due = await self._run(lambda c: outbox.claim_due(c, now, LEASE_S, 100))
         if not due:
             return 0
-        alert_rows = await self._run(lambda c: store.alerts_by_id(c, sorted({d.alert_id for d in due})))
-        alerts = {r["id"]: store.alert_json(r, self._names) for r in alert_rows}
+        alert_rows = await self._run(lambda c: alerts_by_id(c, sorted({d.alert_id for d in due})))
+        alerts = {r["id"]: alert_json(r, self._names) for r in alert_rows}
         await asyncio.gather(*(self._deliver(d, alerts[d.alert_id]) for d in due))
         return len(due)
 
-    async def _deliver(self, due: store.Due, alert: dict[str, Any]) -> None:
+    async def _deliver(self, due: outbox.Due, alert: dict[str, Any]) -> None:
         started = time.perf_counter()
         status: int | None
         try:
@@ -103,7 +106,7 @@ class Notifier:
         retry_at = None if outcome is not Outcome.RETRY else next_attempt(
             due.attempt, at, self._settings.alert_retry_base_s, self._settings.alert_retry_cap_s,
             self._settings.alert_max_attempts)
-        state = await self._run(lambda c: store.record_attempt(
+        state = await self._run(lambda c: outbox.record_attempt(
             c, due, at, outcome is Outcome.SENT, status, error, duration_ms, retry_at))
         ATTEMPTS.labels(kind, state).inc()
         if state == "dead":
@@ -115,7 +118,7 @@ class Notifier:
                 "notification": due.id, "target": due.target.label(), "attempt": due.attempt,
                 "error": error, "retry_at": retry_at.isoformat() if retry_at else None})
 
-    async def _post(self, due: store.Due, target: WebhookTarget, alert: dict[str, Any]) -> int:
+    async def _post(self, due: outbox.Due, target: WebhookTarget, alert: dict[str, Any]) -> int:
         assert self._http is not None
         at = self._clock.now()
         body = webhook_body(alert, due.event, due.id, due.attempt, at)
@@ -123,7 +126,7 @@ class Notifier:
                                        headers=webhook_headers(target.secret, body, at, due.id))
         return answer.status_code
 
-    def _mail(self, due: store.Due, target: EmailTarget, alert: dict[str, Any]) -> int:
+    def _mail(self, due: outbox.Due, target: EmailTarget, alert: dict[str, Any]) -> int:
         settings = self._settings
         if not settings.smtp_host:
             raise smtplib.SMTPException("no SMTP server is configured (IOC_SMTP_HOST)")

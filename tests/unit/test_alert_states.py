@@ -1,0 +1,49 @@
+"""An alert's states have one definition, :class:`ioc.alerts.machine.AlertState`: the storage,
+the API and the wall (a JavaScript constant, read here) agree with it."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import get_args
+
+from ioc.alerts.machine import OPEN_STATES, AlertState, State, track_state
+from ioc.alerts.rules import PROVINCE, alert_scope, scope_parts
+
+WALL_JS = Path(__file__).resolve().parents[2] / "dashboards" / "wall" / "wall.js"
+
+
+def js_list(name: str) -> list[str]:
+    found = re.search(rf"^const {name} = (\[[^\]]*\]);", WALL_JS.read_text(encoding="utf-8"), re.M)
+    assert found, f"wall.js defines no {name}"
+    return list(json.loads(found.group(1)))
+
+
+def test_the_wall_knows_every_alert_state_and_which_are_open() -> None:
+    assert js_list("ALERT_STATES") == [s.value for s in AlertState]
+    assert js_list("OPEN_ALERT_STATES") == [s.value for s in OPEN_STATES]
+
+
+def test_storage_and_the_api_take_their_states_from_the_enum() -> None:
+    from api.routes.alerts import Alert
+    from ioc.storage.alert_episodes import OPEN
+
+    assert OPEN == ("pending", "firing", "acknowledged")
+    schema = Alert.model_json_schema()["properties"]["state"]
+    assert schema["enum"] == ["pending", "firing", "acknowledged", "resolved", "cancelled"]
+    assert get_args(Alert.model_fields["state"].annotation) == tuple(AlertState)
+
+
+def test_a_stored_state_is_a_state_of_the_machine() -> None:
+    assert track_state("cancelled") is State.INACTIVE
+    assert [track_state(s) for s in OPEN_STATES] == [State.PENDING, State.FIRING, State.ACKNOWLEDGED]
+    assert track_state(AlertState.RESOLVED) is State.RESOLVED
+
+
+def test_the_scope_string_is_built_and_read_in_one_place() -> None:
+    for district, station in ((None, None), ("288", None), (None, "HD-01")):
+        assert scope_parts(alert_scope(district, station)) == (district, station)
+    assert alert_scope(None, None) == PROVINCE == ""
+    assert alert_scope("288", None) == "288"
+    assert alert_scope(None, "HD-01") == "station:HD-01"
