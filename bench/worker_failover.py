@@ -18,7 +18,6 @@ import argparse
 import os
 import re
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import psycopg
 
+from bench.measure import percentile
 from bench.up import RUNNING, start_up
 from ioc.embedded.processes import free_port
 from ioc.storage.offsets import committed_total
@@ -95,7 +95,7 @@ def run_failover(kills: int, rate: float, settle_s: float) -> int:
                 print(f"kill {n + 1}: KPI updates resumed {stall:.1f} s after the SIGKILL",
                       flush=True)
             print(f"session timeout {os.environ.get('IOC_BROKER_SESSION_TIMEOUT_S', '3 (ioc up)')} s"
-                  f": median {statistics.median(stalls):.1f} s, worst {max(stalls):.1f} s "
+                  f": median {percentile(stalls, 0.5):.1f} s, worst {max(stalls):.1f} s "
                   f"over {len(stalls)} kills")
         finally:
             up.stop(90)
