@@ -28,10 +28,10 @@ import httpx
 from connectors.fake_dvc import FakeDvc, change_of
 from connectors.sensors import mqtt_client, station_messages
 from connectors.simulator import Simulator
-from ioc.embedded.broker import EmbeddedBroker
 from ioc.embedded.child_env import child_env
 from ioc.embedded.mqtt import EmbeddedMqtt
 from ioc.embedded.processes import free_port, http_ok, spawn, stop, wait_until
+from ioc.embedded.services import start_services
 from ioc.reference import load_reference
 from ioc.settings import Settings
 from ioc.signing import sign
@@ -76,11 +76,11 @@ class _Run:
 
 def run_connector_bench(events: int) -> dict[str, float]:
     root = Path(tempfile.mkdtemp(prefix="ioc-bench-connectors-"))
-    broker = EmbeddedBroker("127.0.0.1", free_port(), root / "broker.log")
     mqtt = EmbeddedMqtt("127.0.0.1", free_port(), root / "mqtt")
+    services = start_services(root, log_dir=root)  # the broker (PostgreSQL idles: no connector needs it)
+    broker = services.broker
     results: dict[str, float] = {}
     try:
-        broker.start()
         mqtt.start()
         settings = Settings(kafka_bootstrap=broker.bootstrap, topic_prefix="benchcon", data_dir=root,
                             log_level="WARNING")
@@ -175,7 +175,7 @@ def run_connector_bench(events: int) -> dict[str, float]:
         stop(proc)
     finally:
         mqtt.stop()
-        broker.stop()
+        services.stop()
     return results
 
 
