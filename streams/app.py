@@ -21,7 +21,7 @@ from ioc.intake import RawRecord, received_at_of
 from ioc.reference import Reference
 from ioc.settings import Settings
 from ioc.source_labels import known_sources
-from ioc.storage import gauges, journal, ledger, station_state
+from ioc.storage import gauges, heartbeats, journal, ledger, station_state
 from ioc.storage.lifecycle import maintain_for
 from streams import alerting, lag, metrics
 from streams.batch import BatchConfig, BatchProcessor
@@ -117,11 +117,7 @@ def create_app(settings: Settings, reference: Reference, clock: Clock, cluster_i
 
     @app.timer(interval=5.0)
     async def heartbeat() -> None:
-        async def beat(conn: AsyncConnection) -> None:
-            await conn.execute(
-                "INSERT INTO worker_heartbeats (worker, seen_at) VALUES (%s, now())"
-                " ON CONFLICT (worker) DO UPDATE SET seen_at = now()", (settings.worker_id,))
-        await database.run(beat)
+        await database.run(partial(heartbeats.beat, worker=settings.worker_id))
 
     scopes = ["", *(d.code for d in reference.districts)]
     last_sent: dict[str, int] = {}

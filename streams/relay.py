@@ -25,14 +25,13 @@ from ioc.topics import producer_config
 log = logging.getLogger(__name__)
 
 CHUNK = 5000
-RELAY_LOCK = 0x10C_4E1A  # one relaying worker at a time (pg_advisory_xact_lock)
 
 
 def relay_journal(settings: Settings, cluster_id: str, clock: Clock) -> int:
     """Publish what the journal holds to this incarnation, once; returns how many."""
     sent = 0
     with psycopg.connect(settings.database_url, autocommit=True) as conn, conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (RELAY_LOCK,))
+        journal.lock_relay(conn)
         if journal.relayed_to(conn) == cluster_id:
             return 0
         producer = KafkaProducer(**producer_config(settings, "ioc-journal-relay"))

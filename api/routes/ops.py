@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.deps import Reader, State
+from ioc.storage import heartbeats
 
 router = APIRouter(tags=["operations"])
 
@@ -26,10 +27,8 @@ async def readyz(state: State) -> JSONResponse:
     try:
         async with state.pool.connection(timeout=2) as conn:
             await conn.execute("SELECT 1")
-            cur = await conn.execute(
-                "SELECT worker, extract(epoch FROM now() - seen_at)::float FROM worker_heartbeats")
             checks["workers"] = [{"worker": w, "seconds_since_heartbeat": round(age, 1)}
-                                 for w, age in await cur.fetchall()]
+                                 for w, age in await heartbeats.ages(conn)]
         checks["database"] = True
     except Exception as exc:  # any failure means not ready
         checks["database_error"] = str(exc)

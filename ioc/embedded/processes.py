@@ -8,6 +8,7 @@ import pwd
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Callable, Sequence
@@ -45,6 +46,13 @@ def spawn(args: Sequence[str], *, log_file: Path, env: dict[str, str] | None = N
     pump(proc.stdout, log_file, log_limit or LogLimit())
     proc.stdout = None  # the pump owns the pipe; wait() and communicate() must not read it
     return proc
+
+
+def spawn_ioc(*args: str, log_file: Path, env: dict[str, str] | None = None,
+              cwd: Path | None = None, log_limit: LogLimit | None = None) -> subprocess.Popen[bytes]:
+    """:func:`spawn` of ``ioc <args>`` with this interpreter (a worker, the API, a connector…)."""
+    return spawn([sys.executable, "-m", "ioc", *args], log_file=log_file, env=env, cwd=cwd,
+                 log_limit=log_limit)
 
 
 def stop(proc: subprocess.Popen[bytes], *, sig: int = signal.SIGTERM, timeout_s: float = 15.0) -> int:

@@ -19,17 +19,18 @@ from typing import IO
 
 import psycopg
 
-from ioc.credentials import ensure_credentials
 from ioc.embedded.broker import EmbeddedBroker
 from ioc.embedded.budget import MemoryGuard
+from ioc.embedded.child_env import child_env as env_of
 from ioc.embedded.logfiles import LogLimit
 from ioc.embedded.mqtt import EmbeddedMqtt
 from ioc.embedded.postgres import EmbeddedPostgres
-from ioc.embedded.processes import free_port, http_ok, port_free, spawn, stop, wait_until
+from ioc.embedded.processes import free_port, http_ok, port_free, spawn_ioc, stop, wait_until
 from ioc.embedded.restarts import RestartBudget, RestartPolicy
+from ioc.embedded.services import prepare, services_at
 from ioc.settings import Settings
+from ioc.storage.heartbeats import seen_since
 from ioc.storage.layout import layout_of
-from ioc.storage.migrate import migrate
 from ioc.topics import ensure_topics
 
 ANNOUNCE_AFTER_S = 5.0
@@ -110,25 +111,7 @@ class Stack:
         self._lock_file = handle
 
     def child_env(self) -> dict[str, str]:
-        assert self.postgres is not None and self.broker is not None
-        env = dict(os.environ)
-        env.update({
-            "IOC_KAFKA_BOOTSTRAP": self.broker.bootstrap,
-            "IOC_DATABASE_URL": self.postgres.url,
-            "IOC_DATA_DIR": str(self.data_dir),
-            "IOC_API_HOST": self.settings.api_host,
-            "IOC_API_PORT": str(self.port),
-            "IOC_SIM_RATE": str(self.settings.sim_rate),
-            # The broker keeps records in memory only: what is acknowledged is journaled
-            # in PostgreSQL until counted, and re-sent to a restarted broker.
-            "IOC_INTAKE_JOURNAL": "true",
-            "PYTHONUNBUFFERED": "1",
-            # a SIGKILLed worker's partitions go to its successor this much sooner
-            "IOC_BROKER_SESSION_TIMEOUT_S": os.environ.get(
-                "IOC_BROKER_SESSION_TIMEOUT_S", str(EMBEDDED_SESSION_TIMEOUT_S)),
-            **self.sources_env,
-        })
-        return env
+        return env_of(self.child_settings(), {"PYTHONUNBUFFERED": "1", **self.sources_env})
 
     def start_sources(self) -> list[str]:
         """The simulator's way in, as real sources come: an MQTT broker for the stations, the
@@ -172,14 +155,13 @@ class Stack:
         part.start()
 
     def _child(self, name: str, log_file: Path) -> None:
-        args = [sys.executable, "-m", "ioc", *name.split()]
         def launch() -> subprocess.Popen[bytes]:
             standby, self.standby = self.standby, None
             if name == "worker" and standby is not None and standby[0].poll() is None:
                 standby[1].touch()  # go: its imports are done, it starts in about a second
                 return standby[0]
-            return spawn(args, log_file=log_file, env=self.child_env(),
-                         log_limit=LogLimit.of(self.settings))
+            return spawn_ioc(*name.split(), log_file=log_file, env=self.child_env(),
+                             log_limit=LogLimit.of(self.settings))
         part = Part(name, log_file, launch, RestartBudget(self._policy(), self.clock))
         self.parts.append(part)
         part.start()
@@ -192,20 +174,19 @@ class Stack:
                              f"stop what uses it or pass --port N")
         logs = self.data_dir / "logs"
         self.say(f"ioc: data dir {self.data_dir.resolve()}, logs in {logs.resolve()}")
-        self.postgres = EmbeddedPostgres(self.data_dir / "postgres", free_port(),
-                                         logs / "postgres.log")
+        services = services_at(self.data_dir, log_dir=logs)
+        self.postgres, self.broker = services.postgres, services.broker
         self._service("PostgreSQL", logs / "postgres.log", self.postgres)
         self.say(f"ioc: PostgreSQL ready on 127.0.0.1:{self.postgres.port} "
                  f"({time.monotonic() - started:.1f} s)")
-        self.broker = EmbeddedBroker("127.0.0.1", free_port(), logs / "broker.log")
         self._service("Kafka broker", logs / "broker.log", self.broker)
         self.say(f"ioc: Kafka broker (tansu, memory) ready on {self.broker.bootstrap} "
                  f"({time.monotonic() - started:.1f} s)")
-        ensure_topics(self.child_settings())
-        applied = migrate(self.postgres.url, layout=self.settings.storage_layout)
-        self.say(f"ioc: topics ready, migrations applied: {applied or 'none pending'}, "
-                 f"storage layout: {layout_of(self.postgres.url)}")
-        tokens = ensure_credentials(self.data_dir / "credentials.json", self.postgres.url)
+        url = self.postgres.url
+        def migrated(applied: list[int]) -> None:
+            self.say(f"ioc: topics ready, migrations applied: {applied or 'none pending'}, "
+                     f"storage layout: {layout_of(url)}")
+        tokens = prepare(self.child_settings(), self.data_dir / "credentials.json", migrated=migrated)
         since = datetime.now(UTC)
         names = ["worker", "api"] + (self.start_sources() if self.simulator else [])
         for name in names:
@@ -214,7 +195,7 @@ class Stack:
         base = f"http://{self.settings.api_host}:{self.port}"
         wait_until(lambda: http_ok(f"{base}/readyz"), timeout_s=60, what="API",
                    alive=self.check_alive, interval_s=0.2)
-        wait_until(lambda: _worker_seen(self.postgres.url if self.postgres else "", since),
+        wait_until(lambda: seen_since(url, since),
                    timeout_s=90, what="stream worker", alive=self.check_alive, interval_s=0.25)
         self.say(f"ioc: ready in {time.monotonic() - started:.1f} s")
         self.say("")
@@ -232,9 +213,17 @@ class Stack:
         return tokens
 
     def child_settings(self) -> Settings:
+        """Ours, on our services and port; the intake journal on, since the broker keeps
+        records in memory only (what is acknowledged is journaled in PostgreSQL until counted,
+        and re-sent to a restarted broker); a short session timeout, so a SIGKILLed worker's
+        partitions go to its successor sooner (unless set)."""
         assert self.postgres is not None and self.broker is not None
-        return self.settings.model_copy(update={
-            "kafka_bootstrap": self.broker.bootstrap, "database_url": self.postgres.url})
+        update: dict[str, object] = {
+            "kafka_bootstrap": self.broker.bootstrap, "database_url": self.postgres.url,
+            "data_dir": self.data_dir, "api_port": self.port, "intake_journal": True}
+        if "broker_session_timeout_s" not in self.settings.model_fields_set:
+            update["broker_session_timeout_s"] = EMBEDDED_SESSION_TIMEOUT_S
+        return self.settings.model_copy(update=update)
 
     def dead_parts(self) -> str:
         """'Kafka broker exited (code -9), see …/broker.log', or '' when all are alive."""
@@ -261,8 +250,8 @@ class Stack:
         go.parent.mkdir(parents=True, exist_ok=True)
         go.unlink(missing_ok=True)
         env = {**self.child_env(), "IOC_WORKER_STANDBY_FILE": str(go)}
-        self.standby = (spawn([sys.executable, "-m", "ioc", "worker"], log_file=worker.log_file,
-                              env=env, log_limit=LogLimit.of(self.settings)), go)
+        self.standby = (spawn_ioc("worker", log_file=worker.log_file, env=env,
+                                  log_limit=LogLimit.of(self.settings)), go)
 
     def supervise(self) -> int:
         """Restart every part that dies, with backoff and a budget per window; until a signal."""
@@ -360,15 +349,6 @@ def ensure_source_secrets(path: Path) -> dict[str, str]:
     os.chmod(tmp, 0o600)
     tmp.replace(path)
     return made
-
-
-def _worker_seen(database_url: str, since: datetime) -> bool:
-    try:
-        with psycopg.connect(database_url, connect_timeout=2) as conn:
-            row = conn.execute("SELECT max(seen_at) FROM worker_heartbeats").fetchone()
-    except psycopg.Error:
-        return False
-    return bool(row and row[0] and row[0] >= since)
 
 
 def run_up(settings: Settings, *, port: int, data_dir: Path, simulator: bool) -> int:

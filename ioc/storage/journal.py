@@ -88,6 +88,14 @@ async def prune(conn: AsyncConnection, received_before: datetime) -> int:
     return cur.rowcount
 
 
+_RELAY_LOCK = 0x10C_4E1A  # advisory lock id
+
+
+def lock_relay(conn: psycopg.Connection) -> None:
+    """Hold the relay lock until this transaction ends: one relaying worker at a time."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_RELAY_LOCK,))
+
+
 def relayed_to(conn: psycopg.Connection) -> str | None:
     """The broker incarnation (cluster id) the journal was last re-sent to."""
     row = conn.execute("SELECT cluster_id FROM intake_relay").fetchone()

@@ -10,10 +10,9 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,43 +22,40 @@ import psycopg
 import pytest
 
 from connectors.publisher import EventPublisher
-from ioc.credentials import ensure_credentials
 from ioc.embedded.broker import EmbeddedBroker
-from ioc.embedded.postgres import EmbeddedPostgres
-from ioc.embedded.processes import free_port, http_ok, wait_until
+from ioc.embedded.child_env import child_env
+from ioc.embedded.processes import free_port, http_ok, spawn_ioc, stop, wait_until
+from ioc.embedded.services import EmbeddedServices, embedded_services, prepare
 from ioc.settings import Settings
+from ioc.storage.heartbeats import seen_since
 from ioc.storage.layout import RequestedLayout, timescaledb_missing
-from ioc.storage.migrate import migrate
 from ioc.topics import ensure_topics
 
 pytestmark = pytest.mark.integration
 
+Services = EmbeddedServices
+"""The session's PostgreSQL and broker, as the tests call them (ioc/embedded/services.py)."""
 
-@dataclass
-class Services:
-    postgres: EmbeddedPostgres
-    broker: EmbeddedBroker
-    root: Path
-
-    def database_url(self, name: str) -> str:
-        with psycopg.connect(self.postgres.admin_url, autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-                conn.execute(f'CREATE DATABASE "{name}"')
-        return f"postgresql://postgres@127.0.0.1:{self.postgres.port}/{name}"
+LAYOUTS: list[RequestedLayout] = ["postgres", "timescaledb"]
+"""The storage layouts a test module runs on (``params=LAYOUTS``, see :func:`layout_pipeline`)."""
 
 
 @pytest.fixture(scope="session")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    root = tmp_path_factory.mktemp("stack")
-    pg = EmbeddedPostgres(root / "postgres", free_port(), root / "logs" / "postgres.log")
-    broker = EmbeddedBroker("127.0.0.1", free_port(), root / "logs" / "broker.log")
-    pg.start()
+    with embedded_services(tmp_path_factory.mktemp("stack")) as started:
+        yield started
+
+
+@contextmanager
+def own_broker(services: Services, name: str) -> Iterator[EmbeddedBroker]:
+    """A broker of its own (the test may kill it and start it again on its port), beside the
+    session's PostgreSQL; stopped on the way out."""
+    broker = EmbeddedBroker("127.0.0.1", free_port(), services.root / "logs" / f"{name}-broker.log")
     broker.start()
     try:
-        yield Services(pg, broker, root)
+        yield broker
     finally:
         broker.stop()
-        pg.stop()
 
 
 def skip_without_timescaledb(services: Services) -> None:
@@ -91,51 +87,31 @@ class Pipeline:
     """Settings every process of this pipeline gets (besides the common ones)."""
 
     def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update({
-            "IOC_KAFKA_BOOTSTRAP": self.settings.kafka_bootstrap,
-            "IOC_DATABASE_URL": self.settings.database_url,
-            "IOC_TOPIC_PREFIX": self.settings.topic_prefix,
-            "IOC_DATA_DIR": str(self.root),
-            "IOC_WORKER_ID": self.settings.worker_id,
-            "IOC_WORKER_METRICS_PORT": str(self.settings.worker_metrics_port),
-            "IOC_LOG_LEVEL": "INFO",
-            "IOC_GAUGE_INTERVAL_S": "1",
-            "PYTHONUNBUFFERED": "1",
-            **self.extra_env,
-        })
-        return env
+        return child_env(self.settings, {"IOC_LOG_LEVEL": "INFO", "IOC_GAUGE_INTERVAL_S": "1",
+                                         "PYTHONUNBUFFERED": "1", **self.extra_env})
 
     def spawn(self, name: str, *args: str, env: dict[str, str] | None = None
               ) -> subprocess.Popen[bytes]:
-        log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115
-        proc = subprocess.Popen([sys.executable, "-m", "ioc", *args], env={**self.env(), **(env or {})},
-                                stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+        """``ioc <args>`` with this pipeline's environment (and ``env``), logging to name.log."""
+        proc = spawn_ioc(*args, log_file=self.root / f"{name}.log", env={**self.env(), **(env or {})})
         self.procs[name] = proc
         return proc
 
     def start_worker(self) -> None:
         since = datetime.now(UTC)
         proc = self.spawn("worker", "worker")
+        wait_until(lambda: seen_since(self.settings.database_url, since, self.settings.worker_id),
+                   timeout_s=90, what="worker", alive=lambda: proc.poll() is None, interval_s=0.25)
 
-        def seen() -> bool:
-            with psycopg.connect(self.settings.database_url) as conn:
-                row = conn.execute("SELECT seen_at FROM worker_heartbeats WHERE worker = %s",
-                                   (self.settings.worker_id,)).fetchone()
-            return bool(row and row[0] >= since)
-
-        wait_until(seen, timeout_s=90, what="worker", alive=lambda: proc.poll() is None,
-                   interval_s=0.25)
+    def follow_new_broker(self, broker: EmbeddedBroker) -> None:
+        """After the broker came back empty on its port: its topics, its cluster id, and a
+        fresh worker (which re-sends the intake journal, when on, before it consumes)."""
+        ensure_topics(self.settings)
+        self.cluster_id = broker.cluster_id
+        self.start_worker()
 
     def stop(self, name: str, sig: int = signal.SIGTERM) -> None:
-        proc = self.procs.pop(name)
-        proc.send_signal(sig)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(self.procs.pop(name), sig=sig, timeout_s=30)
 
     def start_api(self, env: dict[str, str] | None = None) -> None:
         """The API on a free port; ``env`` adds settings for this process only."""
@@ -195,16 +171,15 @@ def make_pipeline(services: Services, name: str, *, api: bool = True,
     root = services.root / name
     root.mkdir(parents=True, exist_ok=True)
     settings = Settings(
-        kafka_bootstrap=services.broker.bootstrap,
-        database_url=services.database_url(name),
+        kafka_bootstrap=services.bootstrap,
+        database_url=services.create_database(name),
         topic_prefix=name,
         data_dir=root,
         worker_id=f"kpi-{name}",
         worker_metrics_port=free_port(),
+        storage_layout=layout,
     )
-    ensure_topics(settings)
-    migrate(settings.database_url, layout=layout)
-    tokens = ensure_credentials(root / "credentials.json", settings.database_url)
+    tokens = prepare(settings, root / "credentials.json")
     pipeline = Pipeline(name, settings, services.broker.cluster_id, tokens, root,
                         metrics_url=f"http://127.0.0.1:{settings.worker_metrics_port}/metrics",
                         extra_env=dict(env or {}))
@@ -223,6 +198,26 @@ def running_pipeline(services: Services, name: str, layout: RequestedLayout = "p
     finally:
         for proc_name in list(pipe.procs):
             pipe.stop(proc_name)
+
+
+@contextmanager
+def layout_pipeline(services: Services, prefix: str, layout: RequestedLayout) -> Iterator[Pipeline]:
+    """:func:`running_pipeline` named ``<prefix>_<layout>`` on that storage layout; on
+    TimescaleDB, skipped (saying why) when the server has no TimescaleDB."""
+    if layout == "timescaledb":
+        skip_without_timescaledb(services)
+    with running_pipeline(services, f"{prefix}_{layout}", layout=layout) as pipe:
+        yield pipe
+
+
+@contextmanager
+def own_broker_pipeline(services: Services, name: str, env: dict[str, str] | None = None
+                        ) -> Iterator[tuple[Pipeline, EmbeddedBroker]]:
+    """A pipeline (worker and API) on a broker of its own, which the test may kill or stop
+    and start again (then :meth:`Pipeline.follow_new_broker`)."""
+    with own_broker(services, name) as broker, \
+            running_pipeline(replace(services, broker=broker), name, env=env) as pipe:
+        yield pipe, broker
 
 
 @pytest.fixture(scope="module")

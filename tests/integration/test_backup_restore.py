@@ -20,10 +20,10 @@ from ioc.reference import load_reference
 from ioc.storage.offsets import all_positions
 from tests.generator import generate_stream
 from tests.integration.conftest import (
+    LAYOUTS,
     Pipeline,
     Services,
-    running_pipeline,
-    skip_without_timescaledb,
+    layout_pipeline,
 )
 from tests.integration.kpi_check import api_cells, api_sensor_values
 from tests.reference_kpis import accepted_events, expected_cells, expected_sensor_values
@@ -35,11 +35,9 @@ NOW = datetime.now(UTC)
 STREAM = generate_stream(47, NOW, 6_000)
 
 
-@pytest.fixture(scope="module", params=["postgres", "timescaledb"])
+@pytest.fixture(scope="module", params=LAYOUTS)
 def pipeline(services: Services, request: pytest.FixtureRequest) -> Iterator[Pipeline]:
-    if request.param == "timescaledb":
-        skip_without_timescaledb(services)
-    with running_pipeline(services, f"p_backup_{request.param}", layout=request.param) as pipe:
+    with layout_pipeline(services, "p_backup", request.param) as pipe:
         pipe.publish(STREAM)
         pipe.wait_processed()
         yield pipe

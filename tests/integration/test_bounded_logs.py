@@ -6,11 +6,6 @@ even at debug level, where request lines are written; and a child's log rotates 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -19,7 +14,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from ioc.embedded.logfiles import MAX_LINE
-from ioc.embedded.processes import free_port, wait_until
+from ioc.embedded.processes import wait_until
+from tests.integration.ioc_cli import Up
 
 pytestmark = pytest.mark.integration
 
@@ -61,29 +57,18 @@ def _files_holding(root: Path, secrets: dict[str, str]) -> list[str]:
 
 def test_no_token_under_the_data_dir_and_logs_rotate(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    port = free_port()
-    env = {**os.environ, "IOC_SIM_RATE": "20", "IOC_LOG_LEVEL": "DEBUG",
-           "IOC_LOG_MAX_BYTES": str(LIMIT), "IOC_LOG_BACKUPS": str(BACKUPS)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ioc", "up", "--data-dir", str(data_dir), "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    up = Up(data_dir, env={"IOC_LOG_LEVEL": "DEBUG", "IOC_LOG_MAX_BYTES": str(LIMIT),
+                           "IOC_LOG_BACKUPS": str(BACKUPS)})
     logs = data_dir / "logs"
     try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            assert line, "ioc up ended early"
-            if line.startswith("ioc: running"):
-                break
-        tokens = json.loads((data_dir / "credentials.json").read_text())
-        _use_every_token(f"http://127.0.0.1:{port}", tokens)
+        up.wait_for("^ioc: running", 180)
+        tokens = up.tokens()
+        _use_every_token(up.base_url, tokens)
         wait_until(lambda: any(logs.glob("*.log.1")), timeout_s=120,
                    what="a child log rotated at its limit", interval_s=0.5)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 0, output[-3000:]
+        code = up.stop(timeout_s=120)
+    assert code == 0, up.output[-3000:]
 
     assert _files_holding(data_dir, tokens) == []
     every_log = [p for p in data_dir.rglob("*.log*") if p.is_file()]

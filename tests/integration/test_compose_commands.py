@@ -14,7 +14,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,10 +24,12 @@ import pytest
 
 from ioc.embedded.mqtt import EmbeddedMqtt
 from ioc.embedded.postgres import pg_bin_dir
-from ioc.embedded.processes import free_port, http_ok, wait_until
+from ioc.embedded.processes import free_port, http_ok, spawn_ioc, wait_until
+from ioc.storage.heartbeats import last_seen
 from ioc.storage.offsets import committed_total
 from tests.compose import ROOT, compose_config, site_env
 from tests.integration.conftest import Services, skip_without_timescaledb
+from tests.integration.ioc_cli import run_ioc
 
 pytestmark = pytest.mark.integration
 
@@ -150,8 +151,7 @@ def test_every_ioc_command_of_the_compose_file_runs_with_its_environment(
     _grafana_init(owner_url, env_file["GRAFANA_DB_PASSWORD"])
 
     command, env = site.localise("migrate", ioc["migrate"])
-    done = subprocess.run([sys.executable, "-m", "ioc", *command], env=_run_env(env), capture_output=True,
-                          text=True, timeout=180, cwd=site.workdir)
+    done = run_ioc(*command, env=_run_env(env), timeout_s=180, cwd=site.workdir)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "topics created" in done.stdout and "storage layout timescaledb" in done.stdout, done.stdout
 
@@ -161,9 +161,7 @@ def test_every_ioc_command_of_the_compose_file_runs_with_its_environment(
 
     def start(name: str, command: list[str], env: dict[str, str]) -> None:
         logs[name] = tmp_path / f"{name}.log"
-        with logs[name].open("wb") as log:
-            procs[name] = subprocess.Popen([sys.executable, "-m", "ioc", *command], env=_run_env(env),
-                                           stdout=log, stderr=subprocess.STDOUT, cwd=site.workdir)
+        procs[name] = spawn_ioc(*command, log_file=logs[name], env=_run_env(env), cwd=site.workdir)
 
     _, dvc_env = site.localise("connect-dvc", ioc["connect-dvc"])
     start("fake-dvc", ["connect", "fake-dvc", "--port", str(site.dvc_port), "--rate", "20"],
@@ -182,7 +180,7 @@ def test_every_ioc_command_of_the_compose_file_runs_with_its_environment(
 
         def heartbeat() -> bool:
             with psycopg.connect(owner_url) as conn:
-                return bool(conn.execute("SELECT 1 FROM worker_heartbeats").fetchone())
+                return last_seen(conn) is not None
 
         ready = {
             "api": lambda: http_ok(f"http://127.0.0.1:{ports['api']['--port']}/readyz"),
@@ -231,10 +229,9 @@ def test_every_ioc_command_of_the_compose_file_runs_with_its_environment(
 
 
 def test_a_database_without_the_migrations_is_one_line_saying_to_migrate(services: Services) -> None:
-    url = services.database_url("never_migrated")
+    url = services.create_database("never_migrated")
     clean = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
-    result = subprocess.run([sys.executable, "-m", "ioc", "keys", "list"], capture_output=True, text=True,
-                            env={**clean, "IOC_DATABASE_URL": url}, timeout=60)
+    result = run_ioc("keys", "list", env={**clean, "IOC_DATABASE_URL": url})
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert result.stderr.strip() == (
         f"ioc keys list: the database has no such table (IOC_DATABASE_URL={url}): "

@@ -39,8 +39,7 @@ from ioc.embedded.broker import EmbeddedBroker
 from ioc.embedded.processes import free_port, http_ok, wait_until
 from ioc.reference import load_reference
 from ioc.signing import sign
-from ioc.topics import ensure_topics
-from tests.integration.conftest import Pipeline, Services, make_pipeline
+from tests.integration.conftest import Pipeline, Services, own_broker_pipeline
 from tests.integration.test_connectors import caught_up
 
 pytestmark = pytest.mark.integration
@@ -103,15 +102,8 @@ class Gateway:
 @pytest.fixture(scope="module")
 def outage(services: Services) -> Iterator[tuple[Pipeline, EmbeddedBroker]]:
     """A pipeline on its own broker, which the tests stop and start again."""
-    broker = EmbeddedBroker("127.0.0.1", free_port(), services.root / "logs" / "outage-broker.log")
-    broker.start()
-    pipe = make_pipeline(Services(services.postgres, broker, services.root), "p_outage")
-    try:
-        yield pipe, broker
-    finally:
-        for name in list(pipe.procs):
-            pipe.stop(name)
-        broker.stop()
+    with own_broker_pipeline(services, "p_outage") as both:
+        yield both
 
 
 def start_payments(pipe: Pipeline, port: int) -> Gateway:
@@ -248,9 +240,7 @@ def test_connectors_keep_their_place_across_a_new_broker_incarnation(
         assert spool.published_offset == acked_offset
 
         broker.start()  # a new, empty incarnation on the same port
-        ensure_topics(pipe.settings)
-        pipe.cluster_id = broker.cluster_id
-        pipe.start_worker()
+        pipe.follow_new_broker(broker)
         assert gateway.retry_until_accepted(delivery(8), lost)[-1] == 200  # it was 409
         wait_until(lambda: _try(lambda: dvc.poll_once(http))
                    and dvc_checkpoint.load().get("seq") == len(changes),

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -25,7 +24,7 @@ from connectors.replay import sample_csv
 from connectors.sensors import station_messages
 from connectors.simulator import Simulator
 from ioc.embedded.mqtt import EmbeddedMqtt
-from ioc.embedded.processes import free_port, http_ok, wait_until
+from ioc.embedded.processes import free_port, http_ok, spawn_ioc, wait_until
 from ioc.reference import load_reference
 from ioc.signing import sign
 from tests.integration.conftest import Pipeline, Services
@@ -90,10 +89,8 @@ def no_connector_left_running() -> Iterator[None]:
 
 def connector(pipeline: Pipeline, name: str, *args: str, env: dict[str, str] | None = None
               ) -> subprocess.Popen[bytes]:
-    log = open(pipeline.root / f"connect-{name}.log", "ab")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "ioc", "connect", name, *args],
-                            env={**pipeline.env(), **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
-    log.close()
+    proc = spawn_ioc("connect", name, *args, log_file=pipeline.root / f"connect-{name}.log",
+                     env={**pipeline.env(), **(env or {})})
     STARTED.append(proc)
     return proc
 

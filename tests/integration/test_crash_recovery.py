@@ -14,10 +14,10 @@ import pytest
 from ioc.reference import load_reference
 from tests.generator import generate_stream
 from tests.integration.conftest import (
+    LAYOUTS,
     Pipeline,
     Services,
-    running_pipeline,
-    skip_without_timescaledb,
+    layout_pipeline,
 )
 from tests.integration.kpi_check import api_cells, api_sensor_values
 from tests.reference_kpis import accepted_events, expected_cells, expected_sensor_values
@@ -29,11 +29,9 @@ NOW = datetime.now(UTC)
 STREAM = generate_stream(23, NOW, 30_000)
 
 
-@pytest.fixture(scope="module", params=["postgres", "timescaledb"])
+@pytest.fixture(scope="module", params=LAYOUTS)
 def pipeline(services: Services, request: pytest.FixtureRequest) -> Iterator[Pipeline]:
-    if request.param == "timescaledb":
-        skip_without_timescaledb(services)
-    with running_pipeline(services, f"p_crash_{request.param}", layout=request.param) as pipe:
+    with layout_pipeline(services, "p_crash", request.param) as pipe:
         yield pipe
 
 

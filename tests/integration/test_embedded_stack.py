@@ -3,11 +3,7 @@ an orderly stop that leaves no process behind, and a clean second start on the s
 
 from __future__ import annotations
 
-import json
-import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,29 +11,9 @@ import httpx
 import pytest
 
 from ioc.embedded.processes import free_port
+from tests.integration.ioc_cli import Up, run_ioc
 
 pytestmark = pytest.mark.integration
-
-
-def start_up(data_dir: Path, port: int, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "ioc", "up", "--data-dir", str(data_dir), "--port", str(port), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "IOC_SIM_RATE": "20"})
-
-
-def wait_ready(proc: subprocess.Popen[str], timeout_s: float = 120) -> list[str]:
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout_s
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            raise AssertionError(f"ioc up ended early: {lines}")
-        lines.append(line.rstrip())
-        if line.startswith("ioc: running"):
-            return lines
-    raise AssertionError(f"not ready in time: {lines}")
 
 
 def processes_using(data_dir: Path) -> list[str]:
@@ -45,22 +21,21 @@ def processes_using(data_dir: Path) -> list[str]:
     return [line for line in out.splitlines() if str(data_dir) in line and "pytest" not in line]
 
 
-def stop_up(proc: subprocess.Popen[str]) -> str:
-    proc.send_signal(signal.SIGTERM)
-    output, _ = proc.communicate(timeout=90)
-    assert proc.returncode == 0, output
-    return output
+def stop_up(up: Up) -> str:
+    assert up.stop() == 0, up.output
+    return up.output
 
 
 def test_ioc_up_runs_the_whole_system_and_stops_cleanly(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    port = free_port()
-    proc = start_up(data_dir, port)
+    up = Up(data_dir)
+    port = up.port
     try:
-        lines = wait_ready(proc)
+        up.wait_line(r"^ioc: running")
+        lines = list(up.lines)
         wall = next(line for line in lines if "Wall:" in line)
         assert f"http://127.0.0.1:{port}/wall?token=" in wall
-        tokens = json.loads((data_dir / "credentials.json").read_text())
+        tokens = up.tokens()
         assert set(tokens) == {"integrator", "operator", "leader", "admin"}
         assert all(tokens[role] in "\n".join(lines) for role in tokens)
         assert oct((data_dir / "credentials.json").stat().st_mode)[-3:] == "600"
@@ -78,25 +53,23 @@ def test_ioc_up_runs_the_whole_system_and_stops_cleanly(tmp_path: Path) -> None:
         assert len(set(values)) >= 2 and values[-1] > 0
 
         # a second `ioc up` on the same data dir refuses, saying why
-        second = subprocess.run(
-            [sys.executable, "-m", "ioc", "up", "--data-dir", str(data_dir), "--port", str(free_port())],
-            capture_output=True, text=True, timeout=60)
+        second = run_ioc("up", "--data-dir", str(data_dir), "--port", str(free_port()))
         assert second.returncode == 1
         assert "in use" in second.stderr and len(second.stderr.strip().splitlines()) == 1
     finally:
-        output = stop_up(proc)
+        output = stop_up(up)
     assert "ioc: stopped" in output
     assert processes_using(data_dir) == []
 
     # a second start on the same data keeps the tokens and the stored KPIs
-    proc = start_up(data_dir, port, "--no-simulator")
+    up = Up(data_dir, "--no-simulator", port=port)
     try:
-        wait_ready(proc)
-        assert json.loads((data_dir / "credentials.json").read_text()) == tokens
+        up.wait_line(r"^ioc: running")
+        assert up.tokens() == tokens
         again = httpx.get(url, headers=headers, timeout=5).json()["value"]
         assert again >= values[-1]
     finally:
-        stop_up(proc)
+        stop_up(up)
     assert processes_using(data_dir) == []
 
 
@@ -107,9 +80,7 @@ def test_a_port_in_use_gives_a_one_line_error(tmp_path: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = subprocess.run(
-            [sys.executable, "-m", "ioc", "up", "--data-dir", str(tmp_path / "d"), "--port", str(port)],
-            capture_output=True, text=True, timeout=60)
+        result = run_ioc("up", "--data-dir", str(tmp_path / "d"), "--port", str(port))
     assert result.returncode == 1
     assert f"port {port}" in result.stderr and "--port" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ioc.embedded.broker import EmbeddedBroker
-from ioc.embedded.processes import free_port, wait_until
+from ioc.embedded.processes import wait_until
 from ioc.topics import ensure_topics
-from tests.integration.conftest import Pipeline, Services
+from tests.integration.conftest import Pipeline, Services, own_broker
+from tests.integration.ioc_cli import run_ioc
 
 pytestmark = pytest.mark.integration
 
@@ -172,24 +172,22 @@ def test_a_declared_oversize_body_is_refused_before_it_is_sent(pipeline: Pipelin
 
 
 def test_503_when_the_broker_cannot_take_the_events(services: Services, pipeline: Pipeline) -> None:
-    broker = EmbeddedBroker("127.0.0.1", free_port(), services.root / "ingest-503-broker.log")
-    broker.start()
-    own = replace(pipeline, name=f"{pipeline.name}-503", procs={},
-                  settings=pipeline.settings.model_copy(update={"kafka_bootstrap": broker.bootstrap}))
-    ensure_topics(own.settings)
-    own.start_api(env={"IOC_INGEST_ACK_TIMEOUT_S": "3"})
-    try:
-        with httpx.Client(base_url=own.api_url, timeout=30) as http:
-            assert post(http, own.tokens["integrator"], json.dumps(event("up"))).status_code == 202
-            broker.stop()
-            answer = post(http, own.tokens["integrator"], json.dumps(event("down")))
-            assert answer.status_code == 503, answer.text
-            assert "retry" in answer.json()["detail"]
-            assert http.get("/healthz").status_code == 200  # the API itself carries on
-    finally:
-        for name in list(own.procs):
-            own.stop(name)
-        broker.stop()
+    with own_broker(services, "ingest-503") as broker:
+        own = replace(pipeline, name=f"{pipeline.name}-503", procs={},
+                      settings=pipeline.settings.model_copy(update={"kafka_bootstrap": broker.bootstrap}))
+        ensure_topics(own.settings)
+        own.start_api(env={"IOC_INGEST_ACK_TIMEOUT_S": "3"})
+        try:
+            with httpx.Client(base_url=own.api_url, timeout=30) as http:
+                assert post(http, own.tokens["integrator"], json.dumps(event("up"))).status_code == 202
+                broker.stop()
+                answer = post(http, own.tokens["integrator"], json.dumps(event("down")))
+                assert answer.status_code == 503, answer.text
+                assert "retry" in answer.json()["detail"]
+                assert http.get("/healthz").status_code == 200  # the API itself carries on
+        finally:
+            for name in list(own.procs):
+                own.stop(name)
 
 
 _DOCUMENTED: set[str] = set()
@@ -235,18 +233,14 @@ def test_fuzz_every_answer_is_a_documented_status_and_accounts_for_every_event(
 
 
 def test_the_simulator_can_publish_through_http_ingest(pipeline: Pipeline, client: httpx.Client) -> None:
-    import subprocess
-    import sys
-
     before = received_today(pipeline)
     counted = accepted_as_other(client)
     env = {**pipeline.env(), "IOC_SIM_VIA": "http", "IOC_SIM_INGEST_URL": pipeline.api_url,
            "IOC_SIM_TOKEN": pipeline.tokens["integrator"], "IOC_SIM_RATE": "50",
            "IOC_SIM_BACKLOG_DAYS": "0", "IOC_SIM_SOURCE": "sim.http"}
-    done = subprocess.run([sys.executable, "-m", "ioc", "simulate", "--duration", "4"], env=env,
-                          capture_output=True, timeout=120)
+    done = run_ioc("simulate", "--duration", "4", env=env, timeout_s=120)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert b"ingest rejected" not in done.stderr
+    assert "ingest rejected" not in done.stderr
     wait_until(lambda: received_today(pipeline) > before, timeout_s=60,
                what="simulated events through ingest", interval_s=0.25)
     # the key is bound to no source, so its events count under "other" (bounded labels)

@@ -20,10 +20,9 @@ import pytest
 
 from connectors.publisher import EventPublisher
 from ioc.embedded.broker import EmbeddedBroker
-from ioc.embedded.processes import free_port, wait_until
+from ioc.embedded.processes import wait_until
 from ioc.storage import journal
-from ioc.topics import ensure_topics
-from tests.integration.conftest import Pipeline, Services, make_pipeline
+from tests.integration.conftest import Pipeline, Services, own_broker_pipeline
 
 JOURNAL_ON = {"IOC_INTAKE_JOURNAL": "true", "IOC_JOURNAL_PRUNE_INTERVAL_S": "0.5"}
 
@@ -38,16 +37,8 @@ def event(n: int, when: datetime, source: str = "http.journal") -> dict[str, Any
 
 @pytest.fixture()
 def own_broker(services: Services) -> Iterator[tuple[Pipeline, EmbeddedBroker]]:
-    broker = EmbeddedBroker("127.0.0.1", free_port(), services.root / "journal-broker.log")
-    broker.start()
-    pipe = make_pipeline(Services(services.postgres, broker, services.root), "p_journal",
-                         env=JOURNAL_ON)
-    try:
-        yield pipe, broker
-    finally:
-        for name in list(pipe.procs):
-            pipe.stop(name)
-        broker.stop()
+    with own_broker_pipeline(services, "p_journal", env=JOURNAL_ON) as both:
+        yield both
 
 
 def journal_size(pipe: Pipeline) -> int:
@@ -85,9 +76,7 @@ def test_events_acknowledged_before_the_broker_died_are_counted_once(
         broker.proc.send_signal(signal.SIGKILL)
         broker.proc.wait()
         broker.start()  # same port, a new empty incarnation
-        ensure_topics(pipe.settings)
-        pipe.cluster_id = broker.cluster_id
-        pipe.start_worker()  # re-sends the journal before it consumes
+        pipe.follow_new_broker(broker)  # its worker re-sends the journal before it consumes
 
         # The API carries on with the new incarnation; a retried request is a duplicate.
         post_until_accepted(http, pipe.tokens["integrator"],

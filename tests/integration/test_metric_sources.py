@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_bound_sources_and_stored_positions(services: Services) -> None:
-    url = services.database_url("p_metric_sources")
+    url = services.create_database("p_metric_sources")
     migrate(url, layout="postgres")
     with psycopg.connect(url, autocommit=True) as conn:
         create_key(conn, Role.INTEGRATOR, "portal", ["hcc.haiduong", "portal.haiduong"], "test")

@@ -26,7 +26,7 @@ def partitions(conn: psycopg.Connection, parent: str) -> list[str]:
 
 
 def test_conversion_creation_ahead_and_retention(services: Services) -> None:
-    url = services.database_url("p_partitions")
+    url = services.create_database("p_partitions")
     before = [m for m in bundled_migrations() if m.version < 5]
     migrate(url, before, layout="postgres")
     old, recent = NOW - timedelta(days=40), NOW - timedelta(hours=1)

@@ -18,9 +18,10 @@ from ioc.kpis.catalogue import CATALOGUE, Kind
 from ioc.reference import load_reference
 from tests.generator import generate_stream
 from tests.integration.conftest import (
+    LAYOUTS,
     Pipeline,
     Services,
-    running_pipeline,
+    layout_pipeline,
     skip_without_timescaledb,
 )
 from tests.integration.kpi_check import SCOPES, api_cells, api_sensor_values
@@ -48,11 +49,9 @@ def remember(pipe: Pipeline, read: str, answer: object) -> None:
     ANSWERS.setdefault(pipe.name.removeprefix("p_exact_"), {})[read] = answer
 
 
-@pytest.fixture(scope="module", params=["postgres", "timescaledb"])
+@pytest.fixture(scope="module", params=LAYOUTS)
 def pipeline(services: Services, request: pytest.FixtureRequest) -> Iterator[Pipeline]:
-    if request.param == "timescaledb":
-        skip_without_timescaledb(services)
-    with running_pipeline(services, f"p_exact_{request.param}", layout=request.param) as pipe:
+    with layout_pipeline(services, "p_exact", request.param) as pipe:
         yield pipe
 
 
@@ -269,7 +268,7 @@ def test_both_layouts_answer_the_same(services: Services) -> None:
         differ = {k: (answer.get(k), other.get(k)) for k in answer.keys() | other.keys()
                   if answer.get(k) != other.get(k)}
         assert not differ, (read, len(differ), sorted(differ.items(), key=str)[:5])
-    a, b = (stored(services.database_url(f"p_exact_{layout}")) for layout in ("postgres", "timescaledb"))
+    a, b = (stored(services.create_database(f"p_exact_{layout}")) for layout in ("postgres", "timescaledb"))
     assert all(len(rows) > 50 for rows in a.values()), {t: len(r) for t, r in a.items()}
     for table in a:
         assert a[table] == b[table], table

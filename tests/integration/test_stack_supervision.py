@@ -7,81 +7,26 @@ bench/worker_failover.py)."""
 
 from __future__ import annotations
 
-import json
-import os
-import re
 import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 from kafka.admin import KafkaAdminClient
 
-from ioc.embedded.broker import EmbeddedBroker
-from ioc.embedded.processes import free_port, wait_until
+from ioc.embedded.child_env import child_env
+from ioc.embedded.processes import spawn_ioc, stop, wait_until
 from ioc.settings import Settings
+from ioc.storage.heartbeats import seen_since
 from ioc.storage.migrate import migrate
 from ioc.topics import ensure_topics
-from tests.integration.conftest import Services
+from tests.integration.conftest import Services, own_broker
+from tests.integration.ioc_cli import Up
 
 pytestmark = pytest.mark.integration
-
-
-class Up:
-    """A running `ioc up`, its output read line by line in the background."""
-
-    def __init__(self, data_dir: Path, *extra: str) -> None:
-        self.data_dir, self.port = data_dir, free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ioc", "up", "--data-dir", str(data_dir), "--port",
-             str(self.port), *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env={**os.environ, "IOC_SIM_RATE": "20"})
-        self.lines: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip())
-
-    def wait_line(self, pattern: str, timeout_s: float = 120, after: int = 0) -> re.Match[str]:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            for line in self.lines[after:]:
-                found = re.search(pattern, line)
-                if found:
-                    return found
-            if self.proc.poll() is not None and not any(re.search(pattern, x) for x in self.lines):
-                raise AssertionError(f"ioc up ended without {pattern!r}: {self.lines}")
-            time.sleep(0.1)
-        raise AssertionError(f"no line {pattern!r} in time: {self.lines}")
-
-    def child(self, matches: Callable[[str], bool]) -> int:
-        """The oldest child whose arguments match (a standby worker is younger than the worker)."""
-        out = subprocess.run(["ps", "-ww", "--ppid", str(self.proc.pid), "-o", "pid=,etimes=,args="],
-                             capture_output=True, text=True).stdout
-        found = [(-int(age), int(pid)) for pid, age, args in
-                 (line.strip().split(None, 2) for line in out.splitlines()) if matches(args)]
-        assert found, out
-        return min(found)[1]
-
-    def kill(self, matches: Callable[[str], bool]) -> int:
-        """SIGKILL the child that matches; returns the output position before the kill."""
-        at = len(self.lines)
-        os.kill(self.child(matches), signal.SIGKILL)
-        return at
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=90)
-        return self.proc.returncode
 
 
 def eventually(check: Callable[[], bool], what: str, timeout_s: float = 90) -> None:
@@ -101,8 +46,8 @@ def test_every_part_killed_is_restarted_and_the_kpis_keep_moving(tmp_path: Path)
     try:
         up.wait_line(r"^ioc: running")
         bootstrap = up.wait_line(r"Kafka broker \(tansu, memory\) ready on (\S+)")[1]
-        tokens = json.loads((tmp_path / "data" / "credentials.json").read_text())
-        base = f"http://127.0.0.1:{up.port}"
+        tokens = up.tokens()
+        base = up.base_url
         headers = {"Authorization": f"Bearer {tokens['operator']}"}
 
         def readyz() -> int:
@@ -175,37 +120,26 @@ def test_a_part_that_dies_during_start_up_is_named(tmp_path: Path) -> None:
 def test_a_worker_exits_when_the_broker_is_a_new_incarnation(services: Services,
                                                               tmp_path: Path) -> None:
     """Under any supervisor: its offsets belong to the incarnation it started on."""
-    broker = EmbeddedBroker("127.0.0.1", free_port(), tmp_path / "broker.log")
-    broker.start()
-    settings = Settings(kafka_bootstrap=broker.bootstrap, topic_prefix="incarnation",
-                        database_url=services.database_url("p_incarnation"), data_dir=tmp_path,
-                        worker_id="kpi-incarnation")
-    ensure_topics(settings)
-    migrate(settings.database_url, layout="postgres")
-    env = {**os.environ, "IOC_KAFKA_BOOTSTRAP": broker.bootstrap, "IOC_DATA_DIR": str(tmp_path),
-           "IOC_DATABASE_URL": settings.database_url, "IOC_TOPIC_PREFIX": "incarnation",
-           "IOC_WORKER_ID": "kpi-incarnation", "IOC_BROKER_CLUSTER_CHECK_S": "1"}
-    with open(tmp_path / "worker.log", "ab") as log:
-        worker = subprocess.Popen([sys.executable, "-m", "ioc", "worker"], env=env, stdout=log,
-                                  stderr=subprocess.STDOUT)
-
-    def beating() -> bool:
-        with psycopg.connect(settings.database_url) as conn:
-            return conn.execute("SELECT 1 FROM worker_heartbeats WHERE worker = 'kpi-incarnation'"
-                                ).fetchone() is not None
-
-    try:
-        wait_until(beating, timeout_s=90, what="worker", alive=lambda: worker.poll() is None,
-                   interval_s=0.25)
-        first = broker.cluster_id
-        broker.stop()
-        broker.start()  # same port, empty, a new cluster id
-        assert broker.cluster_id != first
+    with own_broker(services, "incarnation") as broker:
+        settings = Settings(kafka_bootstrap=broker.bootstrap, topic_prefix="incarnation",
+                            database_url=services.create_database("p_incarnation"),
+                            data_dir=tmp_path, worker_id="kpi-incarnation",
+                            broker_cluster_check_s=1)
         ensure_topics(settings)
-        assert worker.wait(timeout=90) == 3, (tmp_path / "worker.log").read_text()[-3000:]
-        assert "new incarnation" in (tmp_path / "worker.log").read_text()
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
-        broker.stop()
+        migrate(settings.database_url, layout="postgres")
+        since, log = datetime.now(UTC), tmp_path / "worker.log"
+        worker = spawn_ioc("worker", log_file=log, env=child_env(settings))
+        try:
+            wait_until(lambda: seen_since(settings.database_url, since, settings.worker_id),
+                       timeout_s=90, what="worker", alive=lambda: worker.poll() is None,
+                       interval_s=0.25)
+            first = broker.cluster_id
+            broker.stop()
+            broker.start()  # same port, empty, a new cluster id
+            assert broker.cluster_id != first
+            ensure_topics(settings)
+            assert worker.wait(timeout=90) == 3, log.read_text()[-3000:]
+            wait_until(lambda: "new incarnation" in log.read_text(), timeout_s=30,
+                       what="the worker's last words in its log")  # copied by a thread
+        finally:
+            stop(worker, sig=signal.SIGKILL)

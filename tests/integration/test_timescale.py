@@ -28,7 +28,7 @@ NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 @pytest.fixture(scope="module")
 def url(services: Services) -> str:
     skip_without_timescaledb(services)
-    database_url = services.database_url("p_timescale")
+    database_url = services.create_database("p_timescale")
     migrate(database_url, layout="auto")
     return database_url
 
@@ -161,7 +161,7 @@ def test_an_existing_database_converts_and_the_scheduler_runs_its_policies(
     hypertables with it, and TimescaleDB's own job scheduler (not a test calling run_job)
     runs the retention and compression policies, again and again on their schedule."""
     skip_without_timescaledb(services)
-    url = services.database_url("p_timescale_jobs")
+    url = services.create_database("p_timescale_jobs")
     migrate(url, [m for m in bundled_migrations(Layout.TIMESCALEDB) if m.version < 5],
             layout="timescaledb")
     old, compressible, recent = cell(40 * 1440), cell(10 * 1440), cell(5)
