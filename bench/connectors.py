@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -30,7 +29,7 @@ from connectors.sensors import mqtt_client, station_messages
 from connectors.simulator import Simulator
 from ioc.embedded.child_env import child_env
 from ioc.embedded.mqtt import EmbeddedMqtt
-from ioc.embedded.processes import free_port, http_ok, spawn, stop, wait_until
+from ioc.embedded.processes import free_port, http_ok, spawn_ioc, stop, wait_until
 from ioc.embedded.services import start_services
 from ioc.reference import load_reference
 from ioc.settings import Settings
@@ -64,8 +63,8 @@ class _Run:
 
     def connector(self, name: str, *args: str, extra: dict[str, str] | None = None
                   ) -> subprocess.Popen[bytes]:
-        return spawn([sys.executable, "-m", "ioc", "connect", name, *args],
-                     log_file=self.root / f"{name}.log", env={**self.env, **(extra or {})})
+        return spawn_ioc("connect", name, *args, log_file=self.root / f"{name}.log",
+                         env={**self.env, **(extra or {})})
 
     def timed(self, done: Callable[[], bool], proc: subprocess.Popen[bytes]) -> float:
         t0 = time.perf_counter()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -27,7 +26,7 @@ from bench.measure import percentile, simulated_records
 from connectors.publisher import EventPublisher
 from ioc.embedded.child_env import child_env
 from ioc.embedded.postgres import timescaledb_library
-from ioc.embedded.processes import spawn, stop
+from ioc.embedded.processes import spawn_ioc, stop
 from ioc.embedded.services import embedded_services, prepare
 from ioc.settings import Settings
 from ioc.storage.layout import RequestedLayout, layout_of
@@ -85,7 +84,7 @@ def run_bench(events: int, rate: float, seconds: float, batch_size: int,
                 targets[partition] = max(targets.get(partition, 0), offset + 1)
             total = sum(targets.values())
 
-            worker = spawn([sys.executable, "-m", "ioc", "worker"], log_file=root / "worker.log", env=env)
+            worker = spawn_ioc("worker", log_file=root / "worker.log", env=env)
             first: float | None = None
             last_print = 0.0
             while True:

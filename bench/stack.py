@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -11,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ioc.embedded.child_env import child_env
-from ioc.embedded.processes import free_port, http_ok, spawn, stop, wait_until
+from ioc.embedded.processes import free_port, http_ok, spawn_ioc, stop, wait_until
 from ioc.embedded.services import embedded_services, prepare
 from ioc.settings import Settings
 
@@ -26,7 +25,7 @@ class BenchStack:
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        proc = spawn([sys.executable, "-m", "ioc", *args], log_file=self.root / f"{name}.log", env=self.env)
+        proc = spawn_ioc(*args, log_file=self.root / f"{name}.log", env=self.env)
         self.procs[name] = proc
         return proc
 

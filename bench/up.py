@@ -4,14 +4,13 @@ other ``ioc`` process, its output in a log file that is followed line by line.""
 from __future__ import annotations
 
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ioc.embedded.processes import spawn, stop
+from ioc.embedded.processes import spawn_ioc, stop
 
 RUNNING = "ioc: running"
 """The line ``ioc up`` prints once every part is up."""
@@ -42,7 +41,7 @@ class UpProcess:
 def start_up(args: Sequence[str], log_file: Path, env: Mapping[str, str],
              on_line: Callable[[str], None] | None = None) -> UpProcess:
     """``ioc up <args>``; ``on_line`` hears each line of its output as it comes."""
-    proc = spawn([sys.executable, "-m", "ioc", "up", *args], log_file=log_file, env=dict(env))
+    proc = spawn_ioc("up", *args, log_file=log_file, env=dict(env))
     up = UpProcess(proc, log_file)
     threading.Thread(target=_follow, args=(up, on_line), name="ioc-up-output", daemon=True).start()
     return up
