@@ -8,9 +8,10 @@ Everything a command needs is imported when it runs, so building the parser stay
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ioc.settings import Settings
@@ -21,8 +22,11 @@ if TYPE_CHECKING:
 def run_pipeline(args: argparse.Namespace, settings: Settings) -> int:
     from bench.pipeline import layouts_to_run, print_results, run_benches
 
-    print_results(run_benches(layouts_to_run(args.layout), args.events, args.rate, args.seconds,
-                              args.batch_size))
+    def opt(name: str) -> Any:
+        return pipeline_option(args, name)
+
+    print_results(run_benches(layouts_to_run(opt("layout")), opt("events"), opt("rate"),
+                              opt("seconds"), opt("batch_size")))
     return 0
 
 
@@ -83,14 +87,60 @@ def run_soak(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if result.clean() else 1
 
 
-def _pipeline_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--events", type=int, default=200_000, help="events for the throughput run")
-    p.add_argument("--rate", type=float, default=2000, help="events/s for the delay run")
-    p.add_argument("--seconds", type=float, default=20, help="length of the delay run")
-    p.add_argument("--batch-size", type=int, default=2000, help="worker batch size")
+PIPELINE_DEFAULTS: dict[str, object] = {"events": 200_000, "rate": 2000.0, "seconds": 20.0,
+                                         "batch_size": 2000, "layout": None}
+_BEFORE = "before_"
+"""Prefix of where ``ioc bench`` keeps pipeline options given before a sub-command's name."""
+
+
+def _pipeline_args(p: argparse.ArgumentParser, *, before: bool = False) -> None:
+    """The pipeline benchmark's options: on ``ioc bench`` itself (``before``) and on
+    ``ioc bench pipeline``, where an option left out keeps what was given before the
+    sub-command's name (``ioc bench --layout postgres pipeline``)."""
+    def dest(name: str) -> str:
+        return _BEFORE + name if before else name
+
+    def default(name: str) -> object:
+        return PIPELINE_DEFAULTS[name] if before else argparse.SUPPRESS
+
+    def shown(name: str) -> str:
+        return "" if before else f" (default: {PIPELINE_DEFAULTS[name]})"
+
+    p.add_argument("--events", type=int, help="events for the throughput run" + shown("events"),
+                   dest=dest("events"), default=default("events"))
+    p.add_argument("--rate", type=float, help="events/s for the delay run" + shown("rate"),
+                   dest=dest("rate"), default=default("rate"))
+    p.add_argument("--seconds", type=float, help="length of the delay run" + shown("seconds"),
+                   dest=dest("seconds"), default=default("seconds"))
+    p.add_argument("--batch-size", type=int, help="worker batch size" + shown("batch_size"),
+                   dest=dest("batch_size"), default=default("batch_size"))
     p.add_argument("--layout", choices=["both", "postgres", "timescaledb", "auto"],
-                   default=None, help="storage layout(s) to measure, side by side (default:"
-                   " both when TimescaleDB is installed, else postgres)")
+                   help="storage layout(s) to measure, side by side (default: both when "
+                   "TimescaleDB is installed, else postgres)", dest=dest("layout"), default=default("layout"))
+
+
+def pipeline_option(args: argparse.Namespace, name: str) -> Any:
+    """A pipeline option as given after ``pipeline``, else before it, else its default."""
+    return getattr(args, name, getattr(args, _BEFORE + name, PIPELINE_DEFAULTS[name]))
+
+
+def misplaced_pipeline_options(args: argparse.Namespace) -> list[str]:
+    """Pipeline options given before another benchmark's name (``ioc bench --events 5 feed``),
+    which that benchmark would otherwise silently ignore."""
+    return [f"--{name.replace('_', '-')}" for name, default in PIPELINE_DEFAULTS.items()
+            if getattr(args, _BEFORE + name, default) != default]
+
+
+def _refusing_misplaced(run: Run) -> Run:
+    def checked(args: argparse.Namespace, settings: Settings) -> int:
+        misplaced = misplaced_pipeline_options(args)
+        if misplaced:
+            print(f"ioc bench: {', '.join(misplaced)} belong to the pipeline benchmark; "
+                  f"give {args.bench_command}'s own options after its name "
+                  f"(ioc bench {args.bench_command} --help)", file=sys.stderr)
+            return 2
+        return run(args, settings)
+    return checked
 
 
 def _ingest_args(p: argparse.ArgumentParser) -> None:
@@ -154,13 +204,13 @@ def add_bench_parsers(sub: SubParsers) -> None:
     """``ioc bench [what]``, the ``ioc bench-<what>`` aliases and ``ioc soak``."""
     bench = sub.add_parser("bench", help="measure the pipeline on the embedded stack (ioc bench WHAT; "
                                          "alone: ioc bench pipeline)")
-    _pipeline_args(bench)
+    _pipeline_args(bench, before=True)
     bench.set_defaults(func=run_pipeline)
     what = bench.add_subparsers(dest="bench_command", metavar="WHAT")
     for name, (help_text, build, run) in BENCHMARKS.items():
         child = what.add_parser(name, help=help_text)
         build(child)
-        child.set_defaults(func=run)
+        child.set_defaults(func=run if name == "pipeline" else _refusing_misplaced(run))
     for name in ALIASES:
         help_text, build, run = BENCHMARKS[name]
         alias = sub.add_parser(f"bench-{name}", description=f"alias of `ioc bench {name}`: {help_text}")
