@@ -14,7 +14,8 @@ from fastapi.staticfiles import StaticFiles
 from psycopg_pool import AsyncConnectionPool
 
 from api.auth import TokenCache
-from api.feed import ChangeFeed, Hub, watch_loop_lag
+from api.change_consumer import ChangeConsumer
+from api.fanout import Hub
 from api.limits import (
     DATA_ERRORS,
     BodyDeadline,
@@ -22,8 +23,9 @@ from api.limits import (
     document_common_statuses,
     validation_error,
 )
+from api.loop_lag import watch_loop_lag
 from api.producer import EventProducer
-from api.routes import alerts, feed, ingest, keys, kpis, ops
+from api.routes import alerts, ingest, keys, kpis, live_feed, ops
 from api.state import AppState
 from dashboards import wall_dir
 from ioc import package_version
@@ -44,8 +46,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
                                    kwargs={"autocommit": True})
         await pool.open(wait=True, timeout=30)
         hub = Hub()
-        change_feed = ChangeFeed(settings.kafka_bootstrap, settings.changes_topic, hub,
-                                 fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms)
+        change_feed = ChangeConsumer(settings.kafka_bootstrap, settings.changes_topic, hub,
+                                     fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms)
         await change_feed.start()
         producer = EventProducer(settings.kafka_bootstrap, settings.events_topic,
                                  timeout_s=settings.ingest_ack_timeout_s)
@@ -83,7 +85,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.include_router(alerts.router)
     app.include_router(keys.router)
     app.include_router(kpis.router)
-    app.include_router(feed.router)
+    app.include_router(live_feed.router)
     app.include_router(ops.router)
 
     @app.get("/wall", include_in_schema=False)

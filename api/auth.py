@@ -6,7 +6,8 @@ import time
 
 from psycopg_pool import AsyncConnectionPool
 
-from ioc.tokens import Principal, Role, token_digest
+from ioc.storage.keys import principal_of_digest
+from ioc.tokens import Principal, token_digest
 
 
 class TokenCache:
@@ -24,12 +25,7 @@ class TokenCache:
         if hit is not None and now - hit[0] < self._ttl:
             return hit[1]
         async with self._pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT role, name, sources FROM api_tokens"
-                " WHERE token_hash = %s AND revoked_at IS NULL", (digest,))
-            row = await cur.fetchone()
-        found = None if row is None else Principal(
-            Role(row[0]), row[1], tuple(row[2]) if row[2] is not None else None)
+            found = await principal_of_digest(conn, digest)
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[digest] = (now, found)

@@ -47,9 +47,9 @@ async def publish_durably(producer: EventProducer, pool: AsyncConnectionPool | N
         await producer.send_all([(key, value) for _, key, value in records], topic,
                                 headers=[received_at_header(received_at)])
     except BrokerUnavailable as exc:
-        if seqs:
+        if seqs and pool is not None:  # entries are journalled only with a pool
             try:
-                async with pool.connection(timeout=5) as conn:  # type: ignore[union-attr]
+                async with pool.connection(timeout=5) as conn:
                     await journal.discard(conn, seqs)
             except (psycopg.Error, PoolTimeout):
                 log.warning("journal entries of a failed send kept", extra={"entries": len(seqs)})

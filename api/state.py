@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from psycopg_pool import AsyncConnectionPool
 
 from api.auth import TokenCache
-from api.feed import ChangeFeed, Hub
+from api.change_consumer import ChangeConsumer
+from api.fanout import Hub
 from api.producer import EventProducer
 from ioc.clock import Clock
 from ioc.events import Rules
@@ -23,6 +24,6 @@ class AppState:
     pool: AsyncConnectionPool
     tokens: TokenCache
     hub: Hub
-    feed: ChangeFeed
+    feed: ChangeConsumer
     producer: EventProducer
     rules: Rules

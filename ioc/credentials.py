@@ -8,7 +8,8 @@ from pathlib import Path
 
 import psycopg
 
-from ioc.tokens import Role, new_token, store_token
+from ioc.storage.keys import store_token
+from ioc.tokens import Role, new_token
 
 
 def ensure_credentials(path: Path, database_url: str) -> dict[str, str]:

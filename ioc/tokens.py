@@ -1,4 +1,5 @@
-"""API tokens per role. Only their SHA-256 digests are stored."""
+"""API tokens per role: how they are made and digested (only the SHA-256 digests are stored,
+by ioc/storage/keys.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,6 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
-
-import psycopg
 
 
 class Role(StrEnum):
@@ -35,11 +34,3 @@ def new_token(role: Role) -> str:
 def token_digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
-
-def store_token(conn: psycopg.Connection, token: str, role: Role, name: str,
-                sources: list[str] | None = None) -> None:
-    conn.execute(
-        "INSERT INTO api_tokens (token_hash, role, name, sources) VALUES (%s, %s, %s, %s)"
-        " ON CONFLICT (token_hash) DO NOTHING",
-        (token_digest(token), role.value, name, sources),
-    )

@@ -1,4 +1,5 @@
-"""API keys in ``api_tokens``: create (only the digest is stored), list, revoke.
+"""API keys in ``api_tokens``: create (only the digest is stored), list, revoke, and look up
+the holder of a token by its digest.
 
 Sync functions for the CLI, async ones for the admin endpoints, over the same SQL.
 """
@@ -13,12 +14,16 @@ import psycopg
 from psycopg import AsyncConnection
 
 from ioc.events import is_source
-from ioc.tokens import Role, new_token, token_digest
+from ioc.tokens import Principal, Role, new_token, token_digest
 
 _INSERT = ("INSERT INTO api_tokens (token_hash, role, name, sources, created_by)"
            " VALUES (%s, %s, %s, %s, %s) RETURNING id, created_at")
 _LIST = ("SELECT id, role, name, sources, created_at, created_by, revoked_at, revoked_by"
          " FROM api_tokens ORDER BY id")
+_STORE = ("INSERT INTO api_tokens (token_hash, role, name, sources) VALUES (%s, %s, %s, %s)"
+          " ON CONFLICT (token_hash) DO NOTHING")
+_PRINCIPAL = ("SELECT role, name, sources FROM api_tokens"
+              " WHERE token_hash = %s AND revoked_at IS NULL")
 _REVOKE = ("UPDATE api_tokens SET revoked_at = now(), revoked_by = %s"
            " WHERE id = %s AND revoked_at IS NULL RETURNING id")
 
@@ -88,6 +93,13 @@ def create_key(conn: psycopg.Connection, role: Role, name: str, sources: list[st
     return NewKey(KeyInfo(row[0], role, name, bound, row[1], created_by, None, None), token)
 
 
+def store_token(conn: psycopg.Connection, token: str, role: Role, name: str,
+                sources: list[str] | None = None) -> None:
+    """Store a token made elsewhere (the embedded default's role tokens); one already
+    stored is left as it is."""
+    conn.execute(_STORE, (token_digest(token), role.value, name, sources))
+
+
 def list_keys(conn: psycopg.Connection) -> list[KeyInfo]:
     return [_info(r) for r in conn.execute(_LIST).fetchall()]
 
@@ -121,3 +133,11 @@ async def bound_sources_async(conn: AsyncConnection) -> set[str]:
         "SELECT DISTINCT unnest(sources) FROM api_tokens"
         " WHERE revoked_at IS NULL AND sources IS NOT NULL")
     return {row[0] for row in await cur.fetchall()}
+
+
+async def principal_of_digest(conn: AsyncConnection, digest: bytes) -> Principal | None:
+    """Who holds the unrevoked token with this SHA-256 digest (None: no such token)."""
+    cur = await conn.execute(_PRINCIPAL, (digest,))
+    row = await cur.fetchone()
+    return None if row is None else Principal(
+        Role(row[0]), row[1], tuple(row[2]) if row[2] is not None else None)

@@ -3,7 +3,8 @@
 import asyncio
 import json
 
-from api.feed import ClientSession, Hub, Subscription
+from api.fanout import Hub, Subscription
+from api.feed_client import ClientSession
 
 
 def kpi(value: int, version: int, kpi_id: str = "dossier.received", district: str | None = None) -> dict:
@@ -133,7 +134,7 @@ def test_the_hub_counts_connections_per_token() -> None:
 
 
 def test_a_burst_reaches_clients_as_the_newest_value_per_key_in_one_shared_frame() -> None:
-    from api.feed import BatchFrames, Shared, latest_per_key
+    from api.fanout import BatchFrames, Shared, latest_per_key
 
     burst = [Shared(kpi(1, 1)), Shared(kpi(9, 9, "payment.count")), Shared(kpi(3, 3)), Shared(kpi(2, 2))]
     newest = latest_per_key(burst)

@@ -11,7 +11,8 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from api.feed import WS_DISCONNECTS, ClientSession, Subscription
+from api.fanout import Subscription
+from api.feed_client import WS_DISCONNECTS, ClientSession
 from api.state import AppState
 from api.views import snapshot_values
 from ioc.alerts.presentation import alert_json
@@ -163,7 +164,8 @@ async def feed(ws: WebSocket, token: str | None = None) -> None:
     client = ClientSession(ws.send_text, buffer_limit=settings.ws_queue_limit,
                            stuck_timeout_s=settings.ws_stuck_timeout_s,
                            heartbeat_s=settings.ws_heartbeat_s,
-                           flush_interval_s=settings.ws_flush_interval_s)
+                           flush_interval_s=settings.ws_flush_interval_s,
+                           frames=state.hub.frames)
     known = state.reference.district_codes
     state.hub.add(client, holder)
     sender = asyncio.create_task(client.run_sender())
