@@ -29,6 +29,7 @@ from ioc.embedded.services import EmbeddedServices, embedded_services, prepare
 from ioc.settings import Settings
 from ioc.storage.heartbeats import seen_since
 from ioc.storage.layout import RequestedLayout, timescaledb_missing
+from ioc.storage.offsets import committed_positions
 from ioc.topics import ensure_topics
 
 pytestmark = pytest.mark.integration
@@ -133,11 +134,8 @@ class Pipeline:
 
     def consumed(self) -> dict[int, int]:
         with psycopg.connect(self.settings.database_url) as conn:
-            rows = conn.execute(
-                "SELECT partition, next_offset FROM consumer_offsets WHERE cluster_id = %s"
-                " AND consumer = %s AND topic = %s",
-                (self.cluster_id, self.settings.worker_id, self.settings.events_topic)).fetchall()
-        return {p: o for p, o in rows}
+            return committed_positions(conn, self.cluster_id, self.settings.worker_id,
+                                       self.settings.events_topic)
 
     def wait_processed(self, timeout_s: float = 180) -> None:
         def done() -> bool:

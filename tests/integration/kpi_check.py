@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from ioc.kpis.catalogue import CATALOGUE, Kind
 from ioc.reference import load_reference
 from tests.integration.conftest import Pipeline
+from tests.reference_kpis import accepted_events, expected_cells, expected_sensor_values
 
 SCOPES = [None, *sorted(load_reference().district_codes)]
 
@@ -59,3 +61,17 @@ def api_sensor_values(pipeline: Pipeline, now: datetime, metrics: list[str], sta
                         key = (kpi, metric, district, station, bucket, datetime.fromisoformat(p["start"]))
                         got[key] = p["value"]
     return got
+
+
+def assert_exact(pipeline: Pipeline, stream: list[dict[str, Any]], now: datetime) -> None:
+    """Every counter and ratio cell, and every sensor value, the API serves equals the
+    reference's recomputation from the stream's accepted events, and nothing more."""
+    accepted = accepted_events(stream, set(load_reference().district_codes), now)
+    expected = dict(expected_cells(accepted))
+    got = api_cells(pipeline, now)
+    wrong = {k: (got.get(k), v) for k, v in expected.items() if got.get(k) != v}
+    assert not wrong, list(wrong.items())[:5]
+    assert set(got) == set(expected)
+    sensors = expected_sensor_values(accepted)
+    stations = sorted({k[3] for k in sensors if k[3]})
+    assert api_sensor_values(pipeline, now, sorted({k[1] for k in sensors}), stations) == sensors

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ioc.reference import load_reference
 from tests.generator import generate_stream
 from tests.integration.conftest import (
     LAYOUTS,
@@ -19,12 +18,10 @@ from tests.integration.conftest import (
     Services,
     layout_pipeline,
 )
-from tests.integration.kpi_check import api_cells, api_sensor_values
-from tests.reference_kpis import accepted_events, expected_cells, expected_sensor_values
+from tests.integration.kpi_check import assert_exact
 
 pytestmark = pytest.mark.integration
 
-REF = load_reference()
 NOW = datetime.now(UTC)
 STREAM = generate_stream(23, NOW, 30_000)
 
@@ -54,11 +51,4 @@ def test_sigkill_mid_stream_twice_stays_exact(pipeline: Pipeline) -> None:
         pipeline.start_worker()
     pipeline.wait_processed(timeout_s=300)
     assert all(0 < k < 1 for k in kills), kills  # both kills landed mid-stream
-    expected = dict(expected_cells(accepted_events(STREAM, set(REF.district_codes), NOW)))
-    got = api_cells(pipeline, NOW)
-    wrong = {k: (got.get(k), v) for k, v in expected.items() if got.get(k) != v}
-    assert not wrong, list(wrong.items())[:5]
-    assert set(got) == set(expected)
-    sensors = expected_sensor_values(accepted_events(STREAM, set(REF.district_codes), NOW))
-    stations = sorted({k[3] for k in sensors if k[3]})
-    assert api_sensor_values(pipeline, NOW, sorted({k[1] for k in sensors}), stations) == sensors
+    assert_exact(pipeline, STREAM, NOW)
