@@ -29,7 +29,7 @@ class ChangeConsumer:
     The consumer runs on its own event loop in its own thread, where records are also
     decoded and each message's key worked out; the API's loop only fans the messages out.
     With a thousand wall screens that loop is busy sending frames, and a fetch answered on
-    it waited behind them (p99 delay 630-660 ms in half the runs of ``ioc bench-feed``)."""
+    it waited behind them (p99 delay 630-660 ms in half the runs of ``ioc bench feed``)."""
 
     def __init__(self, bootstrap: str, topic: str, hub: Hub, *, fetch_max_wait_ms: int = 100) -> None:
         self._bootstrap = bootstrap

@@ -26,6 +26,7 @@ from bench.measure import percentile, simulated_records
 from bench.stack import BenchStack, bench_stack
 from connectors.publisher import EventPublisher
 from ioc.embedded.processes import free_port
+from ioc.events import to_cloudevent
 
 DISTRICT, PENDING_DISTRICT = "288", "290"
 
@@ -73,10 +74,10 @@ def _resolution(district: str, late: bool) -> tuple[bytes, bytes]:
     now = datetime.now(UTC)
     n = uuid.uuid4().hex[:16]
     due = now - timedelta(hours=1) if late else now + timedelta(days=1)
-    event = {"specversion": "1.0", "id": f"ba-{n}", "source": "bench.alerts", "type": "dossier.resolved",
-             "time": now.isoformat(), "data": {"dossier_id": f"BA-{n}", "service_code": "S",
-                                               "agency_code": "A", "district": district,
-                                               "due_at": due.isoformat()}}
+    event = to_cloudevent(source="bench.alerts", event_id=f"ba-{n}", type_="dossier.resolved",
+                          time=now, data={"dossier_id": f"BA-{n}", "service_code": "S",
+                                          "agency_code": "A", "district": district,
+                                          "due_at": due.isoformat()})
     return f"BA-{n}".encode(), json.dumps(event).encode()
 
 

@@ -107,13 +107,14 @@ def _pipeline_args(p: argparse.ArgumentParser, *, before: bool = False) -> None:
         return "" if before else f" (default: {PIPELINE_DEFAULTS[name]})"
 
     p.add_argument("--events", type=int, help="events for the throughput run" + shown("events"),
-                   dest=dest("events"), default=default("events"))
+                   dest=dest("events"), default=default("events"), metavar="EVENTS")
     p.add_argument("--rate", type=float, help="events/s for the delay run" + shown("rate"),
-                   dest=dest("rate"), default=default("rate"))
+                   dest=dest("rate"), default=default("rate"), metavar="RATE")
     p.add_argument("--seconds", type=float, help="length of the delay run" + shown("seconds"),
-                   dest=dest("seconds"), default=default("seconds"))
+                   dest=dest("seconds"), default=default("seconds"), metavar="SECONDS")
     p.add_argument("--batch-size", type=int, help="worker batch size" + shown("batch_size"),
-                   dest=dest("batch_size"), default=default("batch_size"))
+                   dest=dest("batch_size"), default=default("batch_size"),
+                   metavar="BATCH_SIZE")
     p.add_argument("--layout", choices=["both", "postgres", "timescaledb", "auto"],
                    help="storage layout(s) to measure, side by side (default: both when "
                    "TimescaleDB is installed, else postgres)", dest=dest("layout"), default=default("layout"))

@@ -219,9 +219,12 @@ def _finish_help(parser: argparse.ArgumentParser) -> None:
                 _finish_help(child)
 
 
-EMBEDDED_COMMANDS = {"up", "bench", "bench-ingest", "bench-connectors", "bench-feed", "bench-alerts",
-                     "soak"}
-"""Sub-commands that start the embedded broker and database (the ``embedded`` extra)."""
+def embedded_commands() -> set[str]:
+    """Sub-commands that start the embedded broker and database (the ``embedded`` extra):
+    ``ioc up`` and every benchmark."""
+    from bench.cli import command_names
+
+    return {"up", *command_names()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -238,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"{command}: {settings_error_line(exc)}", file=sys.stderr)
         return 2
-    if args.command in EMBEDDED_COMMANDS and (missing := missing_embedded()):
+    if args.command in embedded_commands() and (missing := missing_embedded()):
         print(f"{command}: {embedded_missing_line(missing)}", file=sys.stderr)
         return 2
     setup_logging(settings.log_level, settings.log_json)

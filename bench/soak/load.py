@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from ioc.events import to_cloudevent
+
 CHANNELS = (("online", 0.7), ("counter", 0.25), ("postal", 0.05))
 LEVELS = ("full_online", "partial_online", "offline")
 METHODS = (("cash", 0.33), ("bank_transfer", 0.25), ("qr", 0.22), ("e_wallet", 0.12), ("card", 0.08))
@@ -86,8 +88,7 @@ class Load:
             due = at + timedelta(days=2) if rng.random() < 0.8 else at - timedelta(days=1)
             data = {"dossier_id": eid, "service_code": f"S{rng.randrange(20):03d}",
                     "agency_code": f"A{rng.randrange(8):02d}", "district": district, "due_at": _iso(due)}
-        return {"specversion": "1.0", "id": eid, "source": self._source, "type": kind,
-                "time": _iso(at), "datacontenttype": "application/json", "data": data}
+        return to_cloudevent(source=self._source, event_id=eid, type_=kind, time=_iso(at), data=data)
 
     def batch(self, size: int, now: datetime) -> list[Sent]:
         """``size`` events: mostly new, some resent (same source and id), late or invalid."""

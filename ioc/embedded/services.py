@@ -16,7 +16,7 @@ import psycopg
 from ioc.credentials import ensure_credentials
 from ioc.embedded.broker import EmbeddedBroker
 from ioc.embedded.postgres import EmbeddedPostgres
-from ioc.embedded.processes import free_port
+from ioc.embedded.processes import free_ports
 from ioc.settings import Settings
 from ioc.storage.migrate import migrate
 from ioc.topics import ensure_topics
@@ -55,9 +55,10 @@ class EmbeddedServices:
 def services_at(root: Path, *, log_dir: Path | None = None) -> EmbeddedServices:
     """Both services on free ports, not started (``ioc up`` starts each under supervision)."""
     logs = log_dir if log_dir is not None else root / "logs"
+    pg_port, broker_port = free_ports(2)
     return EmbeddedServices(
-        EmbeddedPostgres(root / "postgres", free_port(), logs / "postgres.log"),
-        EmbeddedBroker("127.0.0.1", free_port(), logs / "broker.log"), root)
+        EmbeddedPostgres(root / "postgres", pg_port, logs / "postgres.log"),
+        EmbeddedBroker("127.0.0.1", broker_port, logs / "broker.log"), root)
 
 
 def start_services(root: Path, *, log_dir: Path | None = None) -> EmbeddedServices:
