@@ -49,11 +49,15 @@ def spawn(args: Sequence[str], *, log_file: Path, env: dict[str, str] | None = N
     return proc
 
 
+def ioc_command(*args: str) -> list[str]:
+    """The argument list of ``ioc <args>`` run with this interpreter."""
+    return [sys.executable, "-m", "ioc", *args]
+
+
 def spawn_ioc(*args: str, log_file: Path, env: dict[str, str] | None = None,
               cwd: Path | None = None, log_limit: LogLimit | None = None) -> subprocess.Popen[bytes]:
     """:func:`spawn` of ``ioc <args>`` with this interpreter (a worker, the API, a connector…)."""
-    return spawn([sys.executable, "-m", "ioc", *args], log_file=log_file, env=env, cwd=cwd,
-                 log_limit=log_limit)
+    return spawn(ioc_command(*args), log_file=log_file, env=env, cwd=cwd, log_limit=log_limit)
 
 
 def stop(proc: subprocess.Popen[bytes], *, sig: int = signal.SIGTERM, timeout_s: float = 15.0) -> int:

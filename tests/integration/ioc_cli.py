@@ -8,18 +8,12 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ioc.embedded.processes import free_port
-
-
-def ioc_command(*args: str) -> list[str]:
-    """``ioc <args>`` with this interpreter."""
-    return [sys.executable, "-m", "ioc", *args]
+from ioc.embedded.processes import free_port, ioc_command
 
 
 def run_ioc(*args: str, env: Mapping[str, str] | None = None, timeout_s: float = 60,

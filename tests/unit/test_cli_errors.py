@@ -5,13 +5,13 @@ import argparse
 import os
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
 from ioc import cli, cli_errors
 from ioc.cli_errors import failure_line, redact_url
+from ioc.embedded.processes import ioc_command
 from ioc.settings import Settings
 
 
@@ -23,7 +23,7 @@ def _closed_port() -> int:
 
 def _ioc(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
-    return subprocess.run([sys.executable, "-m", "ioc", *args], env={**clean, **env},
+    return subprocess.run(ioc_command(*args), env={**clean, **env},
                           capture_output=True, text=True, timeout=60)
 
 
