@@ -31,14 +31,14 @@ from dashboards import wall_dir
 from ioc import package_version
 from ioc.clock import Clock, SystemClock
 from ioc.events import rules_of
-from ioc.reference import load_reference
+from ioc.geography import geography_of
 from ioc.settings import Settings
 
 WALL_DIR = wall_dir()  # package data: served from the installed package, any working directory
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
-    reference = load_reference(settings.reference_file)
+    geography = geography_of(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -57,8 +57,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         # objects less often.
         gc.freeze()
         gc.set_threshold(50_000, 50, 100)
-        app.state.ioc = AppState(settings, reference, clock or SystemClock(), pool,
-                                 TokenCache(pool), hub, change_feed, producer, rules_of(settings, reference))
+        app.state.ioc = AppState(settings, geography, clock or SystemClock(), pool,
+                                 TokenCache(pool), hub, change_feed, producer, rules_of(settings, geography))
         lag = asyncio.create_task(watch_loop_lag(), name="loop-lag")
         try:
             yield

@@ -80,8 +80,8 @@ class BatchFrames:
 @dataclass(frozen=True, slots=True)
 class Subscription:
     kpis: frozenset[str] | None = None
-    districts: frozenset[str] | None = None
-    """District codes; "" (or "province") stands for the whole province. None = all."""
+    areas: frozenset[str] | None = None
+    """Area codes; "" (or "province") stands for the whole province. None = all."""
     buckets: frozenset[str] | None = None
     """Bucket sizes ("1m", "1h", "1d", "now" for gauges). None = all."""
     stations: frozenset[str] | None = frozenset()
@@ -96,7 +96,7 @@ class Subscription:
                 self.buckets is None or message.get("bucket") in self.buckets)
         if self.buckets is not None and message.get("bucket") not in self.buckets:
             return False
-        return self.districts is None or (message.get("district") or "") in self.districts
+        return self.areas is None or (message.get("area") or "") in self.areas
 
 
 def latest_per_key(messages: Iterable[Shared]) -> list[Shared]:

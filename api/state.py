@@ -12,14 +12,14 @@ from api.fanout import Hub
 from api.producer import EventProducer
 from ioc.clock import Clock
 from ioc.events import Rules
-from ioc.reference import Reference
+from ioc.geography import Geography
 from ioc.settings import Settings
 
 
 @dataclass
 class AppState:
     settings: Settings
-    reference: Reference
+    geography: Geography
     clock: Clock
     pool: AsyncConnectionPool
     tokens: TokenCache

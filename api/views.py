@@ -27,14 +27,14 @@ def day_value(kpi: KpiDef, row: CellRow | None) -> tuple[float | int | None, int
 def snapshot_values(kpis: list[KpiDef], scopes: list[str], rows: list[CellRow],
                     day_start: datetime, utc_offset: timedelta) -> list[dict[str, Any]]:
     """Today's value of every (KPI, scope) asked for: zero or null where nothing happened yet."""
-    by_key = {(r.kpi, r.district): r for r in rows}
+    by_key = {(r.kpi, r.area): r for r in rows}
     values = []
     for kpi in kpis:
         for scope in scopes:
             row = by_key.get((kpi.id, scope))
             value, num, den = day_value(kpi, row)
             item: dict[str, Any] = {
-                "type": "kpi", "kpi": kpi.id, "district": scope or None, "bucket": "1d",
+                "type": "kpi", "kpi": kpi.id, "area": scope or None, "bucket": "1d",
                 "start": local_iso(day_start, utc_offset), "value": value,
                 "version": row.version if row else 0,
             }

@@ -1,11 +1,11 @@
 """``ioc bench alerts``: delay from the event that breaks a threshold to the webhook received.
 
 Starts its own broker, database, one stream worker and the API; a local HTTP server is the
-webhook target. A rule watches one district's on-time rate today (below 50 %, recovering at
+webhook target. A rule watches one area's on-time rate today (below 50 %, recovering at
 50 %). Each trial publishes one late resolution (the rate drops below 50 %: the alert fires)
 and times it until the ``alert.fired`` webhook arrives, then publishes one on-time resolution
 (back to 50 %) and waits for ``alert.resolved``. Meanwhile simulated events for the other
-districts keep the worker busy at ``--rate`` events/s. A second rule with a pending period
+areas keep the worker busy at ``--rate`` events/s. A second rule with a pending period
 shows what the period adds beyond itself (the timer checks every ``IOC_ALERT_TICK_S``).
 """
 
@@ -28,7 +28,7 @@ from connectors.publisher import EventPublisher
 from ioc.embedded.processes import free_port
 from ioc.events import to_cloudevent
 
-DISTRICT, PENDING_DISTRICT = "288", "290"
+AREA, PENDING_AREA = "288", "290"
 
 
 class Webhooks:
@@ -70,13 +70,13 @@ class Webhooks:
                 self.changed.wait(left)
 
 
-def _resolution(district: str, late: bool) -> tuple[bytes, bytes]:
+def _resolution(area: str, late: bool) -> tuple[bytes, bytes]:
     now = datetime.now(UTC)
     n = uuid.uuid4().hex[:16]
     due = now - timedelta(hours=1) if late else now + timedelta(days=1)
     event = to_cloudevent(source="bench.alerts", event_id=f"ba-{n}", type_="dossier.resolved",
                           time=now, data={"dossier_id": f"BA-{n}", "service_code": "S",
-                                          "agency_code": "A", "district": district,
+                                          "agency_code": "A", "area": area,
                                           "due_at": due.isoformat()})
     return f"BA-{n}".encode(), json.dumps(event).encode()
 
@@ -105,17 +105,17 @@ def run_alert_bench(trials: int, rate: float, pending_trials: int, pending_s: fl
                      env={"IOC_ALERT_RULES_REFRESH_S": "1"}) as stack:
         admin = {"Authorization": f"Bearer {stack.tokens['admin']}"}
         target = [{"kind": "webhook", "url": hooks.url, "secret": "bench-alerts-secret-0001"}]
-        for name, district, pending in (("bench", DISTRICT, 0.0), ("bench pending", PENDING_DISTRICT,
+        for name, area, pending in (("bench", AREA, 0.0), ("bench pending", PENDING_AREA,
                                                                    pending_s / 60)):
             answer = httpx.post(f"{stack.api_url}/api/v1/alert-rules", headers=admin, timeout=30, json={
-                "name": name, "kpi": "dossier.on_time_rate", "bucket": "1d", "scope": "districts",
-                "districts": [district], "comparison": "below", "threshold": 50, "recovery": 50,
+                "name": name, "kpi": "dossier.on_time_rate", "bucket": "1d", "scope": "areas",
+                "areas": [area], "comparison": "below", "threshold": 50, "recovery": 50,
                 "pending_minutes": pending, "severity": "critical", "targets": target})
             answer.raise_for_status()
         seconds = 1.0 * trials + (pending_s + 2) * pending_trials + 30
         print(f"bench-alerts: simulating {int(rate * seconds):,} background events…", flush=True)
         records = [(k, v) for k, v in simulated_records(int(rate * seconds), 77, datetime.now(UTC))
-                   if json.loads(v)["data"].get("district") not in (DISTRICT, PENDING_DISTRICT)]
+                   if json.loads(v)["data"].get("area") not in (AREA, PENDING_AREA)]
         stop, sent = threading.Event(), list[int]()
         load = threading.Thread(target=_background, args=(stack, records, rate, stop, sent), daemon=True)
         if rate > 0:
@@ -123,8 +123,8 @@ def run_alert_bench(trials: int, rate: float, pending_trials: int, pending_s: fl
         time.sleep(2)  # the worker re-reads rules every second; the load gets going
         publisher = EventPublisher(stack.settings, client_id="bench-alerts", linger_ms=0)
         try:
-            delays = _trials(publisher, hooks, DISTRICT, trials, "bench", 0.0)
-            beyond = _trials(publisher, hooks, PENDING_DISTRICT, pending_trials, "bench pending", pending_s)
+            delays = _trials(publisher, hooks, AREA, trials, "bench", 0.0)
+            beyond = _trials(publisher, hooks, PENDING_AREA, pending_trials, "bench pending", pending_s)
         finally:
             stop.set()
             if load.is_alive():
@@ -140,18 +140,18 @@ def run_alert_bench(trials: int, rate: float, pending_trials: int, pending_s: fl
     return results
 
 
-def _trials(publisher: EventPublisher, hooks: Webhooks, district: str, trials: int, rule: str,
+def _trials(publisher: EventPublisher, hooks: Webhooks, area: str, trials: int, rule: str,
             pending_s: float) -> list[float]:
     delays: list[float] = []
     fired: set[int] = set()
     resolved: set[int] = set()
     for i in range(trials):
         t0 = time.time()
-        publisher.publish_raw([_resolution(district, late=True)])
+        publisher.publish_raw([_resolution(area, late=True)])
         alert_id, at = hooks.wait_new("alert.fired", rule, fired)
         fired.add(alert_id)
         delays.append(at - t0 - pending_s)
-        publisher.publish_raw([_resolution(district, late=False)])
+        publisher.publish_raw([_resolution(area, late=False)])
         resolved.add(hooks.wait_new("alert.resolved", rule, resolved)[0])
         if (i + 1) % max(1, trials // 10) == 0:
             print(f"  {rule}: {i + 1}/{trials} trials, last {delays[-1] * 1000:.0f} ms", flush=True)

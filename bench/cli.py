@@ -76,9 +76,9 @@ def run_soak(args: argparse.Namespace, settings: Settings) -> int:
 
     from bench.soak.report import report_lines
     from bench.soak.run import run_soak
-    from ioc.reference import load_reference
+    from ioc.geography import geography_of
 
-    result = run_soak(args.minutes, args.rate, load_reference(settings.reference_file),
+    result = run_soak(args.minutes, args.rate, geography_of(settings),
                       data_dir=Path(args.data_dir) if args.data_dir else None, exclude=args.exclude)
     print("\n".join(report_lines(result)))
     if args.report:

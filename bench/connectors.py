@@ -31,7 +31,7 @@ from ioc.embedded.child_env import child_env
 from ioc.embedded.mqtt import EmbeddedMqtt
 from ioc.embedded.processes import free_port, http_ok, spawn_ioc, stop, wait_until
 from ioc.embedded.services import start_services
-from ioc.reference import load_reference
+from ioc.geography import geography_of
 from ioc.settings import Settings
 from ioc.signing import sign
 from ioc.topics import ensure_topics
@@ -39,7 +39,7 @@ from ioc.topics import ensure_topics
 
 def _events(kind: str, count: int, seed: int) -> list[dict[str, Any]]:
     now = datetime.now(UTC)
-    sim = Simulator(load_reference(), seed=seed, source="bench", rate=200, start=now)
+    sim = Simulator(geography_of(Settings()), seed=seed, source="bench", rate=200, start=now)
     out: list[dict[str, Any]] = []
     t = now - timedelta(days=6)
     while len(out) < count:
@@ -118,7 +118,7 @@ def run_connector_bench(events: int) -> dict[str, float]:
                                   "created": int(time.time()),
                                   "data": {"transaction_id": f"T{clients}-{i}", "amount": 1000 + i,
                                            "currency": "VND", "method": "qr", "purpose": "fee",
-                                           "district": "288",
+                                           "area": "288",
                                            "paid_at": datetime.now(UTC).isoformat()}}).encode()
                       for i in range(hooks)]
             failures: list[int] = []

@@ -83,19 +83,20 @@ def aiokafka_consumer(bootstrap: str, topic: str, total: int, batch: int) -> Non
 def pure_logic(values: list[bytes], batch: int) -> float:
     """Validation, dedup keys, KPI cells of every record, in batches, no I/O."""
     from ioc.events import Rules
+    from ioc.geography import geography_of
     from ioc.intake import RawRecord, triage
     from ioc.kpis.counters import event_cells
-    from ioc.reference import load_reference
+    from ioc.settings import Settings
 
-    reference = load_reference()
-    rules = Rules(reference=reference, lateness_limit=timedelta(days=7),
+    geography = geography_of(Settings())
+    rules = Rules(geography=geography, lateness_limit=timedelta(days=7),
                   future_tolerance=timedelta(minutes=5))
     now = datetime.now(UTC)
     start = time.perf_counter()
     for i in range(0, len(values), batch):
         records = [RawRecord("t", 0, i + j, v, None) for j, v in enumerate(values[i:i + batch])]
         out = triage(records, rules, now)
-        event_cells(out.accepted, reference.utc_offset)
+        event_cells(out.accepted, geography.utc_offset)
     return len(values) / (time.perf_counter() - start)
 
 

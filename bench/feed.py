@@ -1,7 +1,7 @@
 """``ioc bench feed``: many WebSocket clients on one API process, as wall screens.
 
 Starts its own broker, database, stream worker and one API process; opens N clients that
-subscribe as the wall page does (its tiles' KPIs, every district, today's values and gauges), then
+subscribe as the wall page does (its tiles' KPIs, every area, today's values and gauges), then
 publishes simulated events at the simulator's rate. Each ``kpi`` message carries
 ``changed_at`` (when the worker committed the value); a client's delay is its receipt time
 minus that. Prints delay p50/p99 over every message every client received, messages/s
@@ -28,7 +28,8 @@ from bench.measure import percentile
 from bench.stack import bench_stack
 from connectors.publisher import EventPublisher
 from connectors.simulator import Simulator
-from ioc.reference import load_reference
+from ioc.geography import geography_of
+from ioc.settings import Settings
 
 MEASURED_EVERY = 10
 """One client in this many parses what it receives and records delays; the others only
@@ -38,8 +39,8 @@ WALL_KPIS = ["dossier.received", "dossier.resolved", "dossier.on_time_rate", "do
              "payment.non_cash_rate", "sensor.stations_silent"]
 """What the wall page subscribes to (its tiles, dashboards/wall/wall.js ``TILES``)."""
 SUBSCRIPTIONS = {
-    "wall": {"type": "subscribe", "kpis": WALL_KPIS, "districts": None, "buckets": ["1d", "now"]},
-    "all-today": {"type": "subscribe", "kpis": None, "districts": None, "buckets": ["1d", "now"]},
+    "wall": {"type": "subscribe", "kpis": WALL_KPIS, "areas": None, "buckets": ["1d", "now"]},
+    "all-today": {"type": "subscribe", "kpis": None, "areas": None, "buckets": ["1d", "now"]},
 }
 
 
@@ -185,7 +186,8 @@ def run_feed_bench(clients: int, rate: float, seconds: float, subscription: str 
                                                       probe_delays, probe_sends))
         probe.start()
         publisher = EventPublisher(stack.settings, client_id="bench-feed")
-        sim = Simulator(load_reference(), seed=7, source="benchfeed", rate=rate, start=datetime.now(UTC))
+        sim = Simulator(geography_of(Settings()), seed=7, source="benchfeed", rate=rate,
+                        start=datetime.now(UTC))
         server0 = _server_histogram(stack.api_url, "ioc_feed_delay_seconds")
         lag0 = _server_histogram(stack.api_url, "ioc_api_event_loop_lag_seconds")
         cpu0, t0 = _cpu_seconds(api.pid), time.monotonic()

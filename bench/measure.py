@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 
 from connectors.publisher import event_key
 from connectors.simulator import Simulator
-from ioc.reference import load_reference
+from ioc.geography import geography_of
+from ioc.settings import Settings
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -27,7 +28,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 def simulated_records(count: int, seed: int, now: datetime) -> list[tuple[bytes | None, bytes]]:
     """``count`` simulated events over the last hours, as publishable records."""
-    sim = Simulator(load_reference(), seed=seed, source="bench", rate=400, start=now)
+    sim = Simulator(geography_of(Settings()), seed=seed, source="bench", rate=400, start=now)
     out: list[tuple[bytes | None, bytes]] = []
     t = now - timedelta(hours=6)
     while len(out) < count:

@@ -31,9 +31,9 @@ log = logging.getLogger(__name__)
 _TYPES = {"received": "dossier.received", "resolved": "dossier.resolved",
           "withdrawn": "dossier.withdrawn"}
 _FIELDS = {
-    "received": ("service_code", "agency_code", "district", "channel", "service_level", "due_at"),
-    "resolved": ("service_code", "agency_code", "district", "due_at"),
-    "withdrawn": ("district",),
+    "received": ("service_code", "agency_code", "area", "channel", "service_level", "due_at"),
+    "resolved": ("service_code", "agency_code", "area", "due_at"),
+    "withdrawn": ("area",),
 }
 
 

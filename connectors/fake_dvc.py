@@ -6,7 +6,7 @@ journal of dossier status changes, numbered by ``seq``, read page by page:
     GET /api/v1/dossier-changes?after=<seq>&limit=<n>     Authorization: Bearer <token>
     200 {"changes": [{"seq": 17, "dossier_id": "...", "status": "received|resolved|withdrawn",
                       "changed_at": "<RFC 3339>", "service_code": "...", "agency_code": "...",
-                      "district": "288", "channel": "online", "service_level": "full_online",
+                      "area": "288", "channel": "online", "service_level": "full_online",
                       "due_at": "<RFC 3339>"}, ...],
          "last_seq": 42}
 
@@ -24,6 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from ioc.geography import Geography
 
 _STATUS = {"dossier.received": "received", "dossier.resolved": "resolved",
            "dossier.withdrawn": "withdrawn"}
@@ -142,17 +144,16 @@ class FakeDvc:
 
 
 def run_fake_dvc(host: str, port: int, token: str, *, rate: float, seed: int,
-                 reference_file: Any = None, stop: threading.Event | None = None) -> None:
+                 geography: Geography, stop: threading.Event | None = None) -> None:
     """``ioc connect fake-dvc``: serve a journal filled by the simulator in real time."""
     from datetime import UTC
 
     from connectors.simulator import Simulator
-    from ioc.reference import load_reference
 
     stop = stop or threading.Event()
     fake = FakeDvc(host, port, token).start()
     now = datetime.now(UTC)
-    sim = Simulator(load_reference(reference_file), seed=seed, source="dvc", rate=rate, start=now)
+    sim = Simulator(geography, seed=seed, source="dvc", rate=rate, start=now)
     fake.journal.append(c for c in map(change_of, sim.backlog(now, 1)) if c)
     print(f"fake administrative-procedure system at {fake.url}/api/v1/dossier-changes", flush=True)
     last = now

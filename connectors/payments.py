@@ -8,7 +8,7 @@ and sends
 
     {"id": "whevt_…", "type": "payment.succeeded", "created": <unix>,
      "data": {"transaction_id": "…", "amount": 150000, "currency": "VND",
-              "method": "qr", "purpose": "fee", "district": "288",
+              "method": "qr", "purpose": "fee", "area": "288",
               "paid_at": "<RFC 3339>", "service_code": "…" (optional)}}
 
 Answers: 200 once the event is acked by the broker (or the delivery is of another type and
@@ -70,11 +70,11 @@ def payment_event(delivery: Any, source: str) -> dict[str, Any] | str:
     currency = data.get("currency", "VND")
     if currency != "VND":
         return f"currency {currency!r}: only VND payments are counted"
-    missing = [f for f in ("transaction_id", "amount", "method", "purpose", "district", "paid_at")
+    missing = [f for f in ("transaction_id", "amount", "method", "purpose", "area", "paid_at")
                if data.get(f) in (None, "")]
     if missing:
         return f"data lacks {', '.join(missing)}"
-    out: dict[str, Any] = {"payment_id": data["transaction_id"], "district": data["district"],
+    out: dict[str, Any] = {"payment_id": data["transaction_id"], "area": data["area"],
                            "amount_vnd": data["amount"], "method": data["method"],
                            "purpose": data["purpose"]}
     if data.get("service_code"):

@@ -70,9 +70,10 @@ def connect_dvc(settings: Settings) -> int:
 
 def connect_fake_dvc(settings: Settings, port: int, rate: float) -> int:
     from connectors.fake_dvc import run_fake_dvc
+    from ioc.geography import geography_of
 
     run_fake_dvc("127.0.0.1", port, settings.dvc_token.get_secret_value(), rate=rate,
-                 seed=settings.sim_seed, reference_file=settings.reference_file,
+                 seed=settings.sim_seed, geography=geography_of(settings),
                  stop=stop_on_signals())
     return 0
 
@@ -83,8 +84,8 @@ def connect_payments(settings: Settings) -> int:
     from connectors.payments import PaymentsConfig, create_payments_app
     from ioc.clock import SystemClock
     from ioc.events import rules_of
+    from ioc.geography import geography_of
     from ioc.http_limits import guarded_http
-    from ioc.reference import load_reference
 
     publisher = EventPublisher(settings, client_id="ioc-payments", linger_ms=0)
     config = PaymentsConfig(settings.payments_webhook_secret.get_secret_value().encode(),
@@ -94,7 +95,7 @@ def connect_payments(settings: Settings) -> int:
                             max_body_bytes=settings.payments_max_body_bytes,
                             body_timeout_s=settings.payments_body_timeout_s)
     app = create_payments_app(config, publisher,
-                              rules_of(settings, load_reference(settings.reference_file)),
+                              rules_of(settings, geography_of(settings)),
                               SystemClock())
     try:
         uvicorn.run(app, host=settings.payments_host, port=settings.payments_port,

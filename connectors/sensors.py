@@ -5,7 +5,7 @@ a persistent session (fixed client id, clean_session off), so the MQTT broker ke
 arrives while the connector is down. A station publishes one JSON message per measurement
 round:
 
-    {"station_id": "HD-AQ-288-01", "district": "288", "ts": "<RFC 3339>",
+    {"station_id": "HD-AQ-288-01", "area": "288", "ts": "<RFC 3339>",
      "readings": {"pm2_5": 35.2, "pm10": 51.0, "temperature_c": 29.1}}
 
 Each reading becomes one ``sensor.reading`` with id ``<station_id>:<metric>:<ts>``.
@@ -59,7 +59,7 @@ def reading_events(payload: bytes, source: str) -> list[dict[str, Any]] | str:
         return "the message is not UTF-8 JSON"
     if not isinstance(message, dict):
         return "the message must be a JSON object"
-    missing = [f for f in ("station_id", "district", "ts", "readings") if message.get(f) in (None, "")]
+    missing = [f for f in ("station_id", "area", "ts", "readings") if message.get(f) in (None, "")]
     if missing:
         return f"the message lacks {', '.join(missing)}"
     readings = message["readings"]
@@ -67,7 +67,7 @@ def reading_events(payload: bytes, source: str) -> list[dict[str, Any]] | str:
         return "'readings' must be a non-empty object of metric: value"
     station, ts = str(message["station_id"]), str(message["ts"])
     return [to_cloudevent(source=source, event_id=f"{station}:{metric}:{ts}", type_="sensor.reading",
-                          time=ts, data={"station_id": station, "district": message["district"],
+                          time=ts, data={"station_id": station, "area": message["area"],
                                          "metric": metric, "value": value})
             for metric, value in readings.items()]
 
@@ -246,8 +246,8 @@ def station_messages(events: list[dict[str, Any]]) -> Iterator[tuple[str, bytes]
         if e["type"] != "sensor.reading":
             continue
         d = e["data"]
-        rounds.setdefault((d["station_id"], d["district"], e["time"]), {})[d["metric"]] = d["value"]
-    for (station, district, ts), readings in rounds.items():
-        yield (f"sensors/{district}/{station}",
-               json.dumps({"station_id": station, "district": district, "ts": ts,
+        rounds.setdefault((d["station_id"], d["area"], e["time"]), {})[d["metric"]] = d["value"]
+    for (station, area, ts), readings in rounds.items():
+        yield (f"sensors/{area}/{station}",
+               json.dumps({"station_id": station, "area": area, "ts": ts,
                            "readings": readings}).encode())

@@ -12,7 +12,7 @@ from connectors.publisher import EventPublisher
 from connectors.simulator import Simulator
 from connectors.sinks import ConnectorSinks, HttpSink, KafkaSink, Sink
 from ioc.clock import Clock, SystemClock
-from ioc.reference import load_reference
+from ioc.geography import geography_of
 from ioc.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,9 +43,9 @@ def run_simulator(settings: Settings, *, clock: Clock | None = None,
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
-    reference = load_reference(settings.reference_file)
+    geography = geography_of(settings)
     start = clock.now()
-    sim = Simulator(reference, seed=settings.sim_seed, source=settings.sim_source,
+    sim = Simulator(geography, seed=settings.sim_seed, source=settings.sim_source,
                     rate=settings.sim_rate, start=start)
     sink = sink_for(settings, stop)
     sent = 0

@@ -1,6 +1,6 @@
 """A realistic, deterministic simulator of the province's event streams.
 
-Given a seed, the reference data and the instants it is asked about, it produces the same
+Given a seed, the geography and the instants it is asked about, it produces the same
 events every time. Dossiers follow office hours (online filing goes on around the clock),
 about 89% are filed online, services are a mix of full and partial online, due dates lie
 days ahead and most resolutions are on time; payments mix cash and non-cash; every sensor
@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ioc.events import to_cloudevent
-from ioc.reference import Reference
+from ioc.geography import Geography
 
 _METHODS = (("cash", 0.33), ("bank_transfer", 0.25), ("qr", 0.22), ("e_wallet", 0.12), ("card", 0.08))
 _PURPOSES = (("fee", 0.5), ("utility", 0.25), ("tax", 0.2), ("other", 0.05))
@@ -35,7 +35,7 @@ class Service:
 @dataclass(frozen=True, slots=True)
 class Station:
     station_id: str
-    district: str
+    area: str
     metrics: tuple[str, ...]
 
 
@@ -44,7 +44,7 @@ class OpenDossier:
     dossier_id: str
     service: Service
     agency_code: str
-    district: str
+    area: str
     due_at: datetime
 
 
@@ -66,13 +66,13 @@ def _poisson(rng: random.Random, mean: float) -> int:
 
 
 class Simulator:
-    def __init__(self, reference: Reference, *, seed: int, source: str, rate: float,
+    def __init__(self, geography: Geography, *, seed: int, source: str, rate: float,
                  start: datetime) -> None:
-        self._ref = reference
+        self._geo = geography
         self._rng = random.Random(seed)
         self._source = source
         self._rate = rate
-        self._tz = reference.tz
+        self._tz = geography.tz
         self._run = format(int(start.timestamp()), "x")
         self._seq = 0
         self._open: list[OpenDossier] = []
@@ -82,10 +82,10 @@ class Simulator:
                     _pick(rng, (("full_online", 0.3), ("partial_online", 0.5), ("offline", 0.2))),
                     rng.choice((1, 2, 3, 5, 7, 10, 15)))
             for _ in range(80))
-        codes = [d.code for d in reference.districts]
-        # The provincial city and towns file more than rural districts.
-        self._district_weights = [3.0 if i < 2 else 2.0 if i == 3 else 1.0 for i in range(len(codes))]
-        self._districts = codes
+        codes = [d.code for d in geography.units]
+        # The provincial city and towns file more than rural areas.
+        self._area_weights = [3.0 if i < 2 else 2.0 if i == 3 else 1.0 for i in range(len(codes))]
+        self._areas = codes
         self.stations = tuple(
             Station(f"ST-{code}-{kind}", code, _AIR if kind == "AQ" else _WATER)
             for i, code in enumerate(codes) for kind in (("AQ", "WL") if i % 3 == 0 else ("AQ",)))
@@ -109,13 +109,13 @@ class Simulator:
         return to_cloudevent(source=self._source, event_id=event_id, type_=type_,
                              time=time.astimezone(self._tz), data=data)
 
-    def _next_id(self, prefix: str, district: str) -> str:
+    def _next_id(self, prefix: str, area: str) -> str:
         self._seq += 1
-        return f"{prefix}-{district}-{self._run}-{self._seq:07d}"
+        return f"{prefix}-{area}-{self._run}-{self._seq:07d}"
 
     def _receive(self, t: datetime, counter_open: bool) -> dict[str, Any]:
         rng = self._rng
-        district = rng.choices(self._districts, self._district_weights)[0]
+        area = rng.choices(self._areas, self._area_weights)[0]
         service = rng.choice(self.services)
         if service.level == "full_online":
             channel = "online" if rng.random() < 0.98 else "counter"
@@ -126,14 +126,14 @@ class Simulator:
         if channel != "online" and not counter_open:
             channel = "online"
         departments = ("TP", "TNMT", "KHDT", "GTVT", "LDTBXH")
-        agency = f"UBND-{district}" if rng.random() < 0.7 else f"SO-{rng.choice(departments)}"
+        agency = f"UBND-{area}" if rng.random() < 0.7 else f"SO-{rng.choice(departments)}"
         due = (t + timedelta(days=service.days)).astimezone(self._tz).replace(
             hour=17, minute=0, second=0, microsecond=0)
-        dossier = OpenDossier(self._next_id("HS", district), service, agency, district, due)
+        dossier = OpenDossier(self._next_id("HS", area), service, agency, area, due)
         self._open.append(dossier)
         return self._event("dossier.received", f"{dossier.dossier_id}-recv", t, {
             "dossier_id": dossier.dossier_id, "service_code": service.code,
-            "agency_code": agency, "district": district, "channel": channel,
+            "agency_code": agency, "area": area, "channel": channel,
             "service_level": service.level, "due_at": due.isoformat(),
         })
 
@@ -149,22 +149,22 @@ class Simulator:
         dossier = self._open.pop(index)
         if rng.random() < 0.015:
             return self._event("dossier.withdrawn", f"{dossier.dossier_id}-wd", t, {
-                "dossier_id": dossier.dossier_id, "district": dossier.district})
+                "dossier_id": dossier.dossier_id, "area": dossier.area})
         return self._event("dossier.resolved", f"{dossier.dossier_id}-res", t, {
             "dossier_id": dossier.dossier_id, "service_code": dossier.service.code,
-            "agency_code": dossier.agency_code, "district": dossier.district,
+            "agency_code": dossier.agency_code, "area": dossier.area,
             "due_at": dossier.due_at.isoformat(),
         })
 
     def _payment(self, t: datetime) -> dict[str, Any]:
         rng = self._rng
-        district = rng.choices(self._districts, self._district_weights)[0]
+        area = rng.choices(self._areas, self._area_weights)[0]
         purpose = _pick(rng, _PURPOSES)
         low, high = {"fee": (10, 500), "utility": (100, 2_000), "tax": (100, 20_000),
                      "other": (20, 1_000)}[purpose]
         amount = rng.randint(low, high) * 1000
-        payment_id = self._next_id("TT", district)
-        data: dict[str, Any] = {"payment_id": payment_id, "district": district,
+        payment_id = self._next_id("TT", area)
+        data: dict[str, Any] = {"payment_id": payment_id, "area": area,
                                 "amount_vnd": amount, "method": _pick(rng, _METHODS),
                                 "purpose": purpose}
         if purpose == "fee":
@@ -186,7 +186,7 @@ class Simulator:
             value = round(max(0.0, rng.gauss(-2, 1.5)), 1)
         t = minute + timedelta(seconds=rng.uniform(0, 5))
         return self._event("sensor.reading", f"{station.station_id}-{metric}-{int(minute.timestamp())}",
-                           t, {"station_id": station.station_id, "district": station.district,
+                           t, {"station_id": station.station_id, "area": station.area,
                                "metric": metric, "value": value})
 
     def backlog(self, now: datetime, days: int) -> list[dict[str, Any]]:

@@ -123,7 +123,7 @@ class ConnectorSinks:
                     "created": int(time.time()),
                     "data": {"transaction_id": d["payment_id"], "amount": d["amount_vnd"],
                              "currency": "VND", "method": d["method"], "purpose": d["purpose"],
-                             "district": d["district"], "paid_at": event["time"],
+                             "area": d["area"], "paid_at": event["time"],
                              **({"service_code": d["service_code"]} if d.get("service_code") else {})}}
         body = json.dumps(delivery).encode()
 

@@ -29,7 +29,7 @@ def change_message(cell: StoredCell, utc_offset: timedelta) -> dict[str, Any]:
     message: dict[str, Any] = {
         "type": "kpi",
         "kpi": cell.kpi,
-        "district": cell.district or None,
+        "area": cell.area or None,
         "bucket": cell.bucket_size.value,
         "start": local_iso(cell.bucket, utc_offset),
         "value": kpi_value(kpi.kind, cell.num, cell.den),
@@ -42,12 +42,12 @@ def change_message(cell: StoredCell, utc_offset: timedelta) -> dict[str, Any]:
 
 
 def sensor_change_messages(cell: StoredSensorCell, utc_offset: timedelta) -> list[dict[str, Any]]:
-    """One ``kpi`` message per sensor KPI for a province, district or station cell of one
-    metric (a station's carries ``station`` and no district)."""
+    """One ``kpi`` message per sensor KPI for a province, area or station cell of one
+    metric (a station's carries ``station`` and no area)."""
     messages: list[dict[str, Any]] = [{
         "type": "kpi",
         "kpi": kpi,
-        "district": cell.key.district or None,
+        "area": cell.key.area or None,
         "metric": cell.key.metric,
         "bucket": cell.bucket_size.value,
         "start": local_iso(cell.key.bucket, utc_offset),
@@ -68,7 +68,7 @@ def gauge_messages(values: dict[tuple[str, str], int], scopes: list[str], at: da
                    utc_offset: timedelta) -> list[dict[str, Any]]:
     """``kpi`` messages of the gauges at instant ``at``, for every scope (0 where absent)."""
     version = int(at.timestamp() * 1000)
-    return [{"type": "kpi", "kpi": kpi, "district": scope or None, "bucket": GAUGE_BUCKET,
+    return [{"type": "kpi", "kpi": kpi, "area": scope or None, "bucket": GAUGE_BUCKET,
              "start": local_iso(at, utc_offset), "value": values.get((kpi, scope), 0),
              "version": version}
             for kpi in GAUGE_KPIS for scope in scopes]
@@ -78,7 +78,7 @@ def change_key(message: dict[str, Any]) -> str:
     """Identity of the value a message carries; the feed keeps only the latest per key.
     A gauge has one current value per scope, so its instant is not part of the key."""
     start = "" if message["bucket"] == GAUGE_BUCKET else message["start"]
-    return (f"{message['kpi']}|{message['district'] or ''}|{message.get('metric', '')}"
+    return (f"{message['kpi']}|{message['area'] or ''}|{message.get('metric', '')}"
             f"|{message['bucket']}|{start}|{message.get('station', '')}")
 
 

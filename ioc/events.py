@@ -1,7 +1,7 @@
 """The event contract (docs/contract/events.md): CloudEvents 1.0 envelope and the five types.
 
 :func:`validate_event` is pure: bytes in, an :class:`Event` or a :class:`Rejection` out.
-The clock and the reference data are parameters, so the same rules hold over HTTP, in
+The clock and the geography are parameters, so the same rules hold over HTTP, in
 connectors and in the stream worker.
 """
 
@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from ioc.reference import Reference
+from ioc.geography import Geography
 from ioc.settings import Settings
 from ioc.strict_json import MAX_EVENT_BYTES, StrictJSONError, loads
 
@@ -64,7 +64,7 @@ class ReasonCode(StrEnum):
     INVALID_ENVELOPE = "invalid_envelope"
     UNKNOWN_TYPE = "unknown_type"
     INVALID_DATA = "invalid_data"
-    UNKNOWN_DISTRICT = "unknown_district"
+    UNKNOWN_AREA = "unknown_area"
     FUTURE_TIME = "future_time"
     TOO_OLD = "too_old"
 
@@ -72,12 +72,24 @@ class ReasonCode(StrEnum):
 class _Data(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True, str_strip_whitespace=False)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _v1_district(cls, raw: Any) -> Any:
+        """``district`` is the v1 name of ``area``: either is taken, both only if equal."""
+        if isinstance(raw, dict) and "district" in raw:
+            raw = dict(raw)
+            district = raw.pop("district")
+            if "area" in raw and raw["area"] != district:
+                raise ValueError("'area' and its v1 name 'district' differ; give one of them")
+            raw["area"] = district
+        return raw
+
 
 class DossierReceived(_Data):
     dossier_id: Code
     service_code: Code
     agency_code: Code
-    district: Code
+    area: Code
     channel: Literal["online", "counter", "postal"]
     service_level: Literal["full_online", "partial_online", "offline"]
     due_at: Timestamp
@@ -87,18 +99,18 @@ class DossierResolved(_Data):
     dossier_id: Code
     service_code: Code
     agency_code: Code
-    district: Code
+    area: Code
     due_at: Timestamp
 
 
 class DossierWithdrawn(_Data):
     dossier_id: Code
-    district: Code
+    area: Code
 
 
 class PaymentCompleted(_Data):
     payment_id: Code
-    district: Code
+    area: Code
     amount_vnd: StrictInt = Field(gt=0, le=10**15)
     method: Literal["cash", "card", "bank_transfer", "e_wallet", "qr"]
     purpose: Literal["fee", "tax", "utility", "other"]
@@ -112,7 +124,7 @@ METRICS: tuple[str, ...] = get_args(Metric)
 
 class SensorReading(_Data):
     station_id: Code
-    district: Code
+    area: Code
     metric: Metric
     value: float = Field(allow_inf_nan=False)
 
@@ -172,7 +184,7 @@ class Envelope(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """An accepted event: valid envelope, valid data, known district, time within limits."""
+    """An accepted event: valid envelope, valid data, known area, time within limits."""
 
     source: str
     id: str
@@ -231,16 +243,16 @@ def describe_errors(error: ValidationError, prefix: str = "") -> str:
 
 @dataclass(frozen=True, slots=True)
 class Rules:
-    """The time and reference rules an event is judged by."""
+    """The time and geography rules an event is judged by."""
 
-    reference: Reference
+    geography: Geography
     lateness_limit: timedelta = timedelta(days=7)
     future_tolerance: timedelta = timedelta(minutes=5)
 
 
-def rules_of(settings: Settings, reference: Reference) -> Rules:
-    """The rules the settings ask for, over the deployment's reference."""
-    return Rules(reference=reference,
+def rules_of(settings: Settings, geography: Geography) -> Rules:
+    """The rules the settings ask for, over the deployment's geography."""
+    return Rules(geography=geography,
                  lateness_limit=timedelta(seconds=settings.lateness_limit_s),
                  future_tolerance=timedelta(seconds=settings.future_tolerance_s))
 
@@ -286,13 +298,16 @@ def validate_event(raw: bytes | str | dict[str, Any], rules: Rules, now: datetim
         data = cast(EventData, model.model_validate(envelope.data))
     except ValidationError as exc:
         return Rejection(ReasonCode.INVALID_DATA, describe_errors(exc, "data."), source, ident)
-    district = data.district
-    if district not in rules.reference.district_codes:
+    area = rules.geography.canonical(data.area)
+    if area is None:
         return Rejection(
-            ReasonCode.UNKNOWN_DISTRICT,
-            f"field 'data.district': unknown district code '{district}'",
+            ReasonCode.UNKNOWN_AREA,
+            f"field 'data.area': unknown area code '{data.area}' (not a unit of "
+            f"{rules.geography.province_name}; GET /api/v1/areas lists them)",
             source, ident,
         )
+    if area != data.area:
+        data = data.model_copy(update={"area": area})
     if isinstance(data, DossierReceived) and data.due_at <= envelope.time:
         return Rejection(
             ReasonCode.INVALID_DATA, "field 'data.due_at': must be after the event's time",

@@ -19,9 +19,12 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:9092"
     database_url: str = "postgresql://postgres@127.0.0.1:5432/ioc"
     data_dir: Path = Path(".ioc")
-    reference_file: Path | None = Field(
-        default=None, description="JSON reference list of districts; default: Hai Duong"
-    )
+    province: str = Field(
+        default="31", description="the province by its code (any of the 34, '01' or '1'), or "
+                                  "'hai-duong-2024' for the historic profile; default 31, Hai Phong")
+    geography_file: Path | None = Field(
+        default=None, description="a deployment's own JSON list of units (docs/contract/geography.md); "
+                                  "overrides IOC_PROVINCE")
 
     # Topics
     topic_prefix: str = "ioc"

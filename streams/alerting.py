@@ -25,7 +25,7 @@ from ioc.alerts.presentation import alert_json
 from ioc.alerts.rules import Rule, observations
 from ioc.changes import change_messages, local_iso
 from ioc.clock import Clock
-from ioc.reference import Reference
+from ioc.geography import Geography
 from ioc.settings import Settings
 from ioc.storage import alert_episodes as episodes
 from ioc.storage.alert_reads import alerts_by_id
@@ -39,15 +39,15 @@ log = logging.getLogger(__name__)
 class AlertEvaluator:
     """Rules, evaluation and publishing; the Faust wiring is in :func:`install`."""
 
-    def __init__(self, settings: Settings, reference: Reference, clock: Clock, database: Any,
+    def __init__(self, settings: Settings, geography: Geography, clock: Clock, database: Any,
                  publisher: Publisher, notifier: Notifier) -> None:
         self._settings = settings
-        self._reference = reference
+        self._geography = geography
         self._clock = clock
         self._db = database
         self._publisher = publisher
         self._notifier = notifier
-        self._names = reference.district_names
+        self._names = geography.area_names
         self.rules: dict[int, Rule] = {}
         self._loaded_at = float("-inf")
         self._ticks: set[asyncio.Task[list[int]]] = set()
@@ -61,7 +61,7 @@ class AlertEvaluator:
     async def judge(self, messages: Sequence[dict[str, Any]]) -> list[int]:
         await self.refresh_rules()
         now = self._clock.now()
-        seen = observations(self.rules.values(), messages, now, self._reference.utc_offset)
+        seen = observations(self.rules.values(), messages, now, self._geography.utc_offset)
         if not seen:
             return []
         changed: list[int] = await self._db.run(
@@ -95,17 +95,17 @@ class AlertEvaluator:
                     max(0.0, due.total_seconds()) + 0.001, self._tick_soon)
         await self._publisher.publish(change_records(
             self._settings.changes_topic, messages,
-            local_iso(self._clock.now(), self._reference.utc_offset)))
+            local_iso(self._clock.now(), self._geography.utc_offset)))
         for message in messages:
             log.info("alert changed", extra={"alert": message["id"], "rule": message["rule_name"],
-                                             "district": message["district"], "state": message["state"],
+                                             "area": message["area"], "state": message["state"],
                                              "value": message["value"]})
 
 
-def install(app: faust.App, settings: Settings, reference: Reference, clock: Clock, database: Any,
+def install(app: faust.App, settings: Settings, geography: Geography, clock: Clock, database: Any,
             publisher: Publisher) -> AlertEvaluator:
-    notifier = Notifier(settings, clock, database.run, reference.district_names)
-    evaluator = AlertEvaluator(settings, reference, clock, database, publisher, notifier)
+    notifier = Notifier(settings, clock, database.run, geography.area_names)
+    evaluator = AlertEvaluator(settings, geography, clock, database, publisher, notifier)
     changes_topic = app.topic(settings.changes_topic, key_serializer="raw", value_serializer="raw",
                               partitions=settings.change_partitions)
 

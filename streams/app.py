@@ -17,8 +17,8 @@ from psycopg import AsyncConnection
 from ioc.changes import change_key, gauge_messages, local_iso
 from ioc.clock import Clock
 from ioc.events import rules_of
+from ioc.geography import Geography
 from ioc.intake import RawRecord, received_at_of
-from ioc.reference import Reference
 from ioc.settings import Settings
 from ioc.source_labels import known_sources
 from ioc.storage import gauges, heartbeats, journal, ledger, station_state
@@ -60,7 +60,7 @@ def kafka_broker_url(bootstrap: str) -> str:
     return ";".join(f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip())
 
 
-def create_app(settings: Settings, reference: Reference, clock: Clock, cluster_id: str) -> faust.App:
+def create_app(settings: Settings, geography: Geography, clock: Clock, cluster_id: str) -> faust.App:
     app = App(
         settings.worker_id,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
@@ -83,7 +83,7 @@ def create_app(settings: Settings, reference: Reference, clock: Clock, cluster_i
         settings.events_topic, key_serializer="raw", value_serializer="raw",
         partitions=settings.event_partitions,
     )
-    rules = rules_of(settings, reference)
+    rules = rules_of(settings, geography)
     publisher = FaustPublisher(app)
     processor = BatchProcessor(
         BatchConfig(
@@ -91,13 +91,13 @@ def create_app(settings: Settings, reference: Reference, clock: Clock, cluster_i
             consumer=settings.worker_id,
             deadletter_topic=settings.deadletter_topic,
             changes_topic=settings.changes_topic,
-            utc_offset=reference.utc_offset,
+            utc_offset=geography.utc_offset,
         ),
         rules, clock, publisher, known_sources(settings, ()),
     )
     database = Database(settings.database_url)
     lag.install(app, settings, cluster_id, database, processor)
-    alerting.install(app, settings, reference, clock, Database(settings.database_url), publisher)
+    alerting.install(app, settings, geography, clock, Database(settings.database_url), publisher)
 
     @app.agent(events_topic, name="kpi")
     async def kpi_agent(stream: faust.StreamT[bytes]) -> None:
@@ -119,7 +119,7 @@ def create_app(settings: Settings, reference: Reference, clock: Clock, cluster_i
     async def heartbeat() -> None:
         await database.run(partial(heartbeats.beat, worker=settings.worker_id))
 
-    scopes = ["", *(d.code for d in reference.districts)]
+    scopes = ["", *(d.code for d in geography.units)]
     last_sent: dict[str, int] = {}
 
     @app.timer(interval=settings.gauge_interval_s)
@@ -128,11 +128,11 @@ def create_app(settings: Settings, reference: Reference, clock: Clock, cluster_i
         now = clock.now()
         values = await database.run(
             partial(gauges.gauges_now, t=now, silence=settings.station_silence))
-        changed = [m for m in gauge_messages(values, scopes, now, reference.utc_offset)
+        changed = [m for m in gauge_messages(values, scopes, now, geography.utc_offset)
                    if last_sent.get(change_key(m)) != m["value"]]
         if changed:
             await publisher.publish(change_records(  # stamped when sent, after the query
-                settings.changes_topic, changed, local_iso(clock.now(), reference.utc_offset)))
+                settings.changes_topic, changed, local_iso(clock.now(), geography.utc_offset)))
             last_sent.update((change_key(m), m["value"]) for m in changed)
 
     @app.timer(interval=settings.journal_prune_interval_s)

@@ -118,7 +118,7 @@ class BatchProcessor:
 
     async def _publish_changes(self, stored: Sequence[StoredCell],
                                sensors: Sequence[StoredSensorCell]) -> None:
-        """Province and district values (no breakdowns) for the wall, and each station's
+        """Province and area values (no breakdowns) for the wall, and each station's
         sensor aggregates (for station alert rules; the feed sends them only to clients that
         ask for stations)."""
         offset = self._config.utc_offset

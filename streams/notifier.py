@@ -49,11 +49,11 @@ LEASE_S = 120.0
 
 class Notifier:
     def __init__(self, settings: Settings, clock: Clock, run: Run[Any],
-                 district_names: Mapping[str, str]) -> None:
+                 area_names: Mapping[str, str]) -> None:
         self._settings = settings
         self._clock = clock
         self._run = run
-        self._names = district_names
+        self._names = area_names
         self._wakeup = asyncio.Event()
         self._http: httpx.AsyncClient | None = None
 

@@ -10,7 +10,7 @@ from kafka.admin import KafkaAdminClient
 from prometheus_client import start_http_server
 
 from ioc.clock import SystemClock
-from ioc.reference import load_reference
+from ioc.geography import geography_of
 from ioc.settings import Settings
 from ioc.storage.lifecycle import maintain_for
 from streams.app import create_app
@@ -33,10 +33,10 @@ def run_worker(settings: Settings) -> None:
     wait_for_go(settings.worker_standby_file)
     cluster_id = broker_cluster_id(settings.kafka_bootstrap)
     maintain_for(settings, datetime.now(UTC))  # partitions ahead, or TimescaleDB policies
-    reference = load_reference(settings.reference_file)
+    geography = geography_of(settings)
     clock = SystemClock()
     relay_journal(settings, cluster_id, clock)  # a new broker incarnation gets the journal again
-    app = create_app(settings, reference, clock, cluster_id)
+    app = create_app(settings, geography, clock, cluster_id)
     leave_on_new_broker(app, settings, cluster_id, broker_cluster_id)
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port, addr=settings.worker_metrics_host)

@@ -6,7 +6,7 @@ import json
 import random
 from datetime import datetime, timedelta
 
-DISTRICTS = ["288", "290", "291", "292", "293", "294", "295", "296", "297", "298", "299", "300"]
+AREAS = ["288", "290", "291", "292", "293", "294", "295", "296", "297", "298", "299", "300"]
 
 
 def _event(kind: str, eid: str, time: datetime, data: dict, source: str = "gen.test") -> dict:
@@ -15,31 +15,31 @@ def _event(kind: str, eid: str, time: datetime, data: dict, source: str = "gen.t
 
 
 def valid_event(rng: random.Random, n: int, time: datetime) -> dict:
-    district = rng.choice(DISTRICTS)
+    area = rng.choice(AREAS)
     roll = rng.random()
     if roll < 0.35:
         return _event("dossier.received", f"r-{n}", time, {
             "dossier_id": f"D{n}", "service_code": f"S{rng.randrange(20)}",
-            "agency_code": f"A{rng.randrange(5)}", "district": district,
+            "agency_code": f"A{rng.randrange(5)}", "area": area,
             "channel": rng.choice(["online", "online", "online", "counter", "postal"]),
             "service_level": rng.choice(["full_online", "partial_online", "offline"]),
             "due_at": (time + timedelta(days=rng.randint(1, 10))).isoformat()})
     if roll < 0.6:
         return _event("dossier.resolved", f"s-{n}", time, {
             "dossier_id": f"D{rng.randrange(n + 1)}", "service_code": "S1", "agency_code": "A1",
-            "district": district,
+            "area": area,
             "due_at": (time + timedelta(hours=rng.randint(-48, 48))).isoformat()})
     if roll < 0.65:
         return _event("dossier.withdrawn", f"w-{n}", time,
-                      {"dossier_id": f"D{rng.randrange(n + 1)}", "district": district})
+                      {"dossier_id": f"D{rng.randrange(n + 1)}", "area": area})
     if roll < 0.9:
         return _event("payment.completed", f"p-{n}", time, {
-            "payment_id": f"P{n}", "district": district,
+            "payment_id": f"P{n}", "area": area,
             "amount_vnd": rng.randint(1, 5000) * 1000,
             "method": rng.choice(["cash", "card", "bank_transfer", "e_wallet", "qr"]),
             "purpose": rng.choice(["fee", "tax", "utility", "other"])})
     return _event("sensor.reading", f"x-{n}", time, {
-        "station_id": f"ST{rng.randrange(6)}", "district": district,
+        "station_id": f"ST{rng.randrange(6)}", "area": area,
         "metric": rng.choice(["pm2_5", "pm10", "noise_db"]), "value": round(rng.uniform(0, 90), 2)})
 
 
@@ -53,7 +53,7 @@ def invalid_record(rng: random.Random, n: int, now: datetime) -> bytes:
     if kind == 2:
         base["type"] = "dossier.teleported"
     elif kind == 3:
-        base["data"]["district"] = "999"
+        base["data"]["area"] = "999"
     elif kind == 4:
         base["time"] = (now + timedelta(hours=2)).isoformat()
     elif kind == 5:

@@ -36,7 +36,7 @@ def _str(data: dict, *names: str) -> bool:
     return all(isinstance(data.get(n), str) and 0 < len(data[n]) <= 64 for n in names)
 
 
-def acceptable(event: object, districts: set[str], now: datetime,
+def acceptable(event: object, areas: set[str], now: datetime,
                lateness: timedelta = timedelta(days=7)) -> bool:
     """Would the contract accept this event (ignoring duplicates)?"""
     if not isinstance(event, dict) or event.get("specversion") != "1.0":
@@ -52,7 +52,7 @@ def acceptable(event: object, districts: set[str], now: datetime,
         return False
     if time > now + timedelta(minutes=5) or time < now - lateness:
         return False
-    if data.get("district") not in districts:
+    if data.get("area") not in areas:
         return False
     kind = event.get("type")
     if kind == "dossier.received":
@@ -86,7 +86,7 @@ def _bucket(time: datetime, size: str) -> datetime:
     return local
 
 
-def rejected_count(raw_events: list[bytes], districts: set[str], now: datetime) -> int:
+def rejected_count(raw_events: list[bytes], areas: set[str], now: datetime) -> int:
     """How many records the contract rejects (invalid, unknown, out of time limits)."""
     count = 0
     for raw in raw_events:
@@ -97,11 +97,11 @@ def rejected_count(raw_events: list[bytes], districts: set[str], now: datetime) 
         except (UnicodeDecodeError, ValueError):
             count += 1
             continue
-        count += not acceptable(event, districts, now)
+        count += not acceptable(event, areas, now)
     return count
 
 
-def accepted_events(raw_events: list[bytes], districts: set[str], now: datetime) -> list[dict]:
+def accepted_events(raw_events: list[bytes], areas: set[str], now: datetime) -> list[dict]:
     seen: set[tuple[str, str]] = set()
     out = []
     for raw in raw_events:
@@ -111,7 +111,7 @@ def accepted_events(raw_events: list[bytes], districts: set[str], now: datetime)
             event = json.loads(raw.decode("utf-8"), parse_float=Decimal)
         except (UnicodeDecodeError, ValueError):
             continue
-        if not acceptable(event, districts, now):
+        if not acceptable(event, areas, now):
             continue
         key = (event["source"], event["id"])
         if key in seen:
@@ -122,22 +122,22 @@ def accepted_events(raw_events: list[bytes], districts: set[str], now: datetime)
 
 
 Expected = dict[tuple[str, str, str, datetime], list[int]]
-"""(kpi, district or '', bucket size, local bucket start) -> [numerator, denominator]"""
+"""(kpi, area or '', bucket size, local bucket start) -> [numerator, denominator]"""
 
 
 def expected_cells(events: list[dict]) -> Expected:
     cells: Expected = defaultdict(lambda: [0, 0])
 
-    def add(kpi: str, district: str, time: datetime, num: int, den: int) -> None:
+    def add(kpi: str, area: str, time: datetime, num: int, den: int) -> None:
         for size in ("1m", "1h", "1d"):
-            for scope in ("", district):
+            for scope in ("", area):
                 cell = cells[(kpi, scope, size, _bucket(time, size))]
                 cell[0] += num
                 cell[1] += den
 
     for ev in events:
         data, time, kind = ev["data"], datetime.fromisoformat(ev["time"]), ev["type"]
-        d = data["district"]
+        d = data["area"]
         if kind == "dossier.received":
             online = data["channel"] == "online"
             add("dossier.received", d, time, 1, 0)
@@ -160,11 +160,11 @@ def expected_cells(events: list[dict]) -> Expected:
 
 
 SensorExpected = dict[tuple[str, str, str, str, str, datetime], float | int]
-"""(kpi, metric, district or '', station_id or '', bucket size, local start) -> value"""
+"""(kpi, metric, area or '', station_id or '', bucket size, local start) -> value"""
 
 
 def expected_sensor_values(events: list[dict]) -> SensorExpected:
-    """sensor.avg/min/max/readings per metric: province-wide, per district and per station."""
+    """sensor.avg/min/max/readings per metric: province-wide, per area and per station."""
     groups: dict[tuple[str, str, str, str, datetime], list[Decimal]] = defaultdict(list)
     for ev in events:
         if ev["type"] != "sensor.reading":
@@ -172,11 +172,11 @@ def expected_sensor_values(events: list[dict]) -> SensorExpected:
         data, time = ev["data"], datetime.fromisoformat(ev["time"])
         value = Decimal(data["value"])
         for size in ("1m", "1h", "1d"):
-            for district, station in (("", ""), (data["district"], ""), ("", data["station_id"])):
-                groups[(data["metric"], district, station, size, _bucket(time, size))].append(value)
+            for area, station in (("", ""), (data["area"], ""), ("", data["station_id"])):
+                groups[(data["metric"], area, station, size, _bucket(time, size))].append(value)
     out: SensorExpected = {}
-    for (metric, district, station, size, start), values in groups.items():
-        key = (metric, district, station, size, start)
+    for (metric, area, station, size, start), values in groups.items():
+        key = (metric, area, station, size, start)
         out[("sensor.readings", *key)] = len(values)
         out[("sensor.avg", *key)] = float(sum(values, Decimal(0)) / len(values))
         out[("sensor.min", *key)] = float(min(values))
@@ -192,7 +192,7 @@ def expected_gauges(events: list[dict], t: datetime) -> dict[tuple[str, str], in
     for ev in events:
         data, time = ev["data"], datetime.fromisoformat(ev["time"])
         if ev["type"] == "dossier.received":
-            receipts[data["dossier_id"]].append((time, data["district"],
+            receipts[data["dossier_id"]].append((time, data["area"],
                                                  datetime.fromisoformat(data["due_at"])))
         elif ev["type"] in ("dossier.resolved", "dossier.withdrawn"):
             closings[data["dossier_id"]].append(time)
@@ -201,8 +201,8 @@ def expected_gauges(events: list[dict], t: datetime) -> dict[tuple[str, str], in
         seen = [r for r in items if r[0] <= t]
         if not seen or any(c <= t for c in closings.get(dossier, [])):
             continue
-        _, district, due = min(items)
-        for scope in ("", district):
+        _, area, due = min(items)
+        for scope in ("", area):
             out[("dossier.open", scope)] += 1
             if due < t:
                 out[("dossier.overdue_open", scope)] += 1
@@ -213,23 +213,23 @@ def expected_silent(events: list[dict], t: datetime,
                     silence: timedelta = timedelta(minutes=10)) -> dict[tuple[str, str], int]:
     """sensor.stations_silent at t: stations with a reading in the 24 h before t and none in
     the silence window before t ("in the D before t": t - D < time <= t). A station belongs
-    to the district of its latest reading (the smallest code on a tie)."""
+    to the area of its latest reading (the smallest code on a tie)."""
     latest: dict[str, tuple[datetime, str]] = {}
     for ev in events:
         if ev["type"] != "sensor.reading":
             continue
-        time, station, district = (datetime.fromisoformat(ev["time"]), ev["data"]["station_id"],
-                                   ev["data"]["district"])
+        time, station, area = (datetime.fromisoformat(ev["time"]), ev["data"]["station_id"],
+                                   ev["data"]["area"])
         if not (t - timedelta(hours=24) < time <= t):
             continue
-        candidates = [c for c in (latest.get(station), (time, district)) if c]
-        # the latest reading; on equal times the smaller district code
+        candidates = [c for c in (latest.get(station), (time, area)) if c]
+        # the latest reading; on equal times the smaller area code
         latest[station] = min(candidates, key=lambda c: (-c[0].timestamp(), c[1]))
     out: dict[tuple[str, str], int] = defaultdict(int)
-    for time, district in latest.values():
+    for time, area in latest.values():
         if time <= t - silence:
             out[("sensor.stations_silent", "")] += 1
-            out[("sensor.stations_silent", district)] += 1
+            out[("sensor.stations_silent", area)] += 1
     return dict(out)
 
 
@@ -243,7 +243,7 @@ BREAKDOWNS = {
 
 
 def expected_breakdowns(events: list[dict]) -> dict[tuple[str, str, str, str, str, datetime], int]:
-    """(kpi, district or '', dimension, value, bucket size, local start) -> count or sum."""
+    """(kpi, area or '', dimension, value, bucket size, local start) -> count or sum."""
     out: dict[tuple[str, str, str, str, str, datetime], int] = defaultdict(int)
     for ev in events:
         data, time, kind = ev["data"], datetime.fromisoformat(ev["time"]), ev["type"]
@@ -257,7 +257,7 @@ def expected_breakdowns(events: list[dict]) -> dict[tuple[str, str, str, str, st
             contributions = [("payment.count", 1), ("payment.value_vnd", data["amount_vnd"])]
         for kpi, amount in contributions:
             for dim in BREAKDOWNS[kpi]:
-                for scope in ("", data["district"]):
+                for scope in ("", data["area"]):
                     for size in ("1m", "1h", "1d"):
                         out[(kpi, scope, dim, data[dim], size, _bucket(time, size))] += amount
     return dict(out)

@@ -43,8 +43,8 @@ class Alert(BaseModel):
     kpi: str
     bucket: str
     metric: str | None
-    district: str | None = Field(description="null: the whole province (or a station)")
-    district_name: str | None
+    area: str | None = Field(description="null: the whole province (or a station)")
+    area_name: str | None
     station: str | None = Field(description="the station, for rules with scope 'stations'")
     state: AlertState
     severity: Literal["info", "warning", "critical"]
@@ -146,14 +146,14 @@ async def _alert_detail(state: AppState, alert_id: int) -> AlertDetail:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id}")
         history = await reads.alert_history(conn, alert_id)
         notifications = await reads.alert_notifications(conn, alert_id=alert_id)
-    alert = alert_json(rows[0], state.reference.district_names)
+    alert = alert_json(rows[0], state.geography.area_names)
     return AlertDetail.model_validate({**alert, "history": history, "notifications": notifications})
 
 
 async def _announce(state: AppState, alert: Alert) -> None:
     """Tell every API process's wall clients (through the change topic) what a person did."""
     message = {"type": "alert", **alert.model_dump()}
-    values = pack_changes([message], local_iso(state.clock.now(), state.reference.utc_offset))
+    values = pack_changes([message], local_iso(state.clock.now(), state.geography.utc_offset))
     try:
         await state.producer.send_all([(None, v) for v in values], state.settings.changes_topic)
     except BrokerUnavailable:  # the change is committed; walls catch up at their next snapshot
@@ -165,21 +165,21 @@ async def list_alerts(
     state: State, _: Reader,
     state_: Annotated[list[AlertState] | None, Query(alias="state", description="repeatable")] = None,
     rule_id: RowId | None = None,
-    district: Annotated[Text | None, Query(description="a district code, or 'province'")] = None,
+    area: Annotated[Text | None, Query(description="a area code, or 'province'")] = None,
     station: Annotated[Text | None, Query(description="a station id (rules with scope 'stations')")] = None,
     severity: Literal["info", "warning", "critical"] | None = None,
     before_id: Annotated[RowId | None, Query(description="page: alerts older than this id")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[Alert]:
     """Alerts, newest first (operator, leader, admin)."""
-    if district is not None and station is not None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "give a district or a station, not both")
-    scope = (None if district is None and station is None
-             else alert_scope(None if district == "province" else district, station))
+    if area is not None and station is not None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "give a area or a station, not both")
+    scope = (None if area is None and station is None
+             else alert_scope(None if area == "province" else area, station))
     async with state.pool.connection() as conn:
         rows = await reads.list_alerts(conn, states=state_, rule_id=rule_id, scope=scope,
                                        severity=severity, before_id=before_id, limit=limit)
-    names = state.reference.district_names
+    names = state.geography.area_names
     return [Alert(**alert_json(r, names)) for r in rows]
 
 
@@ -235,7 +235,7 @@ async def _act(state: AppState, alert_id: int, action: Any) -> None:
 def _checked(state: AppState, body: RuleIn) -> RuleSpec:
     spec = RuleSpec.model_validate(body.model_dump(exclude={"enabled"}))
     try:
-        check_rule(spec, state.reference.district_codes)
+        check_rule(spec, state.geography.area_codes)
     except RuleCheckError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
     return spec
@@ -294,7 +294,7 @@ async def replace_rule(rule_id: RowId, body: RuleIn, state: State, who: Admin) -
             raise HTTPException(status.HTTP_409_CONFLICT, f"a rule named {body.name!r} exists") from exc
         rows = await reads.alerts_by_id(conn, closed)
     for row in rows:
-        await _announce(state, Alert(**alert_json(row, state.reference.district_names)))
+        await _announce(state, Alert(**alert_json(row, state.geography.area_names)))
     return _rule_out(stored)
 
 
@@ -308,7 +308,7 @@ async def delete_rule(rule_id: RowId, state: State, who: Admin) -> None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
         rows = await reads.alerts_by_id(conn, closed)
     for row in rows:
-        await _announce(state, Alert(**alert_json(row, state.reference.district_names)))
+        await _announce(state, Alert(**alert_json(row, state.geography.area_names)))
 
 
 # -- dead letters and the audit log ----------------------------------------------------------

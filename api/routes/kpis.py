@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from pydantic import BaseModel, Field
 
 from api.deps import Reader, State
 from api.params import Instant, Text
@@ -62,7 +62,8 @@ class Point(BaseModel):
 class Series(BaseModel):
     kpi: str
     bucket: str
-    district: str | None
+    area: str | None
+    district: str | None = Field(default=None, description="v1 name of area, the same value")
     breakdown: dict[str, str] | None = None
     station_id: str | None = None
     metric: str | None = None
@@ -71,7 +72,8 @@ class Series(BaseModel):
 
 class Current(BaseModel):
     kpi: str
-    district: str | None
+    area: str | None
+    district: str | None = Field(default=None, description="v1 name of area, the same value")
     station_id: str | None = None
     metric: str | None = None
     value: float | int | None
@@ -91,7 +93,7 @@ def _kpi(kpi_id: str) -> KpiDef:
 @dataclass(frozen=True)
 class SensorScope:
     metric: str
-    district: str
+    area: str
     station_id: str
 
 
@@ -110,7 +112,7 @@ def _sensor_scope(kpi: KpiDef, scope: str, station_id: str | None,
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"unknown metric '{metric}'")
     if station_id is not None and scope:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
-                            "give district or station_id, not both")
+                            "give area or station_id, not both")
     return SensorScope(metric, scope, station_id or "")
 
 
@@ -137,19 +139,39 @@ def _breakdown(kpi: KpiDef, given: dict[str, str | None]) -> tuple[str, str]:
     return name, value
 
 
-def _scope(state: State, district: str | None) -> str:
-    if district is None:
-        return PROVINCE
-    if district not in state.reference.district_codes:
+_AREA_HELP = "a unit's code (GET /api/v1/areas), with or without leading zeros; omit: the province"
+
+
+def area_param(
+    state: State,
+    area: Annotated[Text | None, Query(description=_AREA_HELP)] = None,
+    district: Annotated[Text | None, Query(description="the v1 name of area; the same meaning")] = None,
+) -> str | None:
+    """The unit a read asks for, as the statistics office writes its code; None: the province."""
+    if area is not None and district is not None and area != district:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
-                            f"unknown district code '{district}'")
-    return district
+                            "give area or its v1 name district, not both with different codes")
+    given = area if area is not None else district
+    if given is None:
+        return None
+    code = state.geography.canonical(given)
+    if code is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+                            f"unknown area code '{given}' (GET /api/v1/areas lists them)")
+    return code
+
+
+AreaParam = Annotated[str | None, Depends(area_param)]
+
+
+def _scope(state: State, area: str | None) -> str:
+    return PROVINCE if area is None else area
 
 
 @router.get("", response_model=list[KpiInfo])
 async def catalogue(_: Reader) -> list[KpiInfo]:
     return [KpiInfo(id=k.id, name={"vi": k.name_vi, "en": k.name_en}, unit=k.unit,
-                    kind=k.kind.value, dimensions=["district", *k.dimensions]) for k in CATALOGUE]
+                    kind=k.kind.value, dimensions=["area", *k.dimensions]) for k in CATALOGUE]
 
 
 _UNKNOWN: dict[int | str, dict[str, Any]] = {404: {"description": "unknown KPI"}}
@@ -163,7 +185,7 @@ async def series(
     start: Annotated[Instant | None,
                      Query(description="RFC 3339; default: a window before end")] = None,
     end: Annotated[Instant | None, Query(description="RFC 3339, exclusive; default: now")] = None,
-    district: Annotated[Text | None, Query(description="district code; omit for the province")] = None,
+    area: AreaParam = None,
     station_id: Annotated[Text | None, Query(description="sensor KPIs: one station")] = None,
     metric: Annotated[Text | None, Query(description="sensor KPIs: required, e.g. pm2_5")] = None,
     agency_code: Annotated[Text | None, Query(description="breakdown (KPIs that list it)")] = None,
@@ -175,11 +197,11 @@ async def series(
     to its bucket. At most one breakdown (agency_code, channel, service_level, method)
     among those the KPI lists."""
     kpi = _kpi(kpi_id)
-    scope = _scope(state, district)
+    scope = _scope(state, area)
     sensor = _sensor_scope(kpi, scope, station_id, metric)
     dim, dim_value = _breakdown(kpi, {"agency_code": agency_code, "channel": channel,
                                       "service_level": service_level, "method": method})
-    offset = state.reference.utc_offset
+    offset = state.geography.utc_offset
     end = end or state.clock.now()
     start = start or end - DEFAULT_WINDOW[bucket]
     if start >= end:
@@ -194,23 +216,23 @@ async def series(
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
                                 f"range too long for a gauge: at most {MAX_GAUGE_SAMPLES} samples")
         async with state.pool.connection() as conn:
-            values = await gauges.gauge_samples(conn, kpi.id, [at for _, at in samples], district,
+            values = await gauges.gauge_samples(conn, kpi.id, [at for _, at in samples], area,
                                                 state.settings.station_silence)
-        return {"kpi": kpi.id, "bucket": bucket.value, "district": district,
+        return {"kpi": kpi.id, "bucket": bucket.value, "area": area, "district": area,
                 "points": [{"start": local_iso(s, offset), "at": local_iso(at, offset),
                             "value": values.get(at, 0)} for s, at in samples]}
     if sensor is not None:
         async with state.pool.connection() as conn:
             cells = await sensor_cells.sensor_series(
-                conn, bucket=bucket, metric=sensor.metric, district=sensor.district,
+                conn, bucket=bucket, metric=sensor.metric, area=sensor.area,
                 station_id=sensor.station_id, start=first, end=end)
-        return {"kpi": kpi.id, "bucket": bucket.value, "district": district,
+        return {"kpi": kpi.id, "bucket": bucket.value, "area": area, "district": area,
                 "station_id": station_id, "metric": metric,
                 "points": [_sensor_point(kpi, start, agg, offset) for start, agg in cells]}
     async with state.pool.connection() as conn:
-        rows = await kpi_reads.series(conn, kpi=kpi.id, bucket=bucket, district=scope,
+        rows = await kpi_reads.series(conn, kpi=kpi.id, bucket=bucket, area=scope,
                                       start=first, end=end, dim=dim, dim_value=dim_value)
-    body: dict[str, Any] = {"kpi": kpi.id, "bucket": bucket.value, "district": district,
+    body: dict[str, Any] = {"kpi": kpi.id, "bucket": bucket.value, "area": area, "district": area,
                             "points": [point(kpi, row, offset) for row in rows]}
     if dim:
         body["breakdown"] = {dim: dim_value}
@@ -221,38 +243,38 @@ async def series(
             responses=_UNKNOWN)
 async def current(
     kpi_id: str, state: State, _: Reader,
-    district: Annotated[Text | None, Query(description="district code; omit for the province")] = None,
+    area: AreaParam = None,
     station_id: Annotated[Text | None, Query(description="sensor KPIs: one station")] = None,
     metric: Annotated[Text | None, Query(description="sensor KPIs: required, e.g. pm2_5")] = None,
 ) -> dict[str, Any]:
     """Today's (local day) value so far."""
     kpi = _kpi(kpi_id)
-    scope = _scope(state, district)
+    scope = _scope(state, area)
     sensor = _sensor_scope(kpi, scope, station_id, metric)
     now = state.clock.now()
-    offset = state.reference.utc_offset
+    offset = state.geography.utc_offset
     day = bucket_start(now, Bucket.DAY, offset)
     if kpi.kind is Kind.GAUGE:
         async with state.pool.connection() as conn:
-            values = await gauges.gauge_samples(conn, kpi.id, [now], district,
+            values = await gauges.gauge_samples(conn, kpi.id, [now], area,
                                                 state.settings.station_silence)
-        return {"kpi": kpi.id, "district": district, "value": values.get(now, 0),
+        return {"kpi": kpi.id, "area": area, "district": area, "value": values.get(now, 0),
                 "as_of": local_iso(now, offset)}
     if sensor is not None:
         async with state.pool.connection() as conn:
             cells = await sensor_cells.sensor_series(
-                conn, bucket=Bucket.DAY, metric=sensor.metric, district=sensor.district,
+                conn, bucket=Bucket.DAY, metric=sensor.metric, area=sensor.area,
                 station_id=sensor.station_id, start=day, end=day + timedelta(days=1))
         found = _sensor_point(kpi, day, cells[0][1] if cells else None, offset)
-        return {"kpi": kpi.id, "district": district, "station_id": station_id, "metric": metric,
+        return {"kpi": kpi.id, "area": area, "district": area, "station_id": station_id, "metric": metric,
                 "value": found["value"], "readings": found["readings"],
                 "as_of": local_iso(now, offset)}
     async with state.pool.connection() as conn:
-        rows = await kpi_reads.series(conn, kpi=kpi.id, bucket=Bucket.DAY, district=scope,
+        rows = await kpi_reads.series(conn, kpi=kpi.id, bucket=Bucket.DAY, area=scope,
                                       start=day, end=day + timedelta(days=1))
     value, num, den = day_value(kpi, rows[0] if rows else None)
-    out: dict[str, Any] = {"kpi": kpi.id, "district": district, "value": value,
-                           "as_of": local_iso(now, state.reference.utc_offset)}
+    out: dict[str, Any] = {"kpi": kpi.id, "area": area, "district": area, "value": value,
+                           "as_of": local_iso(now, state.geography.utc_offset)}
     if kpi.kind.value == "ratio":
         out.update(numerator=num, denominator=den)
     return out

@@ -40,7 +40,7 @@ MAX_TOKEN_LENGTH = 512  # issued tokens are about 40 characters
 BUCKETS = frozenset({"1m", "1h", "1d", "now"})
 
 
-def parse_subscription(raw: dict[str, Any], known_districts: frozenset[str]) -> Subscription:
+def parse_subscription(raw: dict[str, Any], known_areas: frozenset[str]) -> Subscription:
     def _set(name: str, known: frozenset[str] | None) -> frozenset[str] | None:
         value = raw.get(name)
         if value is None:
@@ -54,21 +54,21 @@ def parse_subscription(raw: dict[str, Any], known_districts: frozenset[str]) -> 
         return items
 
     return Subscription(kpis=_set("kpis", frozenset(BY_ID)),
-                        districts=_set("districts", known_districts | {PROVINCE}),
+                        areas=_set("areas", known_areas | {PROVINCE}),
                         buckets=_set("buckets", BUCKETS),
                         stations=_set("stations", None) if "stations" in raw else frozenset())
 
 
 async def build_snapshot(state: AppState, subscription: Subscription) -> dict[str, Any]:
     now = state.clock.now()
-    offset = state.reference.utc_offset
+    offset = state.geography.utc_offset
     day = bucket_start(now, Bucket.DAY, offset)
     kpis = [k for k in CATALOGUE if k.kind in (Kind.COUNTER, Kind.RATIO)
             and (subscription.kpis is None or k.id in subscription.kpis)]
     gauges = [k for k in GAUGE_KPIS if subscription.kpis is None or k in subscription.kpis]
-    scopes = [PROVINCE, *(d.code for d in state.reference.districts)]
-    if subscription.districts is not None:
-        scopes = [s for s in scopes if s in subscription.districts]
+    scopes = [PROVINCE, *(d.code for d in state.geography.units)]
+    if subscription.areas is not None:
+        scopes = [s for s in scopes if s in subscription.areas]
     async with state.pool.connection() as conn:
         rows = await kpi_reads.day_cells(conn, day, [k.id for k in kpis])
         gauge_values = (await gauge_store.gauges_now(conn, now, state.settings.station_silence)
@@ -83,7 +83,7 @@ async def build_snapshot(state: AppState, subscription: Subscription) -> dict[st
     return {"type": "snapshot", "as_of": local_iso(now, offset),
             "day_start": local_iso(day, offset),
             "day_end": local_iso(day + timedelta(days=1), offset), "values": values,
-            "alerts": [alert_json(a, state.reference.district_names) for a in open_alerts]}
+            "alerts": [alert_json(a, state.geography.area_names) for a in open_alerts]}
 
 
 class BadAuth(ValueError):
@@ -166,7 +166,7 @@ async def feed(ws: WebSocket, token: str | None = None) -> None:
                            heartbeat_s=settings.ws_heartbeat_s,
                            flush_interval_s=settings.ws_flush_interval_s,
                            frames=state.hub.frames)
-    known = state.reference.district_codes
+    known = state.geography.area_codes
     state.hub.add(client, holder)
     sender = asyncio.create_task(client.run_sender())
     try:

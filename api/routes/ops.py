@@ -1,4 +1,4 @@
-"""Operations: liveness, readiness, Prometheus metrics, reference data."""
+"""Operations: liveness, readiness, Prometheus metrics, the geography."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 
 from api.deps import Reader, State
 from ioc.storage import heartbeats
@@ -44,7 +45,34 @@ async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/api/v1/districts", tags=["reference"])
+class Named(BaseModel):
+    code: str
+    name: str
+
+
+class Area(Named):
+    kind: str = Field(description="xã, phường or đặc khu; in the historic profile huyện, thị xã "
+                                  "or thành phố")
+
+
+class Areas(BaseModel):
+    province: Named
+    profile: str = Field(description="'province-NN' from the vietnam-provinces package, "
+                                     "'hai-duong-2024', or the stem of IOC_GEOGRAPHY_FILE")
+    areas: list[Area]
+
+
+@router.get("/api/v1/areas", tags=["reference"], response_model=Areas)
+async def areas(state: State, _: Reader) -> Areas:
+    """The deployment's geography: its province and every unit KPIs are kept for
+    (docs/contract/geography.md), in the order of their official codes."""
+    geo = state.geography
+    return Areas(province=Named(code=geo.province_code, name=geo.province_name),
+                 profile=geo.profile,
+                 areas=[Area(code=u.code, name=u.name, kind=u.kind) for u in geo.units])
+
+
+@router.get("/api/v1/districts", tags=["reference"], deprecated=True)
 async def districts(state: State, _: Reader) -> list[dict[str, str]]:
-    """The deployment's districts (code and name)."""
-    return [{"code": d.code, "name": d.name} for d in state.reference.districts]
+    """v1: the units as a bare list of code and name; use /api/v1/areas."""
+    return [{"code": u.code, "name": u.name} for u in state.geography.units]

@@ -3,7 +3,7 @@ comparison with what the system stored. Pure.
 
 Only an event whose request got 202 (or whose webhook delivery got 200) is acknowledged; the
 first acknowledgement of a (source, id) counts, later ones are duplicates. Each acknowledged
-event must be counted exactly once: in the day (local time) of its ``time``, in its district
+event must be counted exactly once: in the day (local time) of its ``time``, in its area
 and in the province. Counter KPIs are compared by value; ratio KPIs by numerator and
 denominator (docs/contract/kpis.md).
 """
@@ -28,14 +28,14 @@ EVENT_COUNTERS = {"dossier.received": "dossier.received", "payment.completed": "
 """The counter each generated type adds one to (each event is in exactly one of them)."""
 
 Cell = tuple[str, str, date]
-"""(KPI id, district code or "" for the province, local day)."""
+"""(KPI id, area code or "" for the province, local day)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Facts:
     """What of an event the recomputation needs."""
     kind: str
-    district: str
+    area: str
     day: date
     amount: int
     flag: bool
@@ -53,7 +53,7 @@ def facts_of(event: Mapping[str, Any], tz: tzinfo) -> Facts:
         flag = data.get("method") != "cash"
     else:
         flag = datetime.fromisoformat(event["time"]) <= datetime.fromisoformat(data["due_at"])
-    return Facts(kind, str(data["district"]), day, amount, flag)
+    return Facts(kind, str(data["area"]), day, amount, flag)
 
 
 @dataclass
@@ -76,7 +76,7 @@ def expected_cells(facts: Iterable[Facts]) -> dict[Cell, tuple[int, int]]:
     cells: dict[Cell, list[int]] = defaultdict(lambda: [0, 0])
 
     def add(kpi: str, f: Facts, num: int, den: int = 0) -> None:
-        for scope in ("", f.district):
+        for scope in ("", f.area):
             cell = cells[(kpi, scope, f.day)]
             cell[0] += num
             cell[1] += den

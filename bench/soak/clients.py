@@ -281,7 +281,7 @@ class SilentWebSocket(threading.Thread):
             sock.close()
             raise OSError(f"no upgrade: {head[:80]!r}")
         sock.sendall(_frame({"type": "auth", "token": self.target.reader}))
-        sock.sendall(_frame({"type": "subscribe", "kpis": None, "districts": None, "buckets": None,
+        sock.sendall(_frame({"type": "subscribe", "kpis": None, "areas": None, "buckets": None,
                              "stations": None}))
         return sock  # never read again
 

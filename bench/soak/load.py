@@ -51,8 +51,8 @@ class Delivery:
 
 
 class Load:
-    def __init__(self, districts: Sequence[str], *, seed: int, run: str, source: str) -> None:
-        self._districts = list(districts)
+    def __init__(self, areas: Sequence[str], *, seed: int, run: str, source: str) -> None:
+        self._areas = list(areas)
         self._rng = random.Random(seed)
         self._run = run
         self._source = source
@@ -70,24 +70,24 @@ class Load:
             return now - timedelta(seconds=rng.uniform(3600, 5 * 86400))
         return now - timedelta(seconds=rng.uniform(0, 30))
 
-    def event(self, kind: str, at: datetime, district: str) -> dict[str, Any]:
+    def event(self, kind: str, at: datetime, area: str) -> dict[str, Any]:
         """A valid event of ``kind`` at ``at``."""
         rng = self._rng
         eid = self._id("ev")
         data: dict[str, Any]
         if kind == "dossier.received":
             data = {"dossier_id": eid, "service_code": f"S{rng.randrange(20):03d}",
-                    "agency_code": f"A{rng.randrange(8):02d}", "district": district,
+                    "agency_code": f"A{rng.randrange(8):02d}", "area": area,
                     "channel": _pick(rng, CHANNELS), "service_level": rng.choice(LEVELS),
                     "due_at": _iso(at + timedelta(days=5)), "digitized": rng.random() < 0.6,
                     "fee_vnd": rng.choice((0, 0, 50_000, 100_000)), "fee_paid_online": rng.random() < 0.5}
         elif kind == "payment.completed":
-            data = {"payment_id": eid, "district": district, "amount_vnd": rng.randrange(1_000, 2_000_000),
+            data = {"payment_id": eid, "area": area, "amount_vnd": rng.randrange(1_000, 2_000_000),
                     "method": _pick(rng, METHODS), "purpose": rng.choice(PURPOSES)}
         else:  # dossier.resolved: on time four times in five
             due = at + timedelta(days=2) if rng.random() < 0.8 else at - timedelta(days=1)
             data = {"dossier_id": eid, "service_code": f"S{rng.randrange(20):03d}",
-                    "agency_code": f"A{rng.randrange(8):02d}", "district": district, "due_at": _iso(due)}
+                    "agency_code": f"A{rng.randrange(8):02d}", "area": area, "due_at": _iso(due)}
         return to_cloudevent(source=self._source, event_id=eid, type_=kind, time=_iso(at), data=data)
 
     def batch(self, size: int, now: datetime) -> list[Sent]:
@@ -99,7 +99,7 @@ class Load:
             if roll < DUPLICATE_SHARE and self._recent:
                 out.append(Sent(rng.choice(self._recent), True))
                 continue
-            event = self.event(_pick(rng, TYPES), self._time(now), rng.choice(self._districts))
+            event = self.event(_pick(rng, TYPES), self._time(now), rng.choice(self._areas))
             if roll > 1 - INVALID_SHARE:
                 out.append(Sent(_spoil(event, rng), False))
                 continue
@@ -112,9 +112,9 @@ class Load:
         rng = self._rng
         if rng.random() < DUPLICATE_SHARE and self._recent_payments:
             return rng.choice(self._recent_payments)
-        event = self.event("payment.completed", self._time(now), rng.choice(self._districts))
+        event = self.event("payment.completed", self._time(now), rng.choice(self._areas))
         if rng.random() < INVALID_SHARE:  # an area the connector maps but the contract refuses
-            event["data"]["district"] = "99999"
+            event["data"]["area"] = "99999"
             made = payment_delivery(event, source, self._id("whevt"), int(now.timestamp()))
             return Delivery(made.body, made.event, False)
         made = payment_delivery(event, source, self._id("whevt"), int(now.timestamp()))
@@ -126,14 +126,14 @@ class Load:
         rng = self._rng
         out = []
         for _ in range(size):
-            event = self.event(_pick(rng, TYPES), now, rng.choice(self._districts))
+            event = self.event(_pick(rng, TYPES), now, rng.choice(self._areas))
             out.append(_spoil(event, rng, every=True))
         return out
 
     def malformed_body(self, now: datetime) -> tuple[bytes, str]:
         """A request body (and content type) that is not a readable event at all."""
         rng = self._rng
-        event = self.event("payment.completed", now, rng.choice(self._districts))
+        event = self.event("payment.completed", now, rng.choice(self._areas))
         text = json.dumps(event)
         choice = rng.randrange(6)
         if choice == 0:
@@ -152,10 +152,10 @@ class Load:
 
     def probe(self, kind: str, now: datetime, tz: Any, source: str) -> dict[str, Any]:
         """A probe event at :func:`probe_minute` (the webhook's: :meth:`probe_delivery`)."""
-        return self.event(kind, probe_minute(now, tz), self._districts[0]) | {"source": source}
+        return self.event(kind, probe_minute(now, tz), self._areas[0]) | {"source": source}
 
     def probe_delivery(self, now: datetime, tz: Any, source: str) -> Delivery:
-        made = self.event("payment.completed", probe_minute(now, tz), self._districts[0])
+        made = self.event("payment.completed", probe_minute(now, tz), self._areas[0])
         return payment_delivery(made, source, self._id("whevt"), int(now.timestamp()))
 
 
@@ -171,7 +171,7 @@ def payment_delivery(event: dict[str, Any], source: str, delivery_id: str, creat
     body = {"id": delivery_id, "type": "payment.succeeded", "created": created,
             "data": {"transaction_id": data["payment_id"], "amount": data["amount_vnd"],
                      "currency": "VND", "method": data["method"], "purpose": data["purpose"],
-                     "district": data["district"], "paid_at": event["time"]}}
+                     "area": data["area"], "paid_at": event["time"]}}
     out = {**event, "id": f"pay:{data['payment_id']}", "source": source}
     return Delivery(body, out)
 
@@ -182,7 +182,7 @@ def _spoil(event: dict[str, Any], rng: random.Random, every: bool = False) -> di
     out = {**event, "data": data}
     choice = rng.randrange(10 if every else 3)
     if choice == 0:
-        data["district"] = "99999"  # unknown area
+        data["area"] = "99999"  # unknown area
     elif choice == 1:
         out["type"] = "dossier.teleported"
     elif choice == 2:
@@ -200,5 +200,5 @@ def _spoil(event: dict[str, Any], rng: random.Random, every: bool = False) -> di
     elif choice == 8:
         out["id"] = ""
     else:
-        del data["district"]  # a required field missing
+        del data["area"]  # a required field missing
     return out

@@ -39,7 +39,7 @@ from bench.soak.processes import Sampler, Tree
 from bench.soak.report import FaultResult, SoakResult, build_result
 from bench.up import UpProcess, start_up
 from ioc.embedded.processes import free_port
-from ioc.reference import Reference
+from ioc.geography import Geography
 from ioc.storage.ledger import keys_seen_since
 
 FAULTS = ("worker", "api", "worker", "postgres", "payments", "broker", "worker")
@@ -80,9 +80,9 @@ def stop_stack(stack: Stack) -> None:
 class Prober:
     """One acknowledged event in the probe minute at a time; recovered when the KPIs show it."""
 
-    def __init__(self, target: Target, reference: Reference, started: datetime) -> None:
-        self.target, self.tz = target, reference.tz
-        self.minute = probe_minute(started, reference.tz)
+    def __init__(self, target: Target, geography: Geography, started: datetime) -> None:
+        self.target, self.tz = target, geography.tz
+        self.minute = probe_minute(started, geography.tz)
         self.started = started
         self.acked = {"dossier.received": 0, "payment.count": 0}
 
@@ -197,7 +197,7 @@ def read_cells(api: str, token: str, scopes: Sequence[str], start: datetime,
             for scope in scopes:
                 params = {"bucket": "1d", "start": start.isoformat(), "end": end.isoformat()}
                 if scope:
-                    params["district"] = scope
+                    params["area"] = scope
                 answer = http.get(f"{api}/api/v1/kpis/{kpi}/series", params=params)
                 answer.raise_for_status()
                 for p in answer.json()["points"]:
@@ -209,7 +209,7 @@ def read_cells(api: str, token: str, scopes: Sequence[str], start: datetime,
     return got
 
 
-def run_soak(minutes: float, rate: float, reference: Reference, *, data_dir: Path | None = None,
+def run_soak(minutes: float, rate: float, geography: Geography, *, data_dir: Path | None = None,
              exclude: Sequence[str] = (), faults: Sequence[str] = FAULTS, seed: int = 8,
              say: Callable[[str], None] = print) -> SoakResult:
     """Without ``data_dir``, the stack's data (and its logs) go to a temp dir, removed
@@ -218,7 +218,7 @@ def run_soak(minutes: float, rate: float, reference: Reference, *, data_dir: Pat
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="ioc-soak-"))
     stack = start_stack(data_dir, say)
     try:
-        result = _soak(stack, minutes, rate, reference, [f for f in faults if f not in exclude], seed, say)
+        result = _soak(stack, minutes, rate, geography, [f for f in faults if f not in exclude], seed, say)
     finally:
         stop_stack(stack)
     if made and result.clean():
@@ -227,17 +227,17 @@ def run_soak(minutes: float, rate: float, reference: Reference, *, data_dir: Pat
     return result
 
 
-def _soak(stack: Stack, minutes: float, rate: float, reference: Reference, faults: list[str],
+def _soak(stack: Stack, minutes: float, rate: float, geography: Geography, faults: list[str],
           seed: int, say: Callable[[str], None]) -> SoakResult:
     load_s = minutes * 60
     tokens = json.loads((stack.data_dir / "credentials.json").read_text(encoding="utf-8"))
     payments = stack.tree.environ("payments")
     started = datetime.now(UTC)
-    districts = sorted(reference.district_codes)
-    load = Load(districts, seed=seed, run=format(int(started.timestamp()), "x"), source="soak.http")
+    areas = sorted(geography.area_codes)
+    load = Load(areas, seed=seed, run=format(int(started.timestamp()), "x"), source="soak.http")
     target = Target(stack.api, tokens["integrator"], tokens["operator"],
                     f"http://127.0.0.1:{payments['IOC_PAYMENTS_PORT']}/webhooks/payments",
-                    payments["IOC_PAYMENTS_WEBHOOK_SECRET"].encode(), AckBook(reference.tz), load)
+                    payments["IOC_PAYMENTS_WEBHOOK_SECRET"].encode(), AckBook(geography.tz), load)
     webhook_rate = min(rate * 0.1, 50.0)
     http_rate = rate - webhook_rate
     sampler = Sampler(stack.tree, stack.data_dir)
@@ -246,7 +246,7 @@ def _soak(stack: Stack, minutes: float, rate: float, reference: Reference, fault
     senders = [HttpLoad(target, http_rate, max(10, min(500, int(http_rate / 10))), "soak-http"),
                WebhookLoad(target, webhook_rate, 1, "soak-webhook")]
     malformed = MalformedPoster(target, MALFORMED, load_s * 0.9)
-    prober = Prober(target, reference, started)
+    prober = Prober(target, geography, started)
     results: list[FaultResult] = []
     say(f"soak: {minutes:g} min at {rate:g} events/s ({http_rate:g} over HTTP, {webhook_rate:g} "
         f"payment webhooks), faults: {', '.join(faults)}")
@@ -290,7 +290,7 @@ def _soak(stack: Stack, minutes: float, rate: float, reference: Reference, fault
         say(f"soak: {len(keys) - len(missing):,} of {len(keys):,} acknowledged events counted "
             f"{caught_up - load_end:.1f} s after the load stopped")
         expected = expected_cells(target.book.acked.values())
-        got = read_cells(stack.api, tokens["operator"], ["", *districts], started - timedelta(days=8),
+        got = read_cells(stack.api, tokens["operator"], ["", *areas], started - timedelta(days=8),
                          started + timedelta(days=1))
         comparison = compare(expected, got)
     finally:

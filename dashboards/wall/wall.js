@@ -3,13 +3,13 @@
 
 const I18N = {
   vi: { title: "Trung tâm điều hành thông minh", subtitle: "Dịch vụ công — số liệu hôm nay",
-        updated: "Cập nhật", districts: "Theo huyện, thị xã, thành phố", colour_by: "Tô màu theo",
+        updated: "Cập nhật", areas: "Theo huyện, thị xã, thành phố", colour_by: "Tô màu theo",
         token_prompt: "Mã truy cập (token) của người vận hành", connected: "Đã kết nối",
         connecting: "Đang kết nối…", disconnected: "Mất kết nối", target: "Mục tiêu", province: "Toàn tỉnh",
         alerts: "Cảnh báo", no_alerts: "Không có cảnh báo", acknowledged: "đã tiếp nhận",
         critical: "Khẩn cấp", warning: "Cảnh báo", info: "Thông tin", since: "từ" },
   en: { title: "Intelligent Operations Center", subtitle: "Public services — today's figures",
-        updated: "Updated", districts: "By district", colour_by: "Colour by",
+        updated: "Updated", areas: "By area", colour_by: "Colour by",
         token_prompt: "Operator access token", connected: "Connected", connecting: "Connecting…",
         disconnected: "Disconnected", target: "Target", province: "Province",
         alerts: "Alerts", no_alerts: "No active alerts", acknowledged: "acknowledged",
@@ -33,16 +33,16 @@ const TILES = [
   { kpi: "sensor.stations_silent", target: 0, higher: false },
 ];
 
-const state = { lang: localStorage.getItem("ioc.lang") || "vi", token: null, kpis: {}, districts: [],
+const state = { lang: localStorage.getItem("ioc.lang") || "vi", token: null, kpis: {}, areas: [],
                 values: new Map(), alerts: new Map(), series: {}, dayStart: null, ws: null, retry: 0, lastUpdate: null,
-                districtKpi: localStorage.getItem("ioc.districtKpi") || "dossier.online_rate" };
+                areaKpi: localStorage.getItem("ioc.areaKpi") || "dossier.online_rate" };
 
 // The province's clock, whatever the wall computer's time zone is set to.
 const TIME_ZONE = "Asia/Ho_Chi_Minh";
 const $ = (id) => document.getElementById(id);
 const t = (key) => I18N[state.lang][key] || key;
 const locale = () => (state.lang === "vi" ? "vi-VN" : "en-GB");
-const key = (kpi, district) => `${kpi}|${district || ""}`;
+const key = (kpi, area) => `${kpi}|${area || ""}`;
 
 function fmt(kpiId, value) {
   if (value === null || value === undefined) return "—";
@@ -80,20 +80,20 @@ function render() {
     if (spark) el.appendChild(spark);
     return el;
   }));
-  const select = $("district-kpi");
+  const select = $("area-kpi");
   if (select.options.length === 0) {
     for (const tile of TILES) select.add(new Option(kpiName(tile.kpi), tile.kpi));
-    select.value = state.districtKpi;
+    select.value = state.areaKpi;
   } else {
     [...select.options].forEach((o) => { o.text = kpiName(o.value); });
   }
-  const tile = TILES.find((x) => x.kpi === state.districtKpi) || TILES[0];
-  $("district-grid").replaceChildren(...state.districts.map((d) => {
+  const tile = TILES.find((x) => x.kpi === state.areaKpi) || TILES[0];
+  $("area-grid").replaceChildren(...state.areas.map((d) => {
     const v = state.values.get(key(tile.kpi, d.code));
     const el = document.createElement("div");
-    const alerting = [...state.alerts.values()].some((a) => a.district === d.code && a.state !== "pending");
-    el.className = `district ${grade(tile, v && v.value)}${alerting ? " alerting" : ""}`;
-    el.dataset.district = d.code;
+    const alerting = [...state.alerts.values()].some((a) => a.area === d.code && a.state !== "pending");
+    el.className = `area ${grade(tile, v && v.value)}${alerting ? " alerting" : ""}`;
+    el.dataset.area = d.code;
     el.innerHTML = `<div class="name"></div><div class="value"></div>`;
     el.querySelector(".name").textContent = d.name;
     el.querySelector(".value").textContent = fmt(tile.kpi, v ? v.value : null);
@@ -120,7 +120,7 @@ function renderAlerts() {
       el.className = `alert ${a.severity} ${a.state}`;
       el.dataset.alert = a.id;
       const since = a.fired_at ? new Date(a.fired_at).toLocaleTimeString(locale(), { timeZone: TIME_ZONE, hour: "2-digit", minute: "2-digit" }) : "";
-      const where = a.district_name || t("province");
+      const where = a.area_name || t("province");
       el.textContent = `${t(a.severity)} · ${a.rule_name} · ${where}: ${fmt(a.kpi, a.value)} · ${t("since")} ${since}` +
         (a.state === "acknowledged" ? ` (${t("acknowledged")})` : "");
       return el;
@@ -181,7 +181,7 @@ async function api(path) {
 function apply(msg) {
   // today's counters and ratios, and gauges' current values
   if (msg.metric || !((msg.bucket === "1d" && msg.start === state.dayStart) || msg.bucket === "now")) return;
-  const k = key(msg.kpi, msg.district);
+  const k = key(msg.kpi, msg.area);
   const old = state.values.get(k);
   if (old && old.version >= msg.version) return;
   state.values.set(k, msg);
@@ -205,8 +205,8 @@ function connect() {
     setConn("connected");
     ws.send(JSON.stringify({ type: "auth", token: state.token }));
     // the wall shows today's values and the gauges of its tiles: nothing else needs to travel
-    // (sensor aggregates of every metric and district change each minute: ~470 values)
-    ws.send(JSON.stringify({ type: "subscribe", kpis: TILES.map((x) => x.kpi), districts: null, buckets: ["1d", "now"] }));
+    // (sensor aggregates of every metric and area change each minute: ~470 values)
+    ws.send(JSON.stringify({ type: "subscribe", kpis: TILES.map((x) => x.kpi), areas: null, buckets: ["1d", "now"] }));
   };
   ws.onmessage = (ev) => {
     const msg = JSON.parse(ev.data);
@@ -248,9 +248,9 @@ function askToken() {
 
 async function start() {
   try {
-    const [kpis, districts] = await Promise.all([api("/api/v1/kpis"), api("/api/v1/districts")]);
+    const [kpis, areas] = await Promise.all([api("/api/v1/kpis"), api("/api/v1/areas")]);
     state.kpis = Object.fromEntries(kpis.map((k) => [k.id, k]));
-    state.districts = districts;
+    state.areas = areas.areas;
     render();
     connect();
     loadSeries();
@@ -261,7 +261,7 @@ async function start() {
 }
 
 $("lang").onclick = () => { state.lang = state.lang === "vi" ? "en" : "vi"; localStorage.setItem("ioc.lang", state.lang); render(); };
-$("district-kpi").onchange = (ev) => { state.districtKpi = ev.target.value; localStorage.setItem("ioc.districtKpi", state.districtKpi); render(); };
+$("area-kpi").onchange = (ev) => { state.areaKpi = ev.target.value; localStorage.setItem("ioc.areaKpi", state.areaKpi); render(); };
 setInterval(() => { $("clock").textContent = new Date().toLocaleString(locale(), { timeZone: TIME_ZONE }); }, 1000);
 
 const params = new URLSearchParams(location.search);

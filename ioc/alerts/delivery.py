@@ -60,7 +60,7 @@ _SIGN = {"above": ">", "below": "<"}
 
 
 def _scope(alert: dict[str, Any]) -> str:
-    return str(alert.get("district_name") or alert.get("district") or "Toàn tỉnh / Province")
+    return str(alert.get("area_name") or alert.get("area") or "Toàn tỉnh / Province")
 
 
 def email_message(alert: dict[str, Any], event: str, sender: str, to: list[str],

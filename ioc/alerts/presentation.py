@@ -13,13 +13,13 @@ SECRET_MASK = "*" * 16
 """What the API shows for a webhook secret; sent back unchanged, it keeps the stored one."""
 
 
-def alert_json(row: Mapping[str, Any], district_names: Mapping[str, str]) -> dict[str, Any]:
+def alert_json(row: Mapping[str, Any], area_names: Mapping[str, str]) -> dict[str, Any]:
     """A stored alert (a row of :mod:`ioc.storage.alert_reads`) as the API, the feed and the
-    notifications show it: times in ISO 8601, its scope as ``district``/``station``."""
+    notifications show it: times in ISO 8601, its scope as ``area``/``station``."""
     out = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items() if k != "scope"}
-    district, station = scope_parts(row["scope"])
-    out["district"] = district
-    out["district_name"] = district_names.get(district) if district else None
+    area, station = scope_parts(row["scope"])
+    out["area"] = area
+    out["area_name"] = area_names.get(area) if area else None
     out["station"] = station
     return out
 

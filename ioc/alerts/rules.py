@@ -1,7 +1,7 @@
 """Alert rules: what an admin may write, what is checked, and which KPI values a rule judges.
 
 Pure: no I/O. A rule watches one KPI at one bucket size (or a gauge, bucket ``now``) for the
-province or for districts; each (rule, scope) is one track of the state machine in
+province or for areas; each (rule, scope) is one track of the state machine in
 :mod:`ioc.alerts.machine`.
 """
 
@@ -26,17 +26,17 @@ from ioc.kpis.sensors import SENSOR_KPIS
 
 GAUGE = "now"
 STATION_SCOPE = "station:"
-"""A station's track is scoped ``station:<id>``; the province's is '' and a district's its code."""
+"""A station's track is scoped ``station:<id>``; the province's is '' and a area's its code."""
 
 
-def alert_scope(district: str | None, station: str | None) -> str:
-    """The scope of a track: ``station:<id>`` for a station, else the district's code, else
+def alert_scope(area: str | None, station: str | None) -> str:
+    """The scope of a track: ``station:<id>`` for a station, else the area's code, else
     '' (the province). The one place the scope string is built; :func:`scope_parts` reads it."""
-    return STATION_SCOPE + station if station is not None else district or PROVINCE
+    return STATION_SCOPE + station if station is not None else area or PROVINCE
 
 
 def scope_parts(scope: str) -> tuple[str | None, str | None]:
-    """``(district, station)`` of a scope string: one of them, or neither for the province."""
+    """``(area, station)`` of a scope string: one of them, or neither for the province."""
     station = scope.removeprefix(STATION_SCOPE) if scope.startswith(STATION_SCOPE) else None
     return (scope if scope and station is None else None), station
 
@@ -93,7 +93,7 @@ class EscalationStep(BaseModel):
 
 class RuleSpec(BaseModel):
     """An alert rule as an admin writes it. Cross-field checks are in :func:`check_rule`
-    (they need the deployment's districts)."""
+    (they need the deployment's areas)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # JSON has no NaN
     name: str = Field(min_length=1, max_length=200)
@@ -103,9 +103,9 @@ class RuleSpec(BaseModel):
         description="the bucket whose value is judged; 'now' for gauges (dossier.open, "
                     "dossier.overdue_open, sensor.stations_silent). Only the current bucket is judged.")
     metric: str | None = Field(default=None, description="sensor metric, for sensor.* KPIs only")
-    scope: Literal["province", "districts", "stations"] = "province"
-    districts: list[str] | None = Field(
-        default=None, description="for scope 'districts': the codes; null = every district")
+    scope: Literal["province", "areas", "stations"] = "province"
+    areas: list[str] | None = Field(
+        default=None, description="for scope 'areas': the codes; null = every area")
     stations: list[str] | None = Field(
         default=None, description="for scope 'stations' (sensor aggregates): station ids; null = every "
                                   "station that reports")
@@ -122,6 +122,20 @@ class RuleSpec(BaseModel):
         default_factory=list, max_length=5,
         description="critical rules only: who is told, and when, while nobody acknowledges")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _v1_names(cls, raw: Any) -> Any:
+        """v1 rules said ``districts`` (scope and list); both are still taken."""
+        if isinstance(raw, dict) and ("districts" in raw or raw.get("scope") == "districts"):
+            raw = dict(raw)
+            if "districts" in raw:
+                if "areas" in raw and raw["areas"] != raw["districts"]:
+                    raise ValueError("give 'areas' or its v1 name 'districts', not both")
+                raw["areas"] = raw.pop("districts")
+            if raw.get("scope") == "districts":
+                raw["scope"] = "areas"
+        return raw
+
     @property
     def condition(self) -> Condition:
         return Condition(self.comparison, self.threshold,
@@ -133,7 +147,7 @@ class RuleCheckError(ValueError):
     pass
 
 
-def check_rule(spec: RuleSpec, district_codes: frozenset[str]) -> None:
+def check_rule(spec: RuleSpec, area_codes: frozenset[str]) -> None:
     """Raise :class:`RuleCheckError` with a sentence naming the field when the rule cannot work."""
     kpi = BY_ID.get(spec.kpi)
     if kpi is None:
@@ -149,8 +163,8 @@ def check_rule(spec: RuleSpec, district_codes: frozenset[str]) -> None:
         raise RuleCheckError(f"metric: only sensor KPIs take a metric, not {spec.kpi}")
     if spec.min_count and kpi.kind is not Kind.RATIO:
         raise RuleCheckError("min_count: only ratio KPIs have a denominator to count")
-    if spec.scope != "districts" and spec.districts is not None:
-        raise RuleCheckError(f"districts: a {spec.scope} rule names no districts (use scope 'districts')")
+    if spec.scope != "areas" and spec.areas is not None:
+        raise RuleCheckError(f"areas: a {spec.scope} rule names no areas (use scope 'areas')")
     if spec.scope != "stations" and spec.stations is not None:
         raise RuleCheckError(f"stations: a {spec.scope} rule names no stations (use scope 'stations')")
     if spec.scope == "stations" and (spec.kpi not in SENSOR_KPIS or is_gauge):
@@ -158,11 +172,11 @@ def check_rule(spec: RuleSpec, district_codes: frozenset[str]) -> None:
                              "sensor.readings) are kept per station")
     if spec.stations is not None and (not spec.stations or not all(s.strip() for s in spec.stations)):
         raise RuleCheckError("stations: give at least one station id, or null for every station")
-    if spec.districts is not None:
-        unknown = sorted(set(spec.districts) - district_codes)
-        if unknown or not spec.districts:
-            raise RuleCheckError(f"districts: unknown codes {', '.join(unknown)}" if unknown
-                                 else "districts: give at least one code, or null for every district")
+    if spec.areas is not None:
+        unknown = sorted(set(spec.areas) - area_codes)
+        if unknown or not spec.areas:
+            raise RuleCheckError(f"areas: unknown codes {', '.join(unknown)}" if unknown
+                                 else "areas: give at least one code, or null for every area")
     if spec.escalation and spec.severity is not Severity.CRITICAL:
         raise RuleCheckError("escalation: only critical rules escalate")
     steps = [s.after_minutes for s in spec.escalation]
@@ -224,7 +238,7 @@ def observations(rules: Iterable[Rule], messages: Iterable[dict[str, Any]], now:
         if not is_current(message["bucket"], start, now, utc_offset):
             continue
         station = message.get("station")
-        scope = alert_scope(message.get("district"), station or None)
+        scope = alert_scope(message.get("area"), station or None)
         for rule in watching:
             if not _in_scope(rule.spec, scope, station):
                 continue
@@ -247,7 +261,7 @@ def _in_scope(spec: RuleSpec, scope: str, station: str | None) -> bool:
         return False
     if spec.scope == "province":
         return scope == PROVINCE
-    return scope != PROVINCE and (spec.districts is None or scope in spec.districts)
+    return scope != PROVINCE and (spec.areas is None or scope in spec.areas)
 
 
 PM25_LIMIT_UG_M3 = 50.0
@@ -259,10 +273,10 @@ def default_rules() -> list[RuleSpec]:
     """Shipped with a new deployment (migration ``ioc migrate`` adds them once); no targets
     until an admin adds them: alerts show on the wall and in the API from the start."""
     return [
-        RuleSpec(name="District on-time rate today below 95%",
-                 description="Dossiers resolved on time today, per district; judged from 20 "
+        RuleSpec(name="Area on-time rate today below 95%",
+                 description="Dossiers resolved on time today, per area; judged from 20 "
                              "resolved dossiers; resolves at 96%.",
-                 kpi="dossier.on_time_rate", bucket="1d", scope="districts",
+                 kpi="dossier.on_time_rate", bucket="1d", scope="areas",
                  comparison=Comparison.BELOW, threshold=95, recovery=96, min_count=20,
                  severity=Severity.WARNING),
         RuleSpec(name="Overdue backlog above 50 dossiers",
@@ -270,9 +284,9 @@ def default_rules() -> list[RuleSpec]:
                  kpi="dossier.overdue_open", bucket="now", comparison=Comparison.ABOVE,
                  threshold=50, recovery=40, pending_minutes=10, severity=Severity.CRITICAL),
         RuleSpec(name="PM2.5 hourly average above the national limit",
-                 description="District hourly mean of PM2.5 above 50 µg/m³ (QCVN 05:2023/BTNMT, "
+                 description="Area hourly mean of PM2.5 above 50 µg/m³ (QCVN 05:2023/BTNMT, "
                              "24-hour limit); resolves at 45 µg/m³.",
-                 kpi="sensor.avg", metric="pm2_5", bucket="1h", scope="districts",
+                 kpi="sensor.avg", metric="pm2_5", bucket="1h", scope="areas",
                  comparison=Comparison.ABOVE, threshold=PM25_LIMIT_UG_M3, recovery=45,
                  severity=Severity.WARNING),
         RuleSpec(name="Sensor station silent",

@@ -21,7 +21,7 @@ class KpiDef:
     unit: str
     kind: Kind
     dimensions: tuple[str, ...] = ()
-    """Optional breakdowns besides province and district."""
+    """Optional breakdowns besides province and area."""
 
 
 CATALOGUE: tuple[KpiDef, ...] = (

@@ -16,7 +16,7 @@ from ioc.events import DossierReceived, DossierResolved, Event, PaymentCompleted
 from ioc.kpis.buckets import Bucket, bucket_start
 
 PROVINCE = ""
-"""The district value of province-wide cells."""
+"""The area value of province-wide cells."""
 NO_DIM = ""
 
 
@@ -24,7 +24,7 @@ class CellKey(NamedTuple):
     """One cell: a KPI in one scope, breakdown and bucket (a tuple, so hashing is cheap)."""
 
     kpi: str
-    district: str
+    area: str
     dim: str
     dim_value: str
     bucket: datetime
@@ -36,9 +36,9 @@ Counts = tuple[int, int]
 Cells = dict[CellKey, Counts]
 
 
-def _add(cells: dict[CellKey, list[int]], kpi: str, district: str, bucket: datetime,
+def _add(cells: dict[CellKey, list[int]], kpi: str, area: str, bucket: datetime,
          num: int, den: int, dims: Iterable[tuple[str, str]] = ()) -> None:
-    for scope in (PROVINCE, district):
+    for scope in (PROVINCE, area):
         for dim, value in ((NO_DIM, NO_DIM), *dims):
             cell = cells[CellKey(kpi, scope, dim, value, bucket)]
             cell[0] += num
@@ -46,9 +46,9 @@ def _add(cells: dict[CellKey, list[int]], kpi: str, district: str, bucket: datet
 
 
 def event_cells(events: Iterable[Event], utc_offset: timedelta) -> Cells:
-    """Per 1-minute bucket cells of every counter and ratio KPI, province-wide and per district.
+    """Per 1-minute bucket cells of every counter and ratio KPI, province-wide and per area.
 
-    Events are first tallied by what the cells depend on (type, district, breakdown values,
+    Events are first tallied by what the cells depend on (type, area, breakdown values,
     minute), then each distinct tally is spread over its cells once: a batch has far fewer
     distinct tallies than events."""
     offset_s = int(utc_offset.total_seconds())
@@ -63,14 +63,14 @@ def event_cells(events: Iterable[Event], utc_offset: timedelta) -> Cells:
         if minute is None:
             minute = minutes[number] = bucket_start(event.time, Bucket.MINUTE, utc_offset)
         if isinstance(data, DossierReceived):
-            received[(data.district, data.agency_code, data.channel, data.service_level,
+            received[(data.area, data.agency_code, data.channel, data.service_level,
                       minute)] += 1
         elif isinstance(data, DossierResolved):
-            tally = resolved[(data.district, data.agency_code, minute)]
+            tally = resolved[(data.area, data.agency_code, minute)]
             tally[0] += 1
             tally[1] += event.time <= data.due_at
         elif isinstance(data, PaymentCompleted):
-            tally = payments[(data.district, data.method, minute)]
+            tally = payments[(data.area, data.method, minute)]
             tally[0] += 1
             tally[1] += data.amount_vnd
             tally[2] += data.amount_vnd if data.method != "cash" else 0
@@ -102,11 +102,11 @@ def rollup(cells: Mapping[CellKey, Counts], bucket: Bucket, utc_offset: timedelt
     """Regroup cells into coarser buckets by summing numerators and denominators."""
     starts: dict[datetime, datetime] = {}
     acc: dict[CellKey, list[int]] = defaultdict(lambda: [0, 0])
-    for (kpi, district, dim, dim_value, fine), (num, den) in cells.items():
+    for (kpi, area, dim, dim_value, fine), (num, den) in cells.items():
         start = starts.get(fine)
         if start is None:
             start = starts[fine] = bucket_start(fine, bucket, utc_offset)
-        cell = acc[CellKey(kpi, district, dim, dim_value, start)]
+        cell = acc[CellKey(kpi, area, dim, dim_value, start)]
         cell[0] += num
         cell[1] += den
     return {key: (v[0], v[1]) for key, v in acc.items()}

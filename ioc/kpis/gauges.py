@@ -1,6 +1,6 @@
 """Dossier gauges from event-time facts per dossier. Pure.
 
-A dossier's facts are its earliest receipt (time, district, due date) and its earliest
+A dossier's facts are its earliest receipt (time, area, due date) and its earliest
 closing (resolution or withdrawal). Facts merge by taking minima, so they do not depend on
 the order events arrive in: a resolution seen before its receipt gives the same facts.
 
@@ -22,11 +22,11 @@ GAUGE_KPIS = ("dossier.open", "dossier.overdue_open", "sensor.stations_silent")
 @dataclass(frozen=True, slots=True)
 class Receipt:
     at: datetime
-    district: str
+    area: str
     due_at: datetime
 
     def key(self) -> tuple[datetime, str, datetime]:
-        return (self.at, self.district, self.due_at)
+        return (self.at, self.area, self.due_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +54,7 @@ def dossier_facts(events: Iterable[Event]) -> dict[str, DossierFacts]:
     for event in events:
         data = event.data
         if isinstance(data, DossierReceived):
-            new = DossierFacts(receipt=Receipt(event.time, data.district, data.due_at))
+            new = DossierFacts(receipt=Receipt(event.time, data.area, data.due_at))
         elif isinstance(data, DossierResolved | DossierWithdrawn):
             new = DossierFacts(closed_at=event.time)
         else:
@@ -65,7 +65,7 @@ def dossier_facts(events: Iterable[Event]) -> dict[str, DossierFacts]:
 
 
 def gauges_at(facts: Iterable[DossierFacts], t: datetime) -> dict[tuple[str, str], int]:
-    """{(kpi, district or '' for the province): value} at instant t; absent means 0."""
+    """{(kpi, area or '' for the province): value} at instant t; absent means 0."""
     out: dict[tuple[str, str], int] = {}
     for f in facts:
         if not f.open_at(t):
@@ -73,6 +73,6 @@ def gauges_at(facts: Iterable[DossierFacts], t: datetime) -> dict[tuple[str, str
         assert f.receipt is not None
         kpis = ("dossier.open", "dossier.overdue_open") if f.receipt.due_at < t else ("dossier.open",)
         for kpi in kpis:
-            for scope in ("", f.receipt.district):
+            for scope in ("", f.receipt.area):
                 out[(kpi, scope)] = out.get((kpi, scope), 0) + 1
     return out

@@ -16,13 +16,13 @@ from ioc.events import Event, SensorReading
 from ioc.kpis.buckets import Bucket, bucket_start
 
 ALL = ""
-"""district / station_id value meaning: not narrowed."""
+"""area / station_id value meaning: not narrowed."""
 
 
 @dataclass(frozen=True, slots=True, order=True)
 class SensorKey:
     metric: str
-    district: str
+    area: str
     """'' for the province or for a station's own cell."""
     station_id: str
     """'' unless this is one station's cell."""
@@ -54,7 +54,7 @@ def exact(value: float) -> Decimal:
 
 
 def sensor_cells(events: Iterable[Event], utc_offset: timedelta) -> SensorCells:
-    """1-minute cells per station, per district and province-wide, for each metric."""
+    """1-minute cells per station, per area and province-wide, for each metric."""
     cells: SensorCells = {}
     for event in events:
         data = event.data
@@ -63,8 +63,8 @@ def sensor_cells(events: Iterable[Event], utc_offset: timedelta) -> SensorCells:
         value = exact(data.value)
         one = SensorAgg(1, value, value, value)
         minute = bucket_start(event.time, Bucket.MINUTE, utc_offset)
-        for district, station in ((ALL, ALL), (data.district, ALL), (ALL, data.station_id)):
-            key = SensorKey(data.metric, district, station, minute)
+        for area, station in ((ALL, ALL), (data.area, ALL), (ALL, data.station_id)):
+            key = SensorKey(data.metric, area, station, minute)
             old = cells.get(key)
             cells[key] = one if old is None else old + one
     return cells
@@ -74,7 +74,7 @@ def rollup_sensors(cells: Mapping[SensorKey, SensorAgg], bucket: Bucket,
                    utc_offset: timedelta) -> SensorCells:
     out: SensorCells = {}
     for key, agg in cells.items():
-        coarse = SensorKey(key.metric, key.district, key.station_id,
+        coarse = SensorKey(key.metric, key.area, key.station_id,
                            bucket_start(key.bucket, bucket, utc_offset))
         old = out.get(coarse)
         out[coarse] = agg if old is None else old + agg

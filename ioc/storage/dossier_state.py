@@ -12,14 +12,14 @@ from ioc.kpis.gauges import DossierFacts
 from ioc.storage.staging import Stage, copy_rows
 
 STAGE = Stage("stage_dossier", (("dossier_id", "text"), ("received_at", "timestamptz"),
-                                ("district", "text"), ("due_at", "timestamptz"),
+                                ("area", "text"), ("due_at", "timestamptz"),
                                 ("closed_at", "timestamptz")))
 
-# The incoming receipt wins when it is the smaller (time, district, due date), as in
+# The incoming receipt wins when it is the smaller (time, area, due date), as in
 # DossierFacts.merge. Every SET expression sees the old row, so the three agree.
 _EARLIER = ("(EXCLUDED.received_at IS NOT NULL AND (t.received_at IS NULL OR"
-            " (EXCLUDED.received_at, EXCLUDED.district, EXCLUDED.due_at)"
-            " < (t.received_at, t.district, t.due_at)))")
+            " (EXCLUDED.received_at, EXCLUDED.area, EXCLUDED.due_at)"
+            " < (t.received_at, t.area, t.due_at)))")
 
 
 async def merge_facts(conn: AsyncConnection, facts: Mapping[str, DossierFacts]) -> None:
@@ -27,23 +27,23 @@ async def merge_facts(conn: AsyncConnection, facts: Mapping[str, DossierFacts]) 
     if not facts:
         return
     await copy_rows(conn, STAGE, (
-        (dossier_id, f.receipt.at if f.receipt else None, f.receipt.district if f.receipt else None,
+        (dossier_id, f.receipt.at if f.receipt else None, f.receipt.area if f.receipt else None,
          f.receipt.due_at if f.receipt else None, f.closed_at)
         for dossier_id, f in facts.items()))
     await conn.execute(
-        "INSERT INTO dossier_state AS t (dossier_id, received_at, district, due_at, closed_at)"
-        " SELECT dossier_id, received_at, district, due_at, closed_at FROM stage_dossier"
+        "INSERT INTO dossier_state AS t (dossier_id, received_at, area, due_at, closed_at)"
+        " SELECT dossier_id, received_at, area, due_at, closed_at FROM stage_dossier"
         " ORDER BY dossier_id"
         " ON CONFLICT (dossier_id) DO UPDATE SET"
         f" received_at = CASE WHEN {_EARLIER} THEN EXCLUDED.received_at ELSE t.received_at END,"
-        f" district = CASE WHEN {_EARLIER} THEN EXCLUDED.district ELSE t.district END,"
+        f" area = CASE WHEN {_EARLIER} THEN EXCLUDED.area ELSE t.area END,"
         f" due_at = CASE WHEN {_EARLIER} THEN EXCLUDED.due_at ELSE t.due_at END,"
         " closed_at = LEAST(t.closed_at, EXCLUDED.closed_at)")
 
 
-async def gauge_samples(conn: AsyncConnection, instants: list[datetime], district: str | None,
+async def gauge_samples(conn: AsyncConnection, instants: list[datetime], area: str | None,
                         ) -> dict[datetime, tuple[int, int]]:
-    """(open, overdue) at each instant, for one district or (None) the province."""
+    """(open, overdue) at each instant, for one area or (None) the province."""
     if not instants:
         return {}
     cur = await conn.execute(
@@ -51,24 +51,24 @@ async def gauge_samples(conn: AsyncConnection, instants: list[datetime], distric
         " FROM unnest(%s::timestamptz[]) AS s(t)"
         " LEFT JOIN dossier_state d ON d.received_at <= s.t"
         "  AND (d.closed_at IS NULL OR d.closed_at > s.t)"
-        "  AND (%s::text IS NULL OR d.district = %s::text)"
+        "  AND (%s::text IS NULL OR d.area = %s::text)"
         " GROUP BY s.t",
-        (instants, district, district),
+        (instants, area, area),
     )
     return {row[0]: (row[1], row[2]) for row in await cur.fetchall()}
 
 
 async def gauges_now(conn: AsyncConnection, t: datetime) -> dict[tuple[str, str], int]:
-    """Every province and district gauge at instant ``t`` (absent means 0)."""
+    """Every province and area gauge at instant ``t`` (absent means 0)."""
     cur = await conn.execute(
-        "SELECT district, count(*), count(*) FILTER (WHERE due_at < %s) FROM dossier_state"
+        "SELECT area, count(*), count(*) FILTER (WHERE due_at < %s) FROM dossier_state"
         " WHERE received_at <= %s AND (closed_at IS NULL OR closed_at > %s)"
-        " GROUP BY ROLLUP (district)",
+        " GROUP BY ROLLUP (area)",
         (t, t, t),
     )
     out: dict[tuple[str, str], int] = {}
-    for district, open_, overdue in await cur.fetchall():
-        scope = district or ""
+    for area, open_, overdue in await cur.fetchall():
+        scope = area or ""
         out[("dossier.open", scope)] = open_
         out[("dossier.overdue_open", scope)] = overdue
     return out

@@ -11,17 +11,17 @@ from ioc.storage import dossier_state, station_state
 
 async def gauges_now(conn: AsyncConnection, t: datetime, silence: timedelta,
                      ) -> dict[tuple[str, str], int]:
-    """{(kpi, district or ''): value} at instant t for every gauge; absent means 0."""
+    """{(kpi, area or ''): value} at instant t for every gauge; absent means 0."""
     values = await dossier_state.gauges_now(conn, t)
     values.update(await station_state.silent_now(conn, t, silence))
     return values
 
 
 async def gauge_samples(conn: AsyncConnection, kpi: str, instants: list[datetime],
-                        district: str | None, silence: timedelta) -> dict[datetime, int]:
+                        area: str | None, silence: timedelta) -> dict[datetime, int]:
     """One gauge for one scope at each instant; absent means 0."""
     if kpi == "sensor.stations_silent":
-        return await station_state.silent_samples(conn, instants, district, silence)
+        return await station_state.silent_samples(conn, instants, area, silence)
     index = 0 if kpi == "dossier.open" else 1
-    samples = await dossier_state.gauge_samples(conn, instants, district)
+    samples = await dossier_state.gauge_samples(conn, instants, area)
     return {t: values[index] for t, values in samples.items()}

@@ -21,7 +21,7 @@ class StoredCell:
 
     bucket_size: Bucket
     kpi: str
-    district: str
+    area: str
     dim: str
     dim_value: str
     bucket: datetime
@@ -30,18 +30,18 @@ class StoredCell:
     version: int
 
 
-STAGE = Stage("stage_kpi", (("size", "text"), ("kpi", "text"), ("district", "text"),
+STAGE = Stage("stage_kpi", (("size", "text"), ("kpi", "text"), ("area", "text"),
                             ("dim", "text"), ("dim_value", "text"), ("bucket", "timestamptz"),
                             ("num", "int8"), ("den", "int8")))
 
 _UPSERT = """{name} AS (
-    INSERT INTO {table} AS t (kpi, district, dim, dim_value, bucket, num, den)
-    SELECT kpi, district, dim, dim_value, bucket, num, den FROM stage_kpi
-    WHERE size = '{size}' ORDER BY kpi, district, dim, dim_value, bucket
-    ON CONFLICT (kpi, district, dim, dim_value, bucket) DO UPDATE SET
+    INSERT INTO {table} AS t (kpi, area, dim, dim_value, bucket, num, den)
+    SELECT kpi, area, dim, dim_value, bucket, num, den FROM stage_kpi
+    WHERE size = '{size}' ORDER BY kpi, area, dim, dim_value, bucket
+    ON CONFLICT (kpi, area, dim, dim_value, bucket) DO UPDATE SET
     num = t.num + EXCLUDED.num, den = t.den + EXCLUDED.den,
     version = t.version + 1, updated_at = now()
-    RETURNING '{size}' AS size, kpi, district, dim, dim_value, bucket, num, den, version)"""
+    RETURNING '{size}' AS size, kpi, area, dim, dim_value, bucket, num, den, version)"""
 
 _ADD_ALL = "WITH " + ", ".join(
     _UPSERT.format(name=f"up_{size.value}", table=table, size=size.value)
@@ -57,7 +57,7 @@ async def add_cells(conn: AsyncConnection,
     if not any(cells.values()):
         return []
     await copy_rows(conn, STAGE, (
-        (size.value, k.kpi, k.district, k.dim, k.dim_value, k.bucket, n, d)
+        (size.value, k.kpi, k.area, k.dim, k.dim_value, k.bucket, n, d)
         for size, by_key in cells.items() for k, (n, d) in by_key.items()))
     cur = await conn.execute(_ADD_ALL)
     return [StoredCell(Bucket(row[0]), *row[1:]) for row in await cur.fetchall()]

@@ -24,20 +24,20 @@ class StoredSensorCell:
     version: int
 
 
-STAGE = Stage("stage_sensor", (("size", "text"), ("metric", "text"), ("district", "text"),
+STAGE = Stage("stage_sensor", (("size", "text"), ("metric", "text"), ("area", "text"),
                                ("station_id", "text"), ("bucket", "timestamptz"),
                                ("readings", "int8"), ("total", "numeric"), ("low", "numeric"),
                                ("high", "numeric")))
 
 _UPSERT = """{name} AS (
-    INSERT INTO {table} AS t (metric, district, station_id, bucket, readings, total, low, high)
-    SELECT metric, district, station_id, bucket, readings, total, low, high FROM stage_sensor
-    WHERE size = '{size}' ORDER BY metric, district, station_id, bucket
-    ON CONFLICT (metric, district, station_id, bucket) DO UPDATE SET
+    INSERT INTO {table} AS t (metric, area, station_id, bucket, readings, total, low, high)
+    SELECT metric, area, station_id, bucket, readings, total, low, high FROM stage_sensor
+    WHERE size = '{size}' ORDER BY metric, area, station_id, bucket
+    ON CONFLICT (metric, area, station_id, bucket) DO UPDATE SET
     readings = t.readings + EXCLUDED.readings, total = t.total + EXCLUDED.total,
     low = LEAST(t.low, EXCLUDED.low), high = GREATEST(t.high, EXCLUDED.high),
     version = t.version + 1, updated_at = now()
-    RETURNING '{size}' AS size, metric, district, station_id, bucket, readings, total, low, high,
+    RETURNING '{size}' AS size, metric, area, station_id, bucket, readings, total, low, high,
     version)"""
 
 _ADD_ALL = "WITH " + ", ".join(
@@ -53,7 +53,7 @@ async def add_sensor_cells(conn: AsyncConnection, cells: Mapping[Bucket, Mapping
     if not any(cells.values()):
         return []
     await copy_rows(conn, STAGE, (
-        (size.value, k.metric, k.district, k.station_id, k.bucket, a.readings, a.total, a.low,
+        (size.value, k.metric, k.area, k.station_id, k.bucket, a.readings, a.total, a.low,
          a.high)
         for size, by_key in cells.items() for k, a in by_key.items()))
     cur = await conn.execute(_ADD_ALL)
@@ -62,13 +62,13 @@ async def add_sensor_cells(conn: AsyncConnection, cells: Mapping[Bucket, Mapping
             for r in await cur.fetchall()]
 
 
-async def sensor_series(conn: AsyncConnection, *, bucket: Bucket, metric: str, district: str,
+async def sensor_series(conn: AsyncConnection, *, bucket: Bucket, metric: str, area: str,
                         station_id: str, start: datetime, end: datetime,
                         ) -> list[tuple[datetime, SensorAgg]]:
     query = sql.SQL(
         "SELECT bucket, readings, total, low, high FROM {table}"
-        " WHERE metric = %s AND district = %s AND station_id = %s AND bucket >= %s AND bucket < %s"
+        " WHERE metric = %s AND area = %s AND station_id = %s AND bucket >= %s AND bucket < %s"
         " ORDER BY bucket"
     ).format(table=sql.Identifier(TABLES[bucket]))
-    cur = await conn.execute(query, (metric, district, station_id, start, end))
+    cur = await conn.execute(query, (metric, area, station_id, start, end))
     return [(r[0], SensorAgg(r[1], r[2], r[3], r[4])) for r in await cur.fetchall()]

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from ioc.geography import HISTORIC, load_geography
 from ioc.kpis.catalogue import CATALOGUE, Kind
-from ioc.reference import load_reference
 from tests.integration.conftest import Pipeline
 from tests.reference_kpis import accepted_events, expected_cells, expected_sensor_values
 
-SCOPES = [None, *sorted(load_reference().district_codes)]
+SCOPES = [None, *sorted(load_geography(HISTORIC).area_codes)]
 
 
 def api_cells(pipeline: Pipeline, now: datetime) -> dict[tuple[str, str, str, datetime], list[int]]:
@@ -25,7 +25,7 @@ def api_cells(pipeline: Pipeline, now: datetime) -> dict[tuple[str, str, str, da
             for bucket in ("1m", "1h", "1d"):
                 params = {"bucket": bucket, "start": start, "end": end}
                 if scope:
-                    params["district"] = scope
+                    params["area"] = scope
                 body = pipeline.get(f"/api/v1/kpis/{kpi.id}/series", **params)
                 assert body["kpi"] == kpi.id and body["bucket"] == bucket
                 for p in body["points"]:
@@ -42,23 +42,23 @@ def api_cells(pipeline: Pipeline, now: datetime) -> dict[tuple[str, str, str, da
 def api_sensor_values(pipeline: Pipeline, now: datetime, metrics: list[str], stations: list[str],
                       ) -> dict[tuple[str, str, str, str, str, datetime], float | int]:
     """Every sensor KPI value the API serves for the given metrics: province-wide, per
-    district and per station."""
+    area and per station."""
     got = {}
     start = (now - timedelta(days=4)).isoformat()
     end = (now + timedelta(hours=1)).isoformat()
     scopes = [("", ""), *((d, "") for d in SCOPES if d), *(("", s) for s in stations)]
     for kpi in ("sensor.avg", "sensor.min", "sensor.max", "sensor.readings"):
         for metric in metrics:
-            for district, station in scopes:
+            for area, station in scopes:
                 for bucket in ("1m", "1h", "1d"):
                     params = {"bucket": bucket, "start": start, "end": end, "metric": metric}
-                    if district:
-                        params["district"] = district
+                    if area:
+                        params["area"] = area
                     if station:
                         params["station_id"] = station
                     body = pipeline.get(f"/api/v1/kpis/{kpi}/series", **params)
                     for p in body["points"]:
-                        key = (kpi, metric, district, station, bucket, datetime.fromisoformat(p["start"]))
+                        key = (kpi, metric, area, station, bucket, datetime.fromisoformat(p["start"]))
                         got[key] = p["value"]
     return got
 
@@ -66,7 +66,7 @@ def api_sensor_values(pipeline: Pipeline, now: datetime, metrics: list[str], sta
 def assert_exact(pipeline: Pipeline, stream: list[dict[str, Any]], now: datetime) -> None:
     """Every counter and ratio cell, and every sensor value, the API serves equals the
     reference's recomputation from the stream's accepted events, and nothing more."""
-    accepted = accepted_events(stream, set(load_reference().district_codes), now)
+    accepted = accepted_events(stream, set(load_geography(HISTORIC).area_codes), now)
     expected = dict(expected_cells(accepted))
     got = api_cells(pipeline, now)
     wrong = {k: (got.get(k), v) for k, v in expected.items() if got.get(k) != v}

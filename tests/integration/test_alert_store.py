@@ -42,7 +42,7 @@ def with_conn(url: str, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
 
 def make_rule(url: str, name: str, **fields: Any) -> Rule:
     spec = RuleSpec.model_validate({"name": name, "kpi": "dossier.on_time_rate", "bucket": "1d",
-                                    "scope": "districts", "comparison": "below", "threshold": 95,
+                                    "scope": "areas", "comparison": "below", "threshold": 95,
                                     "recovery": 97, **fields})
     return with_conn(url, lambda c: rules.create_rule(c, spec, True, ADMIN)).rule
 

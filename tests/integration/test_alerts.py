@@ -110,11 +110,11 @@ def call(pipe: Pipeline, method: str, path: str, role: str = "admin", **kwargs: 
                          headers={"Authorization": f"Bearer {pipe.tokens[role]}"}, **kwargs)
 
 
-def dossier(kind: str, district: str, when: datetime, *, late: bool = False) -> bytes:
+def dossier(kind: str, area: str, when: datetime, *, late: bool = False) -> bytes:
     n = uuid.uuid4().hex[:12]
     due = when - timedelta(hours=1) if late and kind == "dossier.resolved" else when + timedelta(days=2)
     data: dict[str, Any] = {"dossier_id": f"AL-{n}", "service_code": "S", "agency_code": "A",
-                            "district": district, "due_at": due.isoformat()}
+                            "area": area, "due_at": due.isoformat()}
     if kind == "dossier.received":
         data.update(channel="online", service_level="full_online")
     return json.dumps({"specversion": "1.0", "id": f"al-{n}", "source": "alerts.test", "type": kind,
@@ -122,7 +122,7 @@ def dossier(kind: str, district: str, when: datetime, *, late: bool = False) -> 
 
 
 def rule(name: str, **fields: Any) -> dict[str, Any]:
-    return {"name": name, "kpi": "dossier.on_time_rate", "bucket": "1d", "scope": "districts",
+    return {"name": name, "kpi": "dossier.on_time_rate", "bucket": "1d", "scope": "areas",
             "comparison": "below", "threshold": 50, "recovery": 60, "severity": "warning", **fields}
 
 
@@ -140,9 +140,9 @@ def wait_alert(pipe: Pipeline, rule_id: int, state: str, timeout_s: float = 60) 
 
 def test_rules_are_validated_and_defaults_shipped(pipe: Pipeline) -> None:
     names = {r["name"] for r in call(pipe, "GET", "/api/v1/alert-rules").json()}
-    assert "District on-time rate today below 95%" in names and len(names) >= 5
+    assert "Area on-time rate today below 95%" in names and len(names) >= 5
     bad = [({"kpi": "no.such"}, "kpi"), ({"bucket": "now"}, "bucket"),
-           ({"recovery": 40}, "recovery"), ({"districts": ["999"]}, "districts"),
+           ({"recovery": 40}, "recovery"), ({"areas": ["999"]}, "areas"),
            ({"escalation": [{"after_minutes": 5, "targets": [{"kind": "email", "to": ["a@b.vn"]}]}]},
             "escalation"), ({"min_count": 5, "kpi": "dossier.received"}, "min_count")]
     for change, field in bad:
@@ -157,7 +157,7 @@ def test_breach_notifies_by_webhook_and_email_escalates_acks_and_recovers(
         pipe: Pipeline, receiver: Receiver, mailbox: tuple[Mailbox, int]) -> None:
     box = mailbox[0]
     created = call(pipe, "POST", "/api/v1/alert-rules", json=rule(
-        "on-time 298", districts=["298"], severity="critical",
+        "on-time 298", areas=["298"], severity="critical",
         targets=[{"kind": "webhook", "url": f"{receiver.url}/ops", "secret": SECRET},
                  {"kind": "email", "to": ["lanh.dao@haiduong.test"]}],
         escalation=[{"after_minutes": 0.05,
@@ -179,9 +179,9 @@ def test_breach_notifies_by_webhook_and_email_escalates_acks_and_recovers(
         verify(SECRET.encode(), fired["headers"]["X-Signature"], fired["body"], time.time(), 60)
         assert fired["headers"]["X-IOC-Delivery"] == str(body["notification_id"])
         alert = body["alert"]
-        assert (alert["rule_id"], alert["district"], alert["state"], alert["value"]) == \
+        assert (alert["rule_id"], alert["area"], alert["state"], alert["value"]) == \
             (made["id"], "298", "firing", 0.0)
-        assert alert["district_name"] and alert["severity"] == "critical"
+        assert alert["area_name"] and alert["severity"] == "critical"
 
         wait_until(lambda: len(box.messages) >= 1, timeout_s=30, what="the e-mail", interval_s=0.1)
         mail = box.messages[0]
@@ -235,7 +235,7 @@ def test_failed_webhooks_are_retried_then_dead_lettered(pipe: Pipeline, receiver
     receiver.answers["/flaky"] = [500, 503]
     receiver.answers["/broken"] = [410]
     made = call(pipe, "POST", "/api/v1/alert-rules", json=rule(
-        "on-time 290", districts=["290"],
+        "on-time 290", areas=["290"],
         targets=[{"kind": "webhook", "url": f"{receiver.url}/flaky", "secret": SECRET},
                  {"kind": "webhook", "url": f"{receiver.url}/broken", "secret": SECRET}])).json()
     time.sleep(1)
@@ -257,7 +257,7 @@ def test_failed_webhooks_are_retried_then_dead_lettered(pipe: Pipeline, receiver
     # a disabled rule resolves its alert
     changed = call(pipe, "PUT", f"/api/v1/alert-rules/{made['id']}",
                    json={**{k: v for k, v in made.items() if k in rule("x") or k in ("targets",
-                                                                                     "districts")},
+                                                                                     "areas")},
                          "enabled": False})
     assert changed.status_code == 200, changed.text
     assert call(pipe, "GET", f"/api/v1/alerts/{alert['id']}").json()["state"] == "resolved"
@@ -265,7 +265,7 @@ def test_failed_webhooks_are_retried_then_dead_lettered(pipe: Pipeline, receiver
 
 def test_a_worker_killed_mid_pending_fires_on_time_after_restart(pipe: Pipeline) -> None:
     made = call(pipe, "POST", "/api/v1/alert-rules", json=rule(
-        "on-time 291 pending", districts=["291"], pending_minutes=0.25)).json()
+        "on-time 291 pending", areas=["291"], pending_minutes=0.25)).json()
     time.sleep(1)
     pipe.publish([dossier("dossier.resolved", "291", datetime.now(UTC), late=True)])
     pending = wait_alert(pipe, made["id"], "pending")
@@ -298,12 +298,12 @@ def test_a_station_rule_fires_for_that_station(pipe: Pipeline) -> None:
     now = datetime.now(UTC)
     readings = [json.dumps({"specversion": "1.0", "id": f"pm-{station}-{now.timestamp()}",
                             "source": "alerts.test", "type": "sensor.reading", "time": now.isoformat(),
-                            "data": {"station_id": station, "district": "292", "metric": "pm2_5",
+                            "data": {"station_id": station, "area": "292", "metric": "pm2_5",
                                      "value": 80.5}}).encode()
                 for station in ("HD-ALERT-1", "HD-ALERT-2")]
     pipe.publish(readings)
     alert = wait_alert(pipe, made["id"], "firing")
-    assert (alert["station"], alert["district"], alert["value"]) == ("HD-ALERT-1", None, 80.5)
+    assert (alert["station"], alert["area"], alert["value"]) == ("HD-ALERT-1", None, 80.5)
     by_station = call(pipe, "GET", "/api/v1/alerts", params={"station": "HD-ALERT-1"}).json()
     assert [a["id"] for a in by_station] == [alert["id"]]
     assert call(pipe, "GET", "/api/v1/alerts", params={"station": "HD-ALERT-2"}).json() == []

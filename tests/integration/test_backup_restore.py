@@ -16,7 +16,7 @@ import pytest
 
 from ioc.embedded.postgres import EmbeddedPostgres, pg_bin_dir
 from ioc.embedded.processes import free_port, http_ok, wait_until
-from ioc.reference import load_reference
+from ioc.geography import HISTORIC, load_geography
 from ioc.storage.offsets import all_positions
 from tests.generator import generate_stream
 from tests.integration.conftest import (
@@ -30,7 +30,7 @@ from tests.reference_kpis import accepted_events, expected_cells, expected_senso
 
 pytestmark = pytest.mark.integration
 
-REF = load_reference()
+REF = load_geography(HISTORIC)
 NOW = datetime.now(UTC)
 STREAM = generate_stream(47, NOW, 6_000)
 
@@ -75,10 +75,10 @@ def test_a_restore_into_a_fresh_server_serves_identical_kpis(
                    what="the API on the restored database", alive=lambda: proc.poll() is None)
 
         original = api_cells(pipeline, NOW)
-        expected = dict(expected_cells(accepted_events(STREAM, set(REF.district_codes), NOW)))
+        expected = dict(expected_cells(accepted_events(STREAM, set(REF.area_codes), NOW)))
         assert original == expected  # the original was exact before the backup
         assert api_cells(restored, NOW) == original  # the same tokens work: keys are restored
-        sensors = expected_sensor_values(accepted_events(STREAM, set(REF.district_codes), NOW))
+        sensors = expected_sensor_values(accepted_events(STREAM, set(REF.area_codes), NOW))
         metrics = sorted({k[1] for k in sensors})
         stations = sorted({k[3] for k in sensors if k[3]})
         assert (api_sensor_values(restored, NOW, metrics, stations)

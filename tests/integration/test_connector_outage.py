@@ -37,7 +37,7 @@ from connectors.sensors import SensorConnector, Spool, station_messages
 from connectors.simulator import Simulator
 from ioc.embedded.broker import EmbeddedBroker
 from ioc.embedded.processes import free_port, http_ok, wait_until
-from ioc.reference import load_reference
+from ioc.geography import HISTORIC, load_geography
 from ioc.signing import sign
 from tests.integration.conftest import Pipeline, Services, own_broker_pipeline
 from tests.integration.test_connectors import caught_up
@@ -57,7 +57,7 @@ def total(pipe: Pipeline, kpi: str, **extra: str) -> float:
 def delivery(n: int) -> bytes:
     return json.dumps({"id": f"whevt_{n}", "type": "payment.succeeded", "created": int(NOW.timestamp()),
                        "data": {"transaction_id": f"OUT{n}", "amount": 50000 + n, "currency": "VND",
-                                "method": "qr", "purpose": "fee", "district": "294",
+                                "method": "qr", "purpose": "fee", "area": "294",
                                 "paid_at": (NOW - timedelta(minutes=5)).isoformat()}}).encode()
 
 
@@ -147,7 +147,8 @@ def test_the_webhook_bounds_bodies_and_headers(gateway: Gateway) -> None:
 
 
 def _simulated(seed: int, minutes: int, rate: float) -> list[dict[str, Any]]:
-    sim = Simulator(load_reference(), seed=seed, source="sim", rate=rate, start=NOW - timedelta(hours=3))
+    sim = Simulator(load_geography(HISTORIC), seed=seed, source="sim", rate=rate,
+                    start=NOW - timedelta(hours=3))
     return sim.between(NOW - timedelta(hours=3), NOW - timedelta(hours=3) + timedelta(minutes=minutes))
 
 
@@ -155,7 +156,7 @@ def test_a_delivery_retried_after_a_broker_outage_is_accepted_and_counted_once(
         outage: tuple[Pipeline, EmbeddedBroker], gateway: Gateway) -> None:
     pipe, broker = outage
     assert broker.proc is not None
-    before = total(pipe, "payment.count", district="294")
+    before = total(pipe, "payment.count", area="294")
     for n in range(5):
         assert gateway.post(delivery(n), sign(SECRET, int(time.time()), delivery(n))).status_code == 200
     # Copies of one delivery at once: one is accepted, the others are replays; whichever
@@ -183,7 +184,7 @@ def test_a_delivery_retried_after_a_broker_outage_is_accepted_and_counted_once(
     assert gateway.post(delivery(6), lost).status_code == 409  # now it is a replay
     assert gateway.retry_until_accepted(delivery(7), twice)[-1] == 200
     caught_up(pipe)  # the event of a 503 may have reached the broker too: counted once
-    assert total(pipe, "payment.count", district="294") - before == 8  # 0 to 7, once each
+    assert total(pipe, "payment.count", area="294") - before == 8  # 0 to 7, once each
 
 
 def test_connectors_keep_their_place_across_a_new_broker_incarnation(
@@ -192,7 +193,7 @@ def test_connectors_keep_their_place_across_a_new_broker_incarnation(
     (their producers are not idempotent: an idempotent one never recovers from a broker that
     does not know its producer id) and resume from what they had had acked."""
     pipe, broker = outage
-    before = total(pipe, "payment.count", district="294")
+    before = total(pipe, "payment.count", area="294")
     simulated = _simulated(4, 20, rate=1)
     changes = [c for c in map(change_of, simulated) if c]
     messages = [payload for _, payload in station_messages(simulated)]
@@ -256,7 +257,7 @@ def test_connectors_keep_their_place_across_a_new_broker_incarnation(
             publisher.close()
 
     caught_up(pipe)
-    assert total(pipe, "payment.count", district="294") - before == 1
+    assert total(pipe, "payment.count", area="294") - before == 1
     received = sum(1 for c in changes if c["status"] == "received")
     assert total(pipe, "dossier.received") == received
     pm25 = sum(1 for p in messages if "pm2_5" in json.loads(p)["readings"])

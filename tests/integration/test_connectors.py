@@ -25,7 +25,7 @@ from connectors.sensors import station_messages
 from connectors.simulator import Simulator
 from ioc.embedded.mqtt import EmbeddedMqtt
 from ioc.embedded.processes import free_port, http_ok, spawn_ioc, wait_until
-from ioc.reference import load_reference
+from ioc.geography import HISTORIC, load_geography
 from ioc.signing import sign
 from tests.integration.conftest import Pipeline, Services
 
@@ -65,11 +65,11 @@ def deadletters(pipeline: Pipeline, connector: str) -> list[tuple[dict[str, str]
         consumer.close()
 
 
-def total(pipeline: Pipeline, kpi: str, district: str | None = None, **extra: str) -> float:
+def total(pipeline: Pipeline, kpi: str, area: str | None = None, **extra: str) -> float:
     params = {"bucket": "1d", "start": (NOW - timedelta(days=8)).isoformat(),
               "end": (NOW + timedelta(days=1)).isoformat(), **extra}
-    if district:
-        params["district"] = district
+    if area:
+        params["area"] = area
     points = pipeline.get(f"/api/v1/kpis/{kpi}/series", **params)["points"]
     return sum(float(p["value"] or 0) for p in points)
 
@@ -101,7 +101,8 @@ def checkpoint(pipeline: Pipeline, name: str) -> dict[str, Any]:
 
 
 def simulated(seed: int, minutes: int, rate: float = 20) -> list[dict[str, Any]]:
-    sim = Simulator(load_reference(), seed=seed, source="sim", rate=rate, start=NOW - timedelta(hours=3))
+    sim = Simulator(load_geography(HISTORIC), seed=seed, source="sim", rate=rate,
+                    start=NOW - timedelta(hours=3))
     return sim.between(NOW - timedelta(hours=3), NOW - timedelta(hours=3) + timedelta(minutes=minutes))
 
 
@@ -116,7 +117,7 @@ def test_replay_survives_a_sigkill_and_counts_each_event_once(pipe: Pipeline, tm
         e["source"] = "replay.test"
     lines = [json.dumps(e) for e in events]
     lines[10:10] = ["{this is not json", json.dumps({**events[0], "id": "bad", "data": {**events[0]["data"],
-                                                                                         "district": "999"}})]
+                                                                                         "area": "999"}})]
     lines.append(lines[5])  # a duplicate in the history
     path = tmp_path / "history.ndjson"
     path.write_text("\n".join(lines) + "\n")
@@ -135,7 +136,7 @@ def test_replay_survives_a_sigkill_and_counts_each_event_once(pipe: Pipeline, tm
     caught_up(pipe)
     assert total(pipe, "payment.count") - before == len(events)
     reasons = {h["ioc-reason-code"] for h, v in deadletters(pipe, "") if b"bad" in v or b"this is" in v}
-    assert {"invalid_json", "unknown_district"} <= reasons
+    assert {"invalid_json", "unknown_area"} <= reasons
 
     csv_events = [{**e, "source": "replay.csv"} for e in events[:50]]
     csv_path = tmp_path / "history.csv"
@@ -197,7 +198,7 @@ def test_payment_webhooks_signed_replayed_and_invalid(pipe: Pipeline) -> None:
     def delivery(n: int, **data: Any) -> bytes:
         body = {"id": f"whevt_{n}", "type": "payment.succeeded", "created": int(time.time()),
                 "data": {"transaction_id": f"TX{n}", "amount": 120000 + n, "currency": "VND",
-                         "method": "qr" if n % 2 else "cash", "purpose": "fee", "district": "294",
+                         "method": "qr" if n % 2 else "cash", "purpose": "fee", "area": "294",
                          "paid_at": (NOW - timedelta(minutes=5)).isoformat(), **data}}
         return json.dumps(body).encode()
 
@@ -221,8 +222,8 @@ def test_payment_webhooks_signed_replayed_and_invalid(pipe: Pipeline) -> None:
         assert post(delivery(103), "v1=abc").status_code == 400
         wrong = post(delivery(104, currency="USD"))
         assert wrong.status_code == 422 and "VND" in wrong.json()["detail"]
-        bad_district = post(delivery(105, district="999"))
-        assert bad_district.status_code == 422 and "unknown_district" in bad_district.json()["detail"]
+        bad_area = post(delivery(105, area="999"))
+        assert bad_area.status_code == 422 and "unknown_area" in bad_area.json()["detail"]
         other = post(json.dumps({"id": "x", "type": "payment.refunded", "data": {}}).encode())
         assert other.status_code == 200 and other.json()["status"] == "ignored"
         retry = sign(secret.encode(), int(time.time()) + 1, delivery(3))  # re-signed by the gateway
@@ -241,7 +242,7 @@ def test_payment_webhooks_signed_replayed_and_invalid(pipe: Pipeline) -> None:
     caught_up(pipe)
     assert total(pipe, "payment.count", "294") - before == 21
     assert {h["ioc-reason-code"] for h, _ in deadletters(pipe, "payments")} == {
-        "unmappable_delivery", "unknown_district"}
+        "unmappable_delivery", "unknown_area"}
 
 
 def test_sensor_readings_over_mqtt_survive_a_sigkill(services: Services, pipe: Pipeline) -> None:

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 BODY_TIMEOUT_S = 3
 HEADER_TIMEOUT_S = 3
-DISTRICT = "297"
+AREA = "297"
 
 
 @pytest.fixture(scope="module")
@@ -39,12 +39,12 @@ def client(pipeline: Pipeline) -> Iterator[httpx.Client]:
 
 
 def text_event(n: str, data_fragment: str = "") -> str:
-    """A valid dossier.received in DISTRICT as text, with ``data_fragment`` spliced in first."""
+    """A valid dossier.received in AREA as text, with ``data_fragment`` spliced in first."""
     when = datetime.now(UTC) - timedelta(minutes=1)
     event = {"specversion": "1.0", "id": f"hostile-{n}", "source": "hostile.test",
              "type": "dossier.received", "time": when.isoformat(),
              "data": {"dossier_id": f"H-{n}", "service_code": "S", "agency_code": "A",
-                      "district": DISTRICT, "channel": "online", "service_level": "full_online",
+                      "area": AREA, "channel": "online", "service_level": "full_online",
                       "due_at": (when + timedelta(days=3)).isoformat()}}
     text = json.dumps(event)
     return text.replace('"data": {', '"data": {' + data_fragment + ", ", 1) if data_fragment else text
@@ -55,14 +55,14 @@ def auth(pipeline: Pipeline, role: str) -> dict[str, str]:
 
 
 def received_today(pipeline: Pipeline) -> float:
-    value = pipeline.get("/api/v1/kpis/dossier.received/current", district=DISTRICT)["value"]
+    value = pipeline.get("/api/v1/kpis/dossier.received/current", area=AREA)["value"]
     return float(value or 0)
 
 
 @pytest.mark.parametrize(("path", "params", "role"), [
     ("/api/v1/kpis/sensor.avg/series", {"metric": "pm2_5", "station_id": "a\x00b"}, "operator"),
     ("/api/v1/kpis/dossier.received/series", {"agency_code": "\x00"}, "operator"),
-    ("/api/v1/kpis/dossier.received/current", {"district": "29\x007"}, "leader"),
+    ("/api/v1/kpis/dossier.received/current", {"area": "29\x007"}, "leader"),
     ("/api/v1/alerts", {"station": "\x00"}, "operator"),
     ("/api/v1/alerts", {"before_id": "9223372036854775808"}, "operator"),
     ("/api/v1/alerts", {"rule_id": str(10**30)}, "admin"),
@@ -103,7 +103,7 @@ def test_the_issues_hostile_events_are_refused_or_rejected_with_their_reason_and
     assert "nested too deeply" in deep.json()["detail"]
 
     batch = [
-        text_event("dup", '"district": "999"'),  # "district":"999","district":"297"
+        text_event("dup", '"area": "999"'),  # "area":"999","area":"297"
         text_event("inf", '"extra": Infinity'),
         text_event("nan", '"x": [1, {"y": NaN}]'),
         text_event("overflow", '"x": 1e999'),
@@ -125,7 +125,7 @@ def test_the_issues_hostile_events_are_refused_or_rejected_with_their_reason_and
         4: ("hostile-big", "too_large"), 5: ("hostile-nested", "invalid_json"),
         6: ("hostile-surrogate", "invalid_json"), 7: ("hostile-nul", "invalid_data"),
         8: ("hostile-year1", "invalid_envelope")}
-    assert "duplicate member name 'district'" in result["rejected"][0]["reason"]
+    assert "duplicate member name 'area'" in result["rejected"][0]["reason"]
 
     single = client.post("/api/v1/events", content=text_event("one-big", '"x": "' + "y" * 900_000 + '"'),
                          headers={**headers, "Content-Type": "application/cloudevents+json"})
@@ -173,7 +173,7 @@ def test_stalled_headers_are_cut(pipeline: Pipeline) -> None:
         assert _answer(sock) == b""
 
 
-RULE = ('{"name": "hostile %s", "kpi": "dossier.on_time_rate", "bucket": "1d", "scope": "districts", '
+RULE = ('{"name": "hostile %s", "kpi": "dossier.on_time_rate", "bucket": "1d", "scope": "areas", '
         '"comparison": "below", "threshold": %s, "recovery": 96, "severity": "warning"}')
 
 
@@ -181,7 +181,7 @@ RULE = ('{"name": "hostile %s", "kpi": "dossier.on_time_rate", "bucket": "1d", "
     ("GET", "/wall/static/%00", None, None),
     ("GET", "/wall/static/..%2f..%2f..%2fetc%2fpasswd", None, None),
     ("GET", "/api/v1/kpis/%ff%fe/series", "operator", None),
-    ("GET", "/api/v1/alerts?state=%ff%fe&district=%ed%a0%80", "operator", None),
+    ("GET", "/api/v1/alerts?state=%ff%fe&area=%ed%a0%80", "operator", None),
     ("POST", "/api/v1/alert-rules", "admin", RULE % ("nan", "NaN")),
     ("POST", "/api/v1/alert-rules", "admin", RULE % ("inf", "1e999")),
     ("POST", "/api/v1/alert-rules", "admin", RULE % ("nul\\u0000", "90")),

@@ -26,13 +26,13 @@ CE = "application/cloudevents+json"
 BATCH = "application/cloudevents-batch+json"
 
 
-def event(n: int | str, *, source: str = "http.test", district: str = "288",
+def event(n: int | str, *, source: str = "http.test", area: str = "288",
           when: datetime | None = None, **data: Any) -> dict[str, Any]:
     when = when or datetime.now(UTC) - timedelta(minutes=1)
     return {"specversion": "1.0", "id": f"http-{n}", "source": source, "type": "dossier.received",
             "time": when.isoformat(), "region": "kept-and-ignored",
             "data": {"dossier_id": f"HD-{n}", "service_code": "S", "agency_code": "A",
-                     "district": district, "channel": "online", "service_level": "full_online",
+                     "area": area, "channel": "online", "service_level": "full_online",
                      "due_at": (when + timedelta(days=3)).isoformat(), **data}}
 
 
@@ -50,8 +50,8 @@ def post(client: httpx.Client, token: str | None, content: bytes | str,
     return client.post("/api/v1/events", content=content, headers=headers)
 
 
-def received_today(pipeline: Pipeline, district: str | None = None) -> float:
-    params = {"district": district} if district else {}
+def received_today(pipeline: Pipeline, area: str | None = None) -> float:
+    params = {"area": area} if area else {}
     value = pipeline.get("/api/v1/kpis/dossier.received/current", **params)["value"]
     return float(value or 0)
 
@@ -60,10 +60,10 @@ def test_accepted_events_reach_the_kpis_once_and_duplicates_change_nothing(
         pipeline: Pipeline, client: httpx.Client) -> None:
     token = pipeline.tokens["integrator"]
     before = received_today(pipeline, "290")
-    single = post(client, token, json.dumps(event("one", district="290")), CE)
+    single = post(client, token, json.dumps(event("one", area="290")), CE)
     assert single.status_code == 202, single.text
     assert single.json() == {"accepted": 1, "rejected": []}
-    batch = [event(f"b{i}", district="290") for i in range(5)] + [event("one", district="290")]
+    batch = [event(f"b{i}", area="290") for i in range(5)] + [event("one", area="290")]
     answer = post(client, token, json.dumps(batch), BATCH)
     assert answer.status_code == 202
     assert answer.json() == {"accepted": 6, "rejected": []}
@@ -83,7 +83,7 @@ def test_accepted_events_reach_the_kpis_once_and_duplicates_change_nothing(
 def test_a_batch_keeps_its_valid_events_and_names_each_rejection(
         pipeline: Pipeline, client: httpx.Client) -> None:
     future = datetime.now(UTC) + timedelta(hours=1)
-    items: list[Any] = [event("m0"), event("m1", district="999"), 42,
+    items: list[Any] = [event("m0"), event("m1", area="999"), 42,
                         {**event("m3"), "type": "dossier.lost"}, event("m4", when=future),
                         event("m5", channel="fax"), event("m6")]
     answer = post(client, pipeline.tokens["integrator"], json.dumps(items))
@@ -91,7 +91,7 @@ def test_a_batch_keeps_its_valid_events_and_names_each_rejection(
     result = answer.json()
     assert result["accepted"] == 2
     got = {r["index"]: (r["id"], r["reason"].split(":", 1)[0]) for r in result["rejected"]}
-    assert got == {1: ("http-m1", "unknown_district"), 2: (None, "invalid_envelope"),
+    assert got == {1: ("http-m1", "unknown_area"), 2: (None, "invalid_envelope"),
                    3: ("http-m3", "unknown_type"), 4: ("http-m4", "future_time"),
                    5: ("http-m5", "invalid_data")}
     assert "channel" in next(r["reason"] for r in result["rejected"] if r["index"] == 5)

@@ -31,7 +31,7 @@ def event(n: int, when: datetime, source: str = "http.journal") -> dict[str, Any
     return {"specversion": "1.0", "id": f"j-{n}", "source": source, "type": "dossier.received",
             "time": when.isoformat(),
             "data": {"dossier_id": f"J-{n}", "service_code": "S", "agency_code": "A",
-                     "district": "291", "channel": "online", "service_level": "full_online",
+                     "area": "291", "channel": "online", "service_level": "full_online",
                      "due_at": (when + timedelta(days=3)).isoformat()}}
 
 
@@ -83,7 +83,7 @@ def test_events_acknowledged_before_the_broker_died_are_counted_once(
                             [event(n, now) for n in range(30, 50)])
 
         def counted() -> float:
-            value = pipe.get("/api/v1/kpis/dossier.received/current", district="291")["value"]
+            value = pipe.get("/api/v1/kpis/dossier.received/current", area="291")["value"]
             return float(value or 0)
         wait_until(lambda: counted() >= 75 and journal_size(pipe) == 0, timeout_s=120,
                    what="the journal counted and pruned", interval_s=0.5)
@@ -105,7 +105,7 @@ def test_an_event_held_back_is_judged_at_its_entry_time(
     pipe.targets[acks[0][0]] = acks[0][1] + 1
     pipe.wait_processed()
     day = when.astimezone(UTC).date()
-    points = pipe.get("/api/v1/kpis/dossier.received/series", bucket="1d", district="291",
+    points = pipe.get("/api/v1/kpis/dossier.received/series", bucket="1d", area="291",
                       start=(datetime(day.year, day.month, day.day, tzinfo=UTC)
                              - timedelta(days=1)).isoformat(),
                       end=(datetime(day.year, day.month, day.day, tzinfo=UTC)

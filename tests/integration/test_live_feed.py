@@ -57,21 +57,21 @@ class Inbox:
         raise AssertionError(f"expected message not received; got {self.messages[:20]}")
 
 
-def received_event(n: str, when: datetime, district: str = "288", channel: str = "online") -> bytes:
+def received_event(n: str, when: datetime, area: str = "288", channel: str = "online") -> bytes:
     return json.dumps({
         "specversion": "1.0", "id": f"feed-{n}", "source": "feed.test", "type": "dossier.received",
         "time": when.isoformat(),
         "data": {"dossier_id": f"FD-{n}", "service_code": "S", "agency_code": "A",
-                 "district": district, "channel": channel, "service_level": "full_online",
+                 "area": area, "channel": channel, "service_level": "full_online",
                  "due_at": (when + timedelta(days=3)).isoformat()},
     }).encode()
 
 
-def value_of(snapshot: dict, kpi: str, district: str | None) -> Any:
+def value_of(snapshot: dict, kpi: str, area: str | None) -> Any:
     for item in snapshot["values"]:
-        if item["kpi"] == kpi and item["district"] == district:
+        if item["kpi"] == kpi and item["area"] == area:
             return item
-    raise KeyError((kpi, district))
+    raise KeyError((kpi, area))
 
 
 def test_snapshot_then_live_update_equal_to_the_api(pipeline: Pipeline, feed: Inbox) -> None:
@@ -80,13 +80,13 @@ def test_snapshot_then_live_update_equal_to_the_api(pipeline: Pipeline, feed: In
     before = value_of(snapshot, "dossier.received", "288")["value"]
     pipeline.publish([received_event("live-1", datetime.now(UTC))])
     update = feed.until(lambda m: m.get("type") == "kpi" and m["kpi"] == "dossier.received"
-                        and m["district"] == "288" and m["bucket"] == "1d")
+                        and m["area"] == "288" and m["bucket"] == "1d")
     assert update["value"] == before + 1
     assert update["start"] == snapshot["day_start"]
-    current = pipeline.get("/api/v1/kpis/dossier.received/current", district="288")
+    current = pipeline.get("/api/v1/kpis/dossier.received/current", area="288")
     assert current["value"] == update["value"]
     rate = feed.until(lambda m: m.get("type") == "kpi" and m["kpi"] == "dossier.online_rate"
-                         and m["district"] is None and m["bucket"] == "1d")
+                         and m["area"] is None and m["bucket"] == "1d")
     assert rate["numerator"] <= rate["denominator"] and rate["value"] is not None
 
 
@@ -94,16 +94,16 @@ def test_gauges_arrive_as_time_passes_and_events_come(pipeline: Pipeline, feed: 
     snapshot = feed.until(lambda m: m.get("type") == "snapshot", 10)
     before = value_of(snapshot, "dossier.open", "293")
     assert before["bucket"] == "now" and isinstance(before["value"], int)
-    pipeline.publish([received_event("gauge-1", datetime.now(UTC), district="293")])
+    pipeline.publish([received_event("gauge-1", datetime.now(UTC), area="293")])
     update = feed.until(lambda m: m.get("type") == "kpi" and m["kpi"] == "dossier.open"
-                        and m["district"] == "293" and m["value"] == before["value"] + 1)
+                        and m["area"] == "293" and m["value"] == before["value"] + 1)
     assert update["bucket"] == "now" and update["version"] > before["version"]
     # due in two seconds: it becomes overdue with no further event
-    due_soon = json.loads(received_event("gauge-2", datetime.now(UTC), district="294"))
+    due_soon = json.loads(received_event("gauge-2", datetime.now(UTC), area="294"))
     due_soon["data"]["due_at"] = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
     pipeline.publish([json.dumps(due_soon).encode()])
     overdue = feed.until(lambda m: m.get("type") == "kpi" and m["kpi"] == "dossier.overdue_open"
-                         and m["district"] == "294" and m["value"] >= 1)
+                         and m["area"] == "294" and m["value"] >= 1)
     assert datetime.fromisoformat(overdue["start"]) > datetime.fromisoformat(due_soon["data"]["due_at"])
 
 
@@ -111,12 +111,12 @@ def test_a_late_event_corrects_its_past_bucket_on_the_feed(pipeline: Pipeline,
                                                            feed: Inbox) -> None:
     feed.until(lambda m: m.get("type") == "snapshot", 10)
     two_days_ago = datetime.now(UTC) - timedelta(days=2)
-    pipeline.publish([received_event("late-1", two_days_ago, district="290")])
+    pipeline.publish([received_event("late-1", two_days_ago, area="290")])
     update = feed.until(lambda m: m.get("type") == "kpi" and m["kpi"] == "dossier.received"
-                           and m["district"] == "290" and m["bucket"] == "1m")
+                           and m["area"] == "290" and m["bucket"] == "1m")
     start = datetime.fromisoformat(update["start"])
     assert start <= two_days_ago < start + timedelta(minutes=1)
-    series = pipeline.get("/api/v1/kpis/dossier.received/series", bucket="1m", district="290",
+    series = pipeline.get("/api/v1/kpis/dossier.received/series", bucket="1m", area="290",
                           start=(two_days_ago - timedelta(minutes=5)).isoformat(),
                           end=(two_days_ago + timedelta(minutes=5)).isoformat())
     assert [p["value"] for p in series["points"]] == [update["value"]]
@@ -124,17 +124,17 @@ def test_a_late_event_corrects_its_past_bucket_on_the_feed(pipeline: Pipeline,
 
 def test_subscription_narrows_what_is_sent(pipeline: Pipeline, feed: Inbox) -> None:
     feed.until(lambda m: m.get("type") == "snapshot", 10)
-    feed.ws.send(json.dumps({"type": "subscribe", "kpis": ["payment.count"], "districts": ["291"]}))
+    feed.ws.send(json.dumps({"type": "subscribe", "kpis": ["payment.count"], "areas": ["291"]}))
     snapshot = feed.until(lambda m: m.get("type") == "snapshot")
-    assert {(v["kpi"], v["district"]) for v in snapshot["values"]} == {("payment.count", "291")}
-    pipeline.publish([received_event("sub-1", datetime.now(UTC), district="291")])
+    assert {(v["kpi"], v["area"]) for v in snapshot["values"]} == {("payment.count", "291")}
+    pipeline.publish([received_event("sub-1", datetime.now(UTC), area="291")])
     payment = {"specversion": "1.0", "id": "feed-pay-1", "source": "feed.test",
                "type": "payment.completed", "time": datetime.now(UTC).isoformat(),
-               "data": {"payment_id": "FP1", "district": "291", "amount_vnd": 20000,
+               "data": {"payment_id": "FP1", "area": "291", "amount_vnd": 20000,
                         "method": "qr", "purpose": "fee"}}
     pipeline.publish([json.dumps(payment).encode()])
     update = feed.until(lambda m: m.get("type") == "kpi")
-    assert (update["kpi"], update["district"]) == ("payment.count", "291")
+    assert (update["kpi"], update["area"]) == ("payment.count", "291")
     feed.ws.send(json.dumps({"type": "subscribe", "kpis": ["no.such"]}))
     error = feed.until(lambda m: m.get("type") == "error")
     assert "no.such" in error["error"]
@@ -175,7 +175,7 @@ def test_a_malformed_first_message_gets_a_clean_close(pipeline: Pipeline, first:
 def test_a_reconnecting_client_gets_a_fresh_snapshot(pipeline: Pipeline) -> None:
     with connect(ws_url(pipeline), open_timeout=10) as ws:
         first = json.loads(ws.recv(timeout=10))
-    pipeline.publish([received_event("re-1", datetime.now(UTC), district="292")])
+    pipeline.publish([received_event("re-1", datetime.now(UTC), area="292")])
     pipeline.wait_processed()
     with connect(ws_url(pipeline), open_timeout=10) as ws:
         second = json.loads(ws.recv(timeout=10))
@@ -228,7 +228,7 @@ def test_two_api_processes_each_carry_every_change(pipeline: Pipeline) -> None:
     second = replace(pipeline, name=f"{pipeline.name}-second", procs={})
     second.start_api()
     try:
-        subscribe = {"type": "subscribe", "kpis": ["dossier.received"], "districts": ["293"],
+        subscribe = {"type": "subscribe", "kpis": ["dossier.received"], "areas": ["293"],
                      "buckets": ["1d"]}
         with connect(ws_url(pipeline), open_timeout=10) as a, connect(ws_url(second), open_timeout=10) as b:
             inboxes = [Inbox(a), Inbox(b)]
@@ -237,10 +237,10 @@ def test_two_api_processes_each_carry_every_change(pipeline: Pipeline) -> None:
                 inbox.ws.send(json.dumps(subscribe))
                 snapshot = inbox.until(lambda m: m["type"] == "snapshot")
                 assert {v["bucket"] for v in snapshot["values"]} == {"1d"}
-            pipeline.publish([received_event("two-apis", datetime.now(UTC), district="293")])
+            pipeline.publish([received_event("two-apis", datetime.now(UTC), area="293")])
             got = [inbox.until(lambda m: m["type"] == "kpi") for inbox in inboxes]
             assert got[0]["value"] == got[1]["value"] and got[0]["version"] == got[1]["version"]
-            assert all((m["kpi"], m["district"], m["bucket"]) == ("dossier.received", "293", "1d")
+            assert all((m["kpi"], m["area"], m["bucket"]) == ("dossier.received", "293", "1d")
                        for m in got)
     finally:
         for name in list(second.procs):

@@ -59,7 +59,7 @@ def test_the_wheel_holds_the_pages_the_license_and_no_embedded_requirement(wheel
         metadata = next(zf.read(n).decode() for n in names if n.endswith(".dist-info/METADATA"))
     for page in ("index.html", "wall.js", "wall.css"):
         assert f"dashboards/wall/{page}" in names
-    assert "ioc/storage/migrations/001_core.sql" in names and "ioc/reference/hai_duong.json" in names
+    assert "ioc/storage/migrations/001_core.sql" in names and "ioc/geography/hai_duong_2024.json" in names
     assert "bench/cli.py" in names and "bench/soak/run.py" in names  # ioc --help builds ioc bench from it
     assert any(n.endswith(".dist-info/licenses/LICENSE") or n.endswith(".dist-info/LICENSE") for n in names)
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]

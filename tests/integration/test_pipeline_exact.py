@@ -1,5 +1,5 @@
 """End to end through the real broker, a real Faust worker and PostgreSQL: every KPI series,
-every district, every bucket size equals the independent reference computation, on both
+every area, every bucket size equals the independent reference computation, on both
 storage layouts (plain PostgreSQL, and TimescaleDB when the server has it); and the two
 layouts, fed the same stream, answer every read identically."""
 
@@ -14,8 +14,8 @@ import psycopg
 import pytest
 from kafka import KafkaConsumer
 
+from ioc.geography import HISTORIC, load_geography
 from ioc.kpis.catalogue import CATALOGUE, Kind
-from ioc.reference import load_reference
 from tests.generator import generate_stream
 from tests.integration.conftest import (
     LAYOUTS,
@@ -38,7 +38,7 @@ from tests.reference_kpis import (
 
 pytestmark = pytest.mark.integration
 
-REF = load_reference()
+REF = load_geography(HISTORIC)
 NOW = datetime.now(UTC)
 STREAM = generate_stream(11, NOW, 4000)
 ANSWERS: dict[str, dict[str, object]] = {}
@@ -63,7 +63,7 @@ def processed(pipeline: Pipeline) -> Pipeline:
 
 
 def reference() -> dict[tuple[str, str, str, datetime], list[int]]:
-    return dict(expected_cells(accepted_events(STREAM, set(REF.district_codes), NOW)))
+    return dict(expected_cells(accepted_events(STREAM, set(REF.area_codes), NOW)))
 
 
 def test_every_series_equals_the_reference(processed: Pipeline) -> None:
@@ -83,17 +83,17 @@ def test_rollups_equal_the_minute_cells_bucketed_in_sql(processed: Pipeline) -> 
     with psycopg.connect(processed.settings.database_url) as conn:
         for table, width in (("kpi_1h", "1 hour"), ("kpi_1d", "1 day")):
             rolled = conn.execute(
-                "SELECT kpi, district, dim, dim_value, ioc_bucket(%s, bucket), sum(num), sum(den)"
+                "SELECT kpi, area, dim, dim_value, ioc_bucket(%s, bucket), sum(num), sum(den)"
                 " FROM kpi_1m GROUP BY 1, 2, 3, 4, 5", (width,)).fetchall()
             stored = conn.execute(
-                f"SELECT kpi, district, dim, dim_value, bucket, num, den FROM {table}").fetchall()
+                f"SELECT kpi, area, dim, dim_value, bucket, num, den FROM {table}").fetchall()
             assert len(stored) > 1000 and sorted(rolled) == sorted(stored), table
             local = [row[4].astimezone(TZ) for row in stored]
             assert all(t.minute == 0 and (table == "kpi_1h" or t.hour == 0) for t in local)
 
 
 def test_sensor_aggregates_equal_the_reference(processed: Pipeline) -> None:
-    expected = expected_sensor_values(accepted_events(STREAM, set(REF.district_codes), NOW))
+    expected = expected_sensor_values(accepted_events(STREAM, set(REF.area_codes), NOW))
     stations = sorted({k[3] for k in expected if k[3]})
     metrics = sorted({k[1] for k in expected})
     got = api_sensor_values(processed, NOW, metrics, stations)
@@ -107,7 +107,7 @@ def gauges_reference(events: list[dict], t: datetime) -> dict[tuple[str, str], i
 
 
 def test_gauges_equal_the_reference(processed: Pipeline) -> None:
-    events = accepted_events(STREAM, set(REF.district_codes), NOW)
+    events = accepted_events(STREAM, set(REF.area_codes), NOW)
     end = (NOW - timedelta(hours=2)).isoformat()  # every sample instant lies in the past
     seen: dict[tuple[str, str, str, str], int] = {}
     for kpi in ("dossier.open", "dossier.overdue_open", "sensor.stations_silent"):
@@ -116,7 +116,7 @@ def test_gauges_equal_the_reference(processed: Pipeline) -> None:
                                   ("1d", NOW - timedelta(days=5))):
                 params = {"bucket": bucket, "start": start.isoformat(), "end": end}
                 if scope:
-                    params["district"] = scope
+                    params["area"] = scope
                 for p in processed.get(f"/api/v1/kpis/{kpi}/series", **params)["points"]:
                     seen[(kpi, scope or "", bucket, p["at"])] = p["value"]
     # A bucket still running when read is sampled at the time of the read: not comparable.
@@ -127,14 +127,14 @@ def test_gauges_equal_the_reference(processed: Pipeline) -> None:
         assert value == want, (kpi, scope, at, value, want)
     for kpi in ("dossier.open", "dossier.overdue_open", "sensor.stations_silent"):
         for scope in SCOPES:
-            body = processed.get(f"/api/v1/kpis/{kpi}/current", **({"district": scope} if scope else {}))
+            body = processed.get(f"/api/v1/kpis/{kpi}/current", **({"area": scope} if scope else {}))
             at = datetime.fromisoformat(body["as_of"])
             assert body["value"] == gauges_reference(events, at).get((kpi, scope or ""), 0)
     assert len(seen) > 8000
 
 
 def test_breakdowns_equal_the_reference(processed: Pipeline) -> None:
-    expected = expected_breakdowns(accepted_events(STREAM, set(REF.district_codes), NOW))
+    expected = expected_breakdowns(accepted_events(STREAM, set(REF.area_codes), NOW))
     start, end = (NOW - timedelta(days=4)).isoformat(), (NOW + timedelta(hours=1)).isoformat()
     got = {}
     for kpi, dim, value in sorted({(k[0], k[2], k[3]) for k in expected}):
@@ -142,7 +142,7 @@ def test_breakdowns_equal_the_reference(processed: Pipeline) -> None:
             for bucket in ("1h", "1d"):
                 params = {"bucket": bucket, "start": start, "end": end, dim: value}
                 if scope:
-                    params["district"] = scope
+                    params["area"] = scope
                 body = processed.get(f"/api/v1/kpis/{kpi}/series", **params)
                 assert body["breakdown"] == {dim: value}
                 for p in body["points"]:
@@ -164,7 +164,7 @@ def test_sensor_kpis_need_a_metric(processed: Pipeline) -> None:
     base = f"{processed.api_url}/api/v1/kpis"
     assert httpx.get(f"{base}/sensor.avg/current", headers=headers).status_code == 422
     assert httpx.get(f"{base}/sensor.avg/current", headers=headers,
-                     params={"metric": "pm2_5", "district": "288", "station_id": "ST1"}).status_code == 422
+                     params={"metric": "pm2_5", "area": "288", "station_id": "ST1"}).status_code == 422
     assert httpx.get(f"{base}/payment.count/current", headers=headers,
                      params={"metric": "pm2_5"}).status_code == 422
     body = processed.get("/api/v1/kpis/sensor.readings/current", metric="pm2_5", station_id="ST1")
@@ -178,7 +178,7 @@ def test_current_is_todays_total(processed: Pipeline) -> None:
         if kpi.kind in (Kind.AGGREGATE, Kind.GAUGE):
             continue
         for scope in SCOPES:
-            params = {"district": scope} if scope else {}
+            params = {"area": scope} if scope else {}
             body = processed.get(f"/api/v1/kpis/{kpi.id}/current", **params)
             num, den = expected.get((kpi.id, scope or "", "1d", today), [0, 0])
             if kpi.kind is Kind.RATIO:
@@ -194,7 +194,7 @@ def test_rejected_events_reach_the_dead_letter_topic_with_reasons(processed: Pip
                              auto_offset_reset="earliest", consumer_timeout_ms=3000)
     letters = list(consumer)
     consumer.close()
-    assert len(letters) == rejected_count(STREAM, set(REF.district_codes), NOW) > 120
+    assert len(letters) == rejected_count(STREAM, set(REF.area_codes), NOW) > 120
     originals = set(STREAM)
     for letter in letters:
         headers = dict(letter.headers)
@@ -210,9 +210,9 @@ def test_worker_metrics_count_every_outcome(processed: Pipeline) -> None:
             for outcome in totals:
                 if f'outcome="{outcome}"' in line:
                     totals[outcome] += float(line.rsplit(" ", 1)[1])
-    accepted = len(accepted_events(STREAM, set(REF.district_codes), NOW))
+    accepted = len(accepted_events(STREAM, set(REF.area_codes), NOW))
     assert totals["accepted"] == accepted
-    assert totals["rejected"] == rejected_count(STREAM, set(REF.district_codes), NOW)
+    assert totals["rejected"] == rejected_count(STREAM, set(REF.area_codes), NOW)
     assert sum(totals.values()) == len(STREAM)
 
 
@@ -236,8 +236,8 @@ def test_reads_need_a_reader_token(processed: Pipeline) -> None:
     assert bad.status_code == 404
 
 
-STORED = {"kpi_1m": "kpi, district, dim, dim_value, bucket, num, den",
-          "sensor_1m": "metric, district, station_id, bucket, readings, total, low, high"}
+STORED = {"kpi_1m": "kpi, area, dim, dim_value, bucket, num, den",
+          "sensor_1m": "metric, area, station_id, bucket, readings, total, low, high"}
 
 
 def stored(url: str) -> dict[str, list[tuple[object, ...]]]:

@@ -9,7 +9,7 @@ import pytest
 
 from bench.soak.report import report_lines
 from bench.soak.run import run_soak
-from ioc.reference import load_reference
+from ioc.geography import HISTORIC, load_geography
 
 pytestmark = pytest.mark.integration
 
@@ -18,7 +18,7 @@ FAULTS = ("worker", "api", "postgres", "payments", "broker")
 
 
 def test_two_minute_soak_loses_nothing_and_counts_nothing_twice() -> None:
-    result = run_soak(2, 200, load_reference(), faults=FAULTS)
+    result = run_soak(2, 200, load_geography(HISTORIC), faults=FAULTS)
     print("\n".join(report_lines(result)))
     assert result.acknowledged > 10_000
     assert (result.lost, result.kpi_missing, result.vnd_missing) == (0, 0, 0)

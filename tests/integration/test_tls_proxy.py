@@ -94,9 +94,9 @@ def test_http_is_redirected_and_the_api_is_served_over_tls(
         ready = client.get("/readyz")
         assert ready.status_code == 200 and ready.json()["status"] == "ready"
         assert "max-age" in ready.headers["strict-transport-security"]
-        districts = client.get("/api/v1/districts",
-                               headers={"Authorization": f"Bearer {pipeline.tokens['operator']}"})
-        assert districts.status_code == 200 and districts.json()
+        areas = client.get("/api/v1/areas",
+                           headers={"Authorization": f"Bearer {pipeline.tokens['operator']}"})
+        assert areas.status_code == 200 and areas.json()
         assert client.get("/metrics").status_code == 404  # not public
 
 

@@ -89,7 +89,7 @@ def dossier(n: int, when: datetime, channel: str) -> bytes:
     return json.dumps({"specversion": "1.0", "id": f"wall-{n}", "source": "wall.test",
                        "type": "dossier.received", "time": when.isoformat(),
                        "data": {"dossier_id": f"W-{n}", "service_code": "S", "agency_code": "A",
-                                "district": "288", "channel": channel,
+                                "area": "288", "channel": channel,
                                 "service_level": "full_online" if n % 2 else "partial_online",
                                 "due_at": (when + timedelta(days=5)).isoformat()}}).encode()
 
@@ -97,7 +97,7 @@ def dossier(n: int, when: datetime, channel: str) -> bytes:
 def payment(n: int, when: datetime, method: str) -> bytes:
     return json.dumps({"specversion": "1.0", "id": f"wall-pay-{n}", "source": "wall.test",
                        "type": "payment.completed", "time": when.isoformat(),
-                       "data": {"payment_id": f"WP-{n}", "district": "288", "amount_vnd": 150000,
+                       "data": {"payment_id": f"WP-{n}", "area": "288", "amount_vnd": 150000,
                                 "method": method, "purpose": "fee"}}).encode()
 
 
@@ -144,8 +144,8 @@ def test_the_wall_shows_the_apis_numbers_and_reconnects(pipeline: Pipeline, brow
     assert browser.eval("location.search") == "?lang=en"
     tiles = shown(browser)
     assert tiles["dossier.online_rate"] == "75.0 %" and tiles["payment.non_cash_rate"] == "75.0 %"
-    assert browser.eval("document.querySelectorAll('.district').length") == len(
-        pipeline.get("/api/v1/districts"))
+    assert browser.eval("document.querySelectorAll('.area').length") == len(
+        pipeline.get("/api/v1/areas")["areas"])
 
     assert browser.eval("document.getElementById('alert-count').textContent") == "0"
     # live: one more payment moves the tile without a reload

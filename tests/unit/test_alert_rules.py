@@ -38,13 +38,13 @@ CODES = frozenset({"288", "290", "291"})
 
 def spec(**fields: Any) -> RuleSpec:
     base: dict[str, Any] = {"name": "r", "kpi": "dossier.on_time_rate", "bucket": "1d",
-                            "scope": "districts", "comparison": "below", "threshold": 95}
+                            "scope": "areas", "comparison": "below", "threshold": 95}
     return RuleSpec.model_validate({**base, **fields})
 
 
-def kpi(value: float | None, district: str | None = "288", start: datetime = DAY, version: int = 1,
+def kpi(value: float | None, area: str | None = "288", start: datetime = DAY, version: int = 1,
         **more: Any) -> dict[str, Any]:
-    return {"type": "kpi", "kpi": "dossier.on_time_rate", "district": district, "bucket": "1d",
+    return {"type": "kpi", "kpi": "dossier.on_time_rate", "area": area, "bucket": "1d",
             "start": start.astimezone(UTC).isoformat(), "value": value, "version": version, **more}
 
 
@@ -61,9 +61,9 @@ def test_the_shipped_rules_are_valid() -> None:
     ({"kpi": "sensor.avg", "bucket": "1h"}, "metric"),
     ({"metric": "pm2_5"}, "metric"),
     ({"kpi": "dossier.received", "min_count": 3}, "min_count"),
-    ({"scope": "province", "districts": ["288"]}, "districts"),
-    ({"districts": ["999"]}, "districts"),
-    ({"districts": []}, "districts"),
+    ({"scope": "province", "areas": ["288"]}, "areas"),
+    ({"areas": ["999"]}, "areas"),
+    ({"areas": []}, "areas"),
     ({"recovery": 90}, "recovery"),
     ({"scope": "stations"}, "scope"),
     ({"scope": "stations", "kpi": "sensor.avg", "bucket": "1h", "metric": "pm2_5", "stations": []},
@@ -98,14 +98,14 @@ def test_only_current_buckets_are_judged() -> None:
 
 
 def test_observations_pick_the_newest_value_per_rule_and_scope() -> None:
-    rules = [Rule(1, spec(districts=["288", "290"], min_count=10)),
+    rules = [Rule(1, spec(areas=["288", "290"], min_count=10)),
              Rule(2, spec(scope="province")),
              Rule(3, spec(kpi="dossier.online_rate")),
              Rule(4, spec(), enabled=False)]
     messages = [
         kpi(90.0, version=3, denominator=20), kpi(80.0, version=2, denominator=20),  # older after newer
         kpi(50.0, "290", denominator=4),                       # below min_count: not judgeable
-        kpi(91.0, "291", denominator=40),                      # not in rule 1's districts
+        kpi(91.0, "291", denominator=40),                      # not in rule 1's areas
         kpi(99.0, None, denominator=100),                      # the province
         kpi(10.0, "288", start=DAY - timedelta(days=1), version=9, denominator=50),  # yesterday
         {"type": "alert", "id": 5},
@@ -119,9 +119,9 @@ def test_sensor_rules_match_their_metric() -> None:
     rules = [Rule(1, spec(kpi="sensor.avg", bucket="1h", metric="pm2_5", comparison="above",
                           threshold=50))]
     hour = datetime(2026, 11, 23, 3, tzinfo=UTC).isoformat()
-    messages = [{"type": "kpi", "kpi": "sensor.avg", "metric": "pm10", "district": "288", "bucket": "1h",
+    messages = [{"type": "kpi", "kpi": "sensor.avg", "metric": "pm10", "area": "288", "bucket": "1h",
                  "start": hour, "value": 80.0, "version": 1},
-                {"type": "kpi", "kpi": "sensor.avg", "metric": "pm2_5", "district": "288", "bucket": "1h",
+                {"type": "kpi", "kpi": "sensor.avg", "metric": "pm2_5", "area": "288", "bucket": "1h",
                  "start": hour, "value": 61.5, "version": 4}]
     seen = observations(rules, messages, NOW, OFFSET)
     assert [(k, o.value) for k, o in seen.items()] == [((1, "288"), 61.5)]
@@ -135,14 +135,14 @@ def test_station_rules_judge_station_values_only() -> None:
                             stations=["HD-01", "HD-02"], comparison="above", threshold=50))
     every = Rule(2, spec(kpi="sensor.avg", bucket="1h", metric="pm2_5", scope="stations",
                          comparison="above", threshold=50))
-    districts = Rule(3, spec(kpi="sensor.avg", bucket="1h", metric="pm2_5", comparison="above",
+    areas = Rule(3, spec(kpi="sensor.avg", bucket="1h", metric="pm2_5", comparison="above",
                              threshold=50))
-    for rule in (stations, every, districts):
+    for rule in (stations, every, areas):
         check_rule(rule.spec, CODES)
-    messages = [{**base, "district": None, "station": "HD-01", "value": 70.0},
-                {**base, "district": None, "station": "HD-09", "value": 20.0},
-                {**base, "district": "288", "value": 40.0}]
-    seen = observations([stations, every, districts], messages, NOW, OFFSET)
+    messages = [{**base, "area": None, "station": "HD-01", "value": 70.0},
+                {**base, "area": None, "station": "HD-09", "value": 20.0},
+                {**base, "area": "288", "value": 40.0}]
+    seen = observations([stations, every, areas], messages, NOW, OFFSET)
     assert {k: o.value for k, o in seen.items()} == {
         (1, "station:HD-01"): 70.0, (2, "station:HD-01"): 70.0, (2, "station:HD-09"): 20.0,
         (3, "288"): 40.0}
@@ -163,7 +163,7 @@ def test_escalation_steps_are_reached_in_turn() -> None:
 
 
 def test_a_webhook_is_signed_over_its_exact_body() -> None:
-    alert = {"id": 7, "state": "firing", "district_name": "Thành phố Hải Dương"}
+    alert = {"id": 7, "state": "firing", "area_name": "Thành phố Hải Dương"}
     body = webhook_body(alert, "fired", 42, 1, NOW)
     headers = webhook_headers("s" * 20, body, NOW, 42)
     assert verify(b"s" * 20, headers["X-Signature"], body, NOW.timestamp(), 60)[0] == int(NOW.timestamp())
@@ -185,7 +185,7 @@ def test_answers_and_the_retry_schedule() -> None:
 
 def test_the_email_says_what_crossed_what_in_both_languages() -> None:
     alert = {"id": 3, "rule_name": "Tỷ lệ đúng hạn", "kpi": "dossier.on_time_rate", "bucket": "1d",
-             "district": "288", "district_name": "Thành phố Hải Dương", "value": 93.456,
+             "area": "288", "area_name": "Thành phố Hải Dương", "value": 93.456,
              "comparison": Comparison.BELOW.value, "threshold": 95.0, "recovery": 96.0,
              "severity": "critical", "state": "firing", "fired_at": NOW.isoformat()}
     mail = email_message(alert, "fired", "ioc@hd.vn", ["a@hd.vn", "b@hd.vn"], 11)

@@ -42,8 +42,8 @@ def test_a_stored_state_is_a_state_of_the_machine() -> None:
 
 
 def test_the_scope_string_is_built_and_read_in_one_place() -> None:
-    for district, station in ((None, None), ("288", None), (None, "HD-01")):
-        assert scope_parts(alert_scope(district, station)) == (district, station)
+    for area, station in ((None, None), ("288", None), (None, "HD-01")):
+        assert scope_parts(alert_scope(area, station)) == (area, station)
     assert alert_scope(None, None) == PROVINCE == ""
     assert alert_scope("288", None) == "288"
     assert alert_scope(None, "HD-01") == "station:HD-01"

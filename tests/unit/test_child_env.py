@@ -31,7 +31,7 @@ def test_every_kind_of_set_field_round_trips(monkeypatch: pytest.MonkeyPatch,
     _clean(monkeypatch)
     parent = Settings(
         kafka_bootstrap="127.0.0.1:19092", database_url="postgresql://postgres@127.0.0.1:1/x",
-        data_dir=tmp_path / "data", reference_file=tmp_path / "ref.json", topic_prefix="p_x",
+        data_dir=tmp_path / "data", geography_file=tmp_path / "ref.json", topic_prefix="p_x",
         event_partitions=3, worker_batch_window_s=0.125, intake_journal=True, log_json=False,
         storage_layout="postgres", sim_via="connectors", smtp_password=SecretStr("s3cret=&\"x"),
         dvc_token=SecretStr(""), worker_metrics_port=0, sim_rate=2.5e-3, log_level="WARNING",
@@ -60,11 +60,11 @@ def test_model_copy_updates_count_as_set(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_none_takes_the_default_and_extra_wins(monkeypatch: pytest.MonkeyPatch,
                                                tmp_path: Path) -> None:
     _clean(monkeypatch)
-    monkeypatch.setenv("IOC_REFERENCE_FILE", str(tmp_path / "inherited.json"))
+    monkeypatch.setenv("IOC_GEOGRAPHY_FILE", str(tmp_path / "inherited.json"))
     monkeypatch.setenv("PATH_OF_PARENT", "kept")
-    env = child_env(Settings(reference_file=None, topic_prefix="a"),
+    env = child_env(Settings(geography_file=None, topic_prefix="a"),
                     {"IOC_TOPIC_PREFIX": "b", "PYTHONUNBUFFERED": "1"})
-    assert "IOC_REFERENCE_FILE" not in env
+    assert "IOC_GEOGRAPHY_FILE" not in env
     assert env["PATH_OF_PARENT"] == "kept" and env["PYTHONUNBUFFERED"] == "1"
     child = _child_settings(env, monkeypatch)
-    assert child.reference_file is None and child.topic_prefix == "b"
+    assert child.geography_file is None and child.topic_prefix == "b"

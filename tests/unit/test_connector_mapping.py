@@ -12,7 +12,7 @@ from ioc.signing import SignatureError, sign, verify
 
 RECEIVED = {"seq": 7, "dossier_id": "000123", "status": "received",
             "changed_at": "2026-03-26T09:15:00+07:00", "service_code": "1.0001",
-            "agency_code": "UBND-288", "district": "288", "channel": "online",
+            "agency_code": "UBND-288", "area": "288", "channel": "online",
             "service_level": "full_online", "due_at": "2026-03-30T17:00:00+07:00", "extra": 1}
 
 
@@ -22,7 +22,7 @@ def test_a_dvc_change_becomes_a_dossier_event_with_a_natural_id() -> None:
     assert event["id"] == "000123:received" and event["type"] == "dossier.received"
     assert event["time"] == RECEIVED["changed_at"]
     assert event["data"]["dossier_id"] == "000123" and "extra" not in event["data"]
-    withdrawn = change_to_event({"dossier_id": "9", "status": "withdrawn", "district": "288",
+    withdrawn = change_to_event({"dossier_id": "9", "status": "withdrawn", "area": "288",
                                  "changed_at": "2026-03-26T10:00:00+07:00"}, "dvc")
     assert isinstance(withdrawn, dict) and withdrawn["type"] == "dossier.withdrawn"
 
@@ -53,7 +53,7 @@ def test_signatures_verify_and_refuse_tampering_staleness_and_garbage() -> None:
 
 def test_payment_deliveries_map_or_say_why() -> None:
     data = {"transaction_id": "TX1", "amount": 5000, "currency": "VND", "method": "qr",
-            "purpose": "fee", "district": "288", "paid_at": "2026-03-26T09:15:00+07:00"}
+            "purpose": "fee", "area": "288", "paid_at": "2026-03-26T09:15:00+07:00"}
     event = payment_event({"type": "payment.succeeded", "data": data}, "pg")
     assert isinstance(event, dict)
     assert event["id"] == "pay:TX1" and event["data"]["amount_vnd"] == 5000
@@ -62,7 +62,7 @@ def test_payment_deliveries_map_or_say_why() -> None:
 
 
 def test_a_station_message_becomes_one_reading_per_metric() -> None:
-    message = {"station_id": "S1", "district": "288", "ts": "2026-03-26T09:15:00+07:00",
+    message = {"station_id": "S1", "area": "288", "ts": "2026-03-26T09:15:00+07:00",
                "readings": {"pm2_5": 35.2, "no2": 12}}
     events = reading_events(json.dumps(message).encode(), "sensors")
     assert isinstance(events, list)
@@ -74,8 +74,8 @@ def test_a_station_message_becomes_one_reading_per_metric() -> None:
 
 def test_csv_rows_keep_ids_as_strings_and_amounts_as_numbers() -> None:
     row = {"id": "p1", "source": "csv", "type": "payment.completed", "time": "2026-03-26T09:15:00+07:00",
-           "data.payment_id": "000123", "data.amount_vnd": "15000", "data.district": "288",
+           "data.payment_id": "000123", "data.amount_vnd": "15000", "data.area": "288",
            "data.service_code": ""}
     event = csv_event(row)
-    assert event["data"] == {"payment_id": "000123", "amount_vnd": 15000, "district": "288"}
+    assert event["data"] == {"payment_id": "000123", "amount_vnd": 15000, "area": "288"}
     assert csv_event({**row, "data": '{"x": 1}'})["data"] == {"x": 1}

@@ -8,16 +8,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ioc.events import Event, Rules, validate_event
+from ioc.geography import HISTORIC, load_geography
 from ioc.intake import RawRecord, triage
 from ioc.kpis.buckets import Bucket
 from ioc.kpis.counters import CellKey, Cells, event_cells, merge, rollup
-from ioc.reference import load_reference
 from tests.generator import generate_stream
 from tests.reference_kpis import accepted_events, expected_cells
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 ICT = timedelta(hours=7)
-REF = load_reference()
+REF = load_geography(HISTORIC)
 RULES = Rules(REF)
 STREAM = generate_stream(7, NOW, 600)
 
@@ -36,12 +36,12 @@ def all_sizes(minute_cells: Cells) -> dict[tuple[str, str, str, datetime], list[
         cells = minute_cells if size is Bucket.MINUTE else rollup(minute_cells, size, ICT)
         for key, (num, den) in cells.items():
             if key.dim == "":
-                out[(key.kpi, key.district, size.value, key.bucket)] = [num, den]
+                out[(key.kpi, key.area, size.value, key.bucket)] = [num, den]
     return out
 
 
 def test_cells_equal_the_reference_computation() -> None:
-    expected = expected_cells(accepted_events(STREAM, set(REF.district_codes), NOW))
+    expected = expected_cells(accepted_events(STREAM, set(REF.area_codes), NOW))
     got = all_sizes(event_cells(accepted(STREAM), ICT))
     assert got == {k: v for k, v in expected.items()}
     assert len(got) > 1000
@@ -60,10 +60,10 @@ def test_breakdowns_sum_to_their_totals() -> None:
     totals: dict[tuple[str, str, str, datetime], int] = {}
     for key, (num, _) in cells.items():
         if key.dim:
-            k = (key.kpi, key.district, key.dim, key.bucket)
+            k = (key.kpi, key.area, key.dim, key.bucket)
             totals[k] = totals.get(k, 0) + num
-    for (kpi, district, _dim, bucket), total in totals.items():
-        assert cells[CellKey(kpi, district, "", "", bucket)][0] == total
+    for (kpi, area, _dim, bucket), total in totals.items():
+        assert cells[CellKey(kpi, area, "", "", bucket)][0] == total
 
 
 @settings(max_examples=60, deadline=None)
@@ -85,12 +85,12 @@ def test_any_split_in_any_order_gives_the_same_cells(cuts: list[int], rnd: objec
                           st.sampled_from(["online", "counter", "postal"])), max_size=60))
 def test_rollups_of_rollups_match_direct_rollups(items: list[tuple[int, int, str]]) -> None:
     events = []
-    for n, (age, district, channel) in enumerate(items):
+    for n, (age, area, channel) in enumerate(items):
         time = NOW - timedelta(seconds=age)
         raw = {"specversion": "1.0", "id": f"e{n}", "source": "h", "type": "dossier.received",
                "time": time.isoformat(),
                "data": {"dossier_id": f"D{n}", "service_code": "s", "agency_code": "a",
-                        "district": REF.districts[district].code, "channel": channel,
+                        "area": REF.units[area].code, "channel": channel,
                         "service_level": "offline", "due_at": (time + timedelta(days=1)).isoformat()}}
         event = validate_event(json.dumps(raw), RULES, NOW)
         assert isinstance(event, Event)
@@ -99,5 +99,5 @@ def test_rollups_of_rollups_match_direct_rollups(items: list[tuple[int, int, str
     hour = rollup(minute, Bucket.HOUR, ICT)
     assert rollup(hour, Bucket.DAY, ICT) == rollup(minute, Bucket.DAY, ICT)
     received = sum(n for k, (n, _) in minute.items()
-                   if k.kpi == "dossier.received" and not k.district and not k.dim)
+                   if k.kpi == "dossier.received" and not k.area and not k.dim)
     assert received == len(events)

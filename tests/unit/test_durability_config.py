@@ -7,8 +7,8 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from ioc.events import rules_of
+from ioc.geography import HISTORIC, load_geography
 from ioc.intake import RawRecord, received_at_header, received_at_of, triage
-from ioc.reference import load_reference
 from ioc.settings import Settings
 from ioc.topics import PRODUCER_ACKS, new_topics, producer_config
 
@@ -47,12 +47,12 @@ def _event(when: datetime) -> bytes:
     return json.dumps({
         "specversion": "1.0", "id": "e-1", "source": "t", "type": "payment.completed",
         "time": when.isoformat(),
-        "data": {"payment_id": "p-1", "district": "288", "amount_vnd": 1000,
+        "data": {"payment_id": "p-1", "area": "288", "amount_vnd": 1000,
                  "method": "cash", "purpose": "fee"}}).encode()
 
 
 def test_limits_are_judged_at_entry_never_later_than_now() -> None:
-    rules = rules_of(Settings(), load_reference(None))
+    rules = rules_of(Settings(), load_geography(HISTORIC))
     old = NOW - timedelta(days=7, minutes=3)
     held_back = RawRecord("t", 0, 0, _event(old), received_at=NOW - timedelta(minutes=5))
     fresh = RawRecord("t", 0, 1, _event(old))

@@ -12,10 +12,10 @@ from ioc.events import (
     SensorReading,
     validate_event,
 )
-from ioc.reference import load_reference
+from ioc.geography import HISTORIC, load_geography
 
 NOW = datetime(2026, 3, 26, 3, 0, tzinfo=UTC)
-RULES = Rules(load_reference())
+RULES = Rules(load_geography(HISTORIC))
 
 
 def received(**changes: object) -> dict:
@@ -24,7 +24,7 @@ def received(**changes: object) -> dict:
         "type": "dossier.received", "time": "2026-03-26T09:15:00+07:00",
         "datacontenttype": "application/json",
         "data": {"dossier_id": "D1", "service_code": "1.000001", "agency_code": "UBND-288",
-                 "district": "288", "channel": "online", "service_level": "full_online",
+                 "area": "288", "channel": "online", "service_level": "full_online",
                  "due_at": "2026-03-30T17:00:00+07:00"},
     }
     for key, value in changes.items():
@@ -68,7 +68,7 @@ def test_unknown_extra_fields_are_kept_and_ignored() -> None:
     (received(time=1711419300), ReasonCode.INVALID_ENVELOPE, "'time'"),
     (received(type="dossier.lost"), ReasonCode.UNKNOWN_TYPE, "dossier.lost"),
     (received(data_channel="fax"), ReasonCode.INVALID_DATA, "'data.channel'"),
-    (received(data_district="999"), ReasonCode.UNKNOWN_DISTRICT, "'999'"),
+    (received(data_area="999"), ReasonCode.UNKNOWN_AREA, "'999'"),
     (received(data_due_at="2026-03-26T09:00:00+07:00"), ReasonCode.INVALID_DATA, "after"),
     (received(time="2026-03-26T10:06:00+07:00", data_due_at="2026-04-26T10:00:00+07:00"),
      ReasonCode.FUTURE_TIME, "future"),
@@ -90,7 +90,7 @@ def test_a_missing_field_is_named() -> None:
 def test_payment_amount_must_be_a_positive_integer() -> None:
     payment = {"specversion": "1.0", "id": "p1", "source": "pay.gw", "type": "payment.completed",
                "time": "2026-03-26T09:15:00+07:00",
-               "data": {"payment_id": "P1", "district": "290", "amount_vnd": 10.5,
+               "data": {"payment_id": "P1", "area": "290", "amount_vnd": 10.5,
                         "method": "qr", "purpose": "fee"}}
     assert "'data.amount_vnd'" in reject(payment).reason
     payment["data"]["amount_vnd"] = "1000"
@@ -107,7 +107,7 @@ def test_payment_amount_must_be_a_positive_integer() -> None:
 def test_sensor_values_must_be_finite_numbers(value: object, code: ReasonCode) -> None:
     reading = {"specversion": "1.0", "id": "s1", "source": "sensors", "type": "sensor.reading",
                "time": "2026-03-26T09:15:00+07:00",
-               "data": {"station_id": "ST1", "district": "291", "metric": "pm2_5", "value": value}}
+               "data": {"station_id": "ST1", "area": "291", "metric": "pm2_5", "value": value}}
     raw = json.dumps(reading).replace('"NaN"', "NaN").replace('"Infinity"', "Infinity")
     assert reject(raw.encode()).code is code
 
@@ -115,14 +115,14 @@ def test_sensor_values_must_be_finite_numbers(value: object, code: ReasonCode) -
 def test_sensor_reading_accepts_integers() -> None:
     reading = {"specversion": "1.0", "id": "s1", "source": "sensors", "type": "sensor.reading",
                "time": "2026-03-26T09:15:00+07:00",
-               "data": {"station_id": "ST1", "district": "291", "metric": "noise_db", "value": 55}}
+               "data": {"station_id": "ST1", "area": "291", "metric": "noise_db", "value": 55}}
     outcome = validate_event(reading, RULES, NOW)
     assert isinstance(outcome, Event) and isinstance(outcome.data, SensorReading)
     assert outcome.data.value == 55.0
 
 
 def test_time_limits_follow_the_rules() -> None:
-    rules = Rules(load_reference(), lateness_limit=timedelta(days=1),
+    rules = Rules(load_geography(HISTORIC), lateness_limit=timedelta(days=1),
                   future_tolerance=timedelta(minutes=1))
     late = received(time="2026-03-25T09:00:00+07:00")
     assert validate_event(late, rules, NOW) == Rejection(

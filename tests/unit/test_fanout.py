@@ -11,9 +11,9 @@ from api.fanout import BatchFrames, Hub, Shared, Subscription, encode, latest_pe
 from api.feed_client import ClientSession
 
 
-def kpi(value: int, version: int, kpi_id: str = "dossier.received", district: str | None = None,
+def kpi(value: int, version: int, kpi_id: str = "dossier.received", area: str | None = None,
         bucket: str = "1d", changed_at: str | None = None) -> dict[str, Any]:
-    message: dict[str, Any] = {"type": "kpi", "kpi": kpi_id, "district": district, "bucket": bucket,
+    message: dict[str, Any] = {"type": "kpi", "kpi": kpi_id, "area": area, "bucket": bucket,
                                "start": "2026-11-22T00:00:00+07:00", "value": value, "version": version}
     if changed_at is not None:
         message["changed_at"] = changed_at
@@ -38,7 +38,7 @@ class Recorder:
 def test_a_shared_message_knows_its_key_version_and_commit_time_and_encodes_once() -> None:
     message = Shared(kpi(3, 7, changed_at="2026-11-22T08:00:00+07:00"))
     assert message.version == 7
-    assert message.key == Shared(kpi(9, 8)).key != Shared(kpi(3, 7, district="288")).key
+    assert message.key == Shared(kpi(9, 8)).key != Shared(kpi(3, 7, area="288")).key
     assert message.changed == datetime(2026, 11, 22, 1, tzinfo=UTC).timestamp()
     assert Shared(kpi(1, 1)).changed == 0.0
     assert json.loads(message.text()) == kpi(3, 7, changed_at="2026-11-22T08:00:00+07:00")
@@ -56,7 +56,7 @@ def test_every_shared_message_has_its_own_serial() -> None:
 def test_a_batch_frame_carries_the_values_in_order_and_the_oldest_commit_time() -> None:
     values = [Shared(kpi(1, 1, changed_at="2026-11-22T08:00:02+07:00")),
               Shared(kpi(2, 1, "payment.count", changed_at="2026-11-22T08:00:01+07:00")),
-              Shared(kpi(3, 1, district="288"))]
+              Shared(kpi(3, 1, area="288"))]
     text, oldest = BatchFrames().frame(values)
     assert json.loads(text) == {"type": "batch", "messages": [dict(v) for v in values]}
     assert oldest == values[1].changed
@@ -83,9 +83,9 @@ def test_latest_per_key_keeps_the_newest_version_in_first_seen_order() -> None:
 def test_a_subscription_filters_by_bucket_and_the_province() -> None:
     assert Subscription(buckets=frozenset({"1h"})).wants(kpi(1, 1, bucket="1h"))
     assert not Subscription(buckets=frozenset({"1h"})).wants(kpi(1, 1, bucket="1d"))
-    province = Subscription(districts=frozenset({""}))
-    assert province.wants(kpi(1, 1)) and not province.wants(kpi(1, 1, district="288"))
-    assert Subscription().wants(kpi(1, 1, district="288"))
+    province = Subscription(areas=frozenset({""}))
+    assert province.wants(kpi(1, 1)) and not province.wants(kpi(1, 1, area="288"))
+    assert Subscription().wants(kpi(1, 1, area="288"))
 
 
 def test_the_hub_offers_each_subscriber_the_newest_values_it_wants_matched_once() -> None:
@@ -109,7 +109,7 @@ def test_the_hub_broadcasts_to_everyone_and_forgets_who_left() -> None:
     hub.add(leaving, b"t")
     hub.remove(leaving)
     hub.broadcast({"type": "alert", "id": 1})
-    hub.publish({"type": "kpi", "kpi": "dossier.received", "district": None, "bucket": "1d",
+    hub.publish({"type": "kpi", "kpi": "dossier.received", "area": None, "bucket": "1d",
                  "start": "2026-11-22T00:00:00+07:00", "value": 1, "version": 1})
     assert staying.pushed == [{"type": "alert", "id": 1}] and leaving.pushed == []
     assert staying.offered == [[]] and leaving.offered == []

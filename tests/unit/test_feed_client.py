@@ -7,8 +7,8 @@ from api.fanout import Hub, Subscription
 from api.feed_client import ClientSession
 
 
-def kpi(value: int, version: int, kpi_id: str = "dossier.received", district: str | None = None) -> dict:
-    return {"type": "kpi", "kpi": kpi_id, "district": district, "bucket": "1d",
+def kpi(value: int, version: int, kpi_id: str = "dossier.received", area: str | None = None) -> dict:
+    return {"type": "kpi", "kpi": kpi_id, "area": area, "bucket": "1d",
             "start": "2026-11-22T00:00:00+07:00", "value": value, "version": version}
 
 
@@ -43,12 +43,12 @@ def test_keeps_only_the_latest_value_per_key_and_sends_snapshot_first() -> None:
         ("dossier.received", 7), ("payment.count", 1), ("dossier.received", 8)]
 
 
-def test_subscription_filters_kpis_and_districts() -> None:
-    sub = Subscription(kpis=frozenset({"dossier.received"}), districts=frozenset({"288"}))
-    assert sub.wants(kpi(1, 1, district="288"))
-    assert not sub.wants(kpi(1, 1, district="290"))
+def test_subscription_filters_kpis_and_areas() -> None:
+    sub = Subscription(kpis=frozenset({"dossier.received"}), areas=frozenset({"288"}))
+    assert sub.wants(kpi(1, 1, area="288"))
+    assert not sub.wants(kpi(1, 1, area="290"))
     assert not sub.wants(kpi(1, 1, "payment.count", "288"))
-    assert Subscription(districts=frozenset({""})).wants(kpi(1, 1))
+    assert Subscription(areas=frozenset({""})).wants(kpi(1, 1))
 
 
 def test_a_stuck_client_is_closed_while_others_receive() -> None:
@@ -85,8 +85,8 @@ def test_buffer_overflow_closes_the_client() -> None:
 
     async def scenario() -> str | None:
         client = ClientSession(send, buffer_limit=3, stuck_timeout_s=1, heartbeat_s=60)
-        for district in ("288", "290", "291", "292"):
-            client.offer(kpi(1, 1, district=district))
+        for area in ("288", "290", "291", "292"):
+            client.offer(kpi(1, 1, area=area))
         return client.closed_reason
 
     assert run(scenario()) == "buffer_overflow"
@@ -96,7 +96,7 @@ def test_change_records_pack_messages_and_the_feed_unpacks_them_in_order() -> No
     from ioc.changes import CHANGES_PER_RECORD, change_messages
     from streams.publishing import change_records
 
-    messages = [kpi(i, i + 1, district=f"d{i % 12}") for i in range(CHANGES_PER_RECORD * 2 + 7)]
+    messages = [kpi(i, i + 1, area=f"d{i % 12}") for i in range(CHANGES_PER_RECORD * 2 + 7)]
     records = change_records("ioc.kpi.changes", messages)
     assert [len(change_messages(r.value)) for r in records] == [CHANGES_PER_RECORD,
                                                                 CHANGES_PER_RECORD, 7]
@@ -172,8 +172,8 @@ def test_alert_messages_reach_every_client_whatever_it_subscribed_to() -> None:
 
 def test_station_values_go_only_to_clients_that_ask_for_stations() -> None:
     station = {**kpi(5, 1, "sensor.avg"), "metric": "pm2_5", "station": "HD-01"}
-    district = {**kpi(4, 1, "sensor.avg", "288"), "metric": "pm2_5"}
-    assert not Subscription().wants(station) and Subscription().wants(district)
+    area = {**kpi(4, 1, "sensor.avg", "288"), "metric": "pm2_5"}
+    assert not Subscription().wants(station) and Subscription().wants(area)
     assert Subscription(stations=None).wants(station)
     assert Subscription(stations=frozenset({"HD-01"})).wants(station)
     assert not Subscription(stations=frozenset({"HD-02"})).wants(station)

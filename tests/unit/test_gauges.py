@@ -6,14 +6,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ioc.events import Event, Rules
+from ioc.geography import HISTORIC, load_geography
 from ioc.intake import RawRecord, triage
 from ioc.kpis.gauges import DossierFacts, Receipt, dossier_facts, gauges_at
-from ioc.reference import load_reference
 from tests.generator import generate_stream
 from tests.reference_kpis import accepted_events, expected_gauges
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
-REF = load_reference()
+REF = load_geography(HISTORIC)
 STREAM = generate_stream(9, NOW, 3000)
 
 
@@ -23,7 +23,7 @@ def accepted() -> list[Event]:
 
 def test_gauges_equal_the_reference_at_many_instants() -> None:
     facts = dossier_facts(accepted())
-    reference_events = accepted_events(STREAM, set(REF.district_codes), NOW)
+    reference_events = accepted_events(STREAM, set(REF.area_codes), NOW)
     instants = [NOW - timedelta(minutes=m) for m in range(0, 4 * 24 * 60, 97)]
     nonzero = 0
     for t in instants:

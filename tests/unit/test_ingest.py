@@ -37,14 +37,14 @@ def test_unreadable_bodies_are_refused_whole(raw: bytes, content_type: str, stat
 
 
 def test_valid_events_are_kept_and_invalid_ones_rejected_with_index_and_reason() -> None:
-    items = [received(id="a"), received(id="b", data_district="999"), "text", received(id="c"),
+    items = [received(id="a"), received(id="b", data_area="999"), "text", received(id="c"),
              received(id="d", time="2026-03-26T11:00:00+07:00")]
     judged = judge_events(items, RULES, NOW, None)
     assert [p.index for p in judged.publish] == [0, 3]
     assert [p.key for p in judged.publish] == [b"D1", b"D1"]
     assert json.loads(judged.publish[0].value) == items[0]  # extra fields kept as sent
     assert [(r.index, r.id, r.code) for r in judged.rejected] == [
-        (1, "b", "unknown_district"), (2, None, "invalid_envelope"), (4, "d", "future_time")]
+        (1, "b", "unknown_area"), (2, None, "invalid_envelope"), (4, "d", "future_time")]
     assert "999" in judged.rejected[0].reason
     assert not judged.forbidden_sources
 

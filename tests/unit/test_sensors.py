@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ioc.events import Event, Rules
+from ioc.geography import HISTORIC, load_geography
 from ioc.intake import RawRecord, triage
 from ioc.kpis.buckets import Bucket
 from ioc.kpis.sensors import (
@@ -18,13 +19,12 @@ from ioc.kpis.sensors import (
     rollup_sensors,
     sensor_cells,
 )
-from ioc.reference import load_reference
 from tests.generator import generate_stream
 from tests.reference_kpis import accepted_events, expected_sensor_values
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 ICT = timedelta(hours=7)
-REF = load_reference()
+REF = load_geography(HISTORIC)
 STREAM = generate_stream(5, NOW, 3000)
 
 
@@ -38,13 +38,13 @@ def values(minute: SensorCells) -> dict:
         cells = minute if size is Bucket.MINUTE else rollup_sensors(minute, size, ICT)
         for key, agg in cells.items():
             for kpi in SENSOR_KPIS:
-                out[(kpi, key.metric, key.district, key.station_id, size.value, key.bucket)] = \
+                out[(kpi, key.metric, key.area, key.station_id, size.value, key.bucket)] = \
                     aggregate_value(kpi, agg)
     return out
 
 
 def test_sensor_values_equal_the_reference() -> None:
-    expected = expected_sensor_values(accepted_events(STREAM, set(REF.district_codes), NOW))
+    expected = expected_sensor_values(accepted_events(STREAM, set(REF.area_codes), NOW))
     got = values(sensor_cells(accepted(), ICT))
     assert len(expected) > 1000
     assert got == expected

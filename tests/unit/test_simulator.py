@@ -3,9 +3,9 @@ from datetime import UTC, datetime, timedelta
 
 from connectors.simulator import Simulator
 from ioc.events import Event, Rules, validate_event
-from ioc.reference import load_reference
+from ioc.geography import HISTORIC, load_geography
 
-REF = load_reference()
+REF = load_geography(HISTORIC)
 TUESDAY_10H = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # 10:00 in Hai Duong
 
 
@@ -45,7 +45,7 @@ def test_events_are_valid_and_realistic() -> None:
     readings = Counter((e["data"]["station_id"], e["data"]["metric"]) for e in events
                        if e["type"] == "sensor.reading")
     assert set(readings.values()) == {20}
-    assert {e["data"]["district"] for e in events} == set(REF.district_codes)
+    assert {e["data"]["area"] for e in events} == set(REF.area_codes)
 
 
 def test_counters_close_outside_office_hours() -> None:

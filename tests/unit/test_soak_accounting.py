@@ -16,19 +16,19 @@ from bench.soak.accounting import (
 )
 from bench.soak.load import Load, probe_minute
 from ioc.events import Rejection, rules_of, validate_event
-from ioc.reference import load_reference
+from ioc.geography import HISTORIC, load_geography
 from ioc.settings import Settings
 from tests.reference_kpis import accepted_events
 from tests.reference_kpis import expected_cells as reference_cells
 
-REF = load_reference()
+REF = load_geography(HISTORIC)
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
 RULES = rules_of(Settings(), REF)
-DISTRICTS = sorted(REF.district_codes)
+AREAS = sorted(REF.area_codes)
 
 
 def _load() -> Load:
-    return Load(DISTRICTS, seed=3, run="t", source="soak.http")
+    return Load(AREAS, seed=3, run="t", source="soak.http")
 
 
 def test_batches_mix_valid_duplicate_late_and_invalid_as_labelled() -> None:
@@ -85,7 +85,7 @@ def test_recomputation_matches_the_reference_kpis() -> None:
     raws = [json.dumps(s.event).encode() for s in sent]
     ref = {(kpi, scope, start.date()): tuple(cell)
            for (kpi, scope, bucket, start), cell in
-           reference_cells(accepted_events(raws, set(DISTRICTS), NOW)).items() if bucket == "1d"}
+           reference_cells(accepted_events(raws, set(AREAS), NOW)).items() if bucket == "1d"}
     mine = expected_cells(book.acked.values())
     assert {k: v for k, v in ref.items() if k[0] in {c[0] for c in mine}} == mine
     assert book.acks == sum(s.valid for s in sent) and len(book.acked) < book.acks

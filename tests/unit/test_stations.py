@@ -1,14 +1,14 @@
 from datetime import UTC, datetime, timedelta
 
 from ioc.events import Rules
+from ioc.geography import HISTORIC, load_geography
 from ioc.intake import RawRecord, triage
 from ioc.kpis.stations import reading_times, silent_at
-from ioc.reference import load_reference
 from tests.generator import generate_stream
 from tests.reference_kpis import accepted_events, expected_silent
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
-REF = load_reference()
+REF = load_geography(HISTORIC)
 STREAM = generate_stream(13, NOW, 4000)
 TEN = timedelta(minutes=10)
 
@@ -16,7 +16,7 @@ TEN = timedelta(minutes=10)
 def test_silent_stations_equal_the_reference_at_many_instants() -> None:
     accepted = triage([RawRecord("t", 0, i, r) for i, r in enumerate(STREAM)], Rules(REF), NOW).accepted
     readings = reading_times(accepted)
-    events = accepted_events(STREAM, set(REF.district_codes), NOW)
+    events = accepted_events(STREAM, set(REF.area_codes), NOW)
     seen_silent = 0
     for minutes in range(0, 3 * 24 * 60, 41):
         t = NOW - timedelta(minutes=minutes)

@@ -26,7 +26,7 @@ def deep(levels: int) -> str:
 
 
 @pytest.mark.parametrize(("text", "words"), [
-    (with_data('"district": "999"'), "duplicate member name 'district'"),
+    (with_data('"area": "999"'), "duplicate member name 'area'"),
     (VALID.replace('"specversion": "1.0",', '"specversion": "1.0", "specversion": "1.0",'),
      "duplicate member name 'specversion'"),
     (with_data('"x": {"a": 1, "a": 2}'), "duplicate member name 'a'"),
@@ -79,7 +79,7 @@ def test_a_batch_rejects_each_faulty_event_by_index_and_keeps_the_others() -> No
     good = [received(id=f"ok{i}", data_dossier_id=f"D{i}") for i in range(3)]
     texts = [
         json.dumps(good[0]),
-        with_data('"district": "999"').replace("dvc-000123-recv", "dup"),  # duplicate names
+        with_data('"area": "999"').replace("dvc-000123-recv", "dup"),  # duplicate names
         json.dumps(good[1]),
         with_data('"x": Infinity').replace("dvc-000123-recv", "inf"),
         with_data('"note": "' + "x" * 900_000 + '"').replace("dvc-000123-recv", "big"),
@@ -93,7 +93,7 @@ def test_a_batch_rejects_each_faulty_event_by_index_and_keeps_the_others() -> No
     assert [(r.index, r.id, r.code) for r in judged.rejected] == [
         (1, "dup", "invalid_json"), (3, "inf", "invalid_json"), (4, "big", "too_large"),
         (5, "surrogate", "invalid_json"), (6, "deep", "invalid_json")]
-    assert "duplicate member name 'district'" in judged.rejected[0].reason
+    assert "duplicate member name 'area'" in judged.rejected[0].reason
     for published in judged.publish:  # what goes to Kafka is what the worker accepts
         assert isinstance(validate_event(published.value, RULES, NOW), Event)
 

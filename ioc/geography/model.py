@@ -1,0 +1,74 @@
+"""The geography of a deployment: its province and the units KPIs are kept per (``area``).
+
+Pure data, no I/O: :mod:`ioc.geography.sources` builds it from the ``vietnam-provinces``
+package, the bundled historic profile or a deployment's own file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta, timezone
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One unit of the lowest level: since 2025 a xã, phường or đặc khu (5-digit code);
+    in the historic profile a district (huyện, thị xã, thành phố)."""
+
+    code: str
+    name: str
+    kind: str
+
+
+def code_key(code: str) -> str:
+    """A code compared without its leading zeros ("00004" and "4" are the same code)."""
+    return (code.lstrip("0") or "0") if code.isdigit() else code
+
+
+@dataclass(frozen=True, slots=True)
+class Geography:
+    """The configured province and its units, in the order the source lists them."""
+
+    province_code: str
+    province_name: str
+    profile: str
+    timezone_name: str
+    utc_offset: timedelta
+    units: tuple[Unit, ...]
+    _by_key: dict[str, Unit] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.units:
+            raise ValueError("a geography needs at least one unit")
+        by_key: dict[str, Unit] = {}
+        for unit in self.units:
+            key = code_key(unit.code)
+            if key in by_key:
+                raise ValueError(f"unit code {unit.code!r} is listed twice")
+            by_key[key] = unit
+        object.__setattr__(self, "_by_key", by_key)
+
+    @property
+    def tz(self) -> timezone:
+        return timezone(self.utc_offset, self.timezone_name)
+
+    @property
+    def area_codes(self) -> frozenset[str]:
+        return frozenset(u.code for u in self.units)
+
+    @property
+    def area_names(self) -> dict[str, str]:
+        """Name by code."""
+        return {u.code: u.name for u in self.units}
+
+    def unit(self, code: str) -> Unit | None:
+        """The unit a code names, written with or without its leading zeros."""
+        return self._by_key.get(code_key(code))
+
+    def canonical(self, code: str) -> str | None:
+        """The code as the statistics office writes it, or None when it is no unit here."""
+        unit = self.unit(code)
+        return unit.code if unit else None
+
+    def area_name(self, code: str) -> str | None:
+        unit = self.unit(code)
+        return unit.name if unit else None
