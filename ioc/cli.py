@@ -19,11 +19,21 @@ from ioc.tokens import Role
 
 def _cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     from ioc.embedded.stack import run_up
+    from ioc.geography import geography_of
 
-    overrides = {"sim_rate": args.rate} if args.rate else {}
+    overrides: dict[str, object] = {"sim_rate": args.rate} if args.rate else {}
+    if args.province:
+        overrides["province"] = args.province
     data_dir = Path(args.data_dir)
-    return run_up(settings.model_copy(update={"data_dir": data_dir, **overrides}),
-                  port=args.port, data_dir=data_dir, simulator=not args.no_simulator)
+    settings = settings.model_copy(update={"data_dir": data_dir, **overrides})
+    try:
+        geography = geography_of(settings)
+    except ValueError as exc:
+        print(f"ioc up: {exc}", file=sys.stderr)
+        return 2
+    print(f"{geography.province_name} ({geography.province_code}, {geography.profile}): "
+          f"{len(geography.units)} units", flush=True)
+    return run_up(settings, port=args.port, data_dir=data_dir, simulator=not args.no_simulator)
 
 
 def _cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
@@ -139,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=8000, help="API and wall port")
     up.add_argument("--data-dir", default=".ioc", help="where state is kept")
     up.add_argument("--no-simulator", action="store_true", help="do not start the simulator")
+    up.add_argument("--province", default=None,
+                    help="a province's code (any of the 34; '01' and '1' alike) or 'hai-duong-2024', "
+                         "the historic profile (default: IOC_PROVINCE, else 31, Hai Phong)")
     up.add_argument("--rate", type=float, default=None,
                     help="simulator events per second (default: IOC_SIM_RATE)")
     up.set_defaults(func=_cmd_up)
