@@ -14,8 +14,30 @@ def _event(kind: str, eid: str, time: datetime, data: dict, source: str = "gen.t
             "time": time.isoformat(), "datacontenttype": "application/json", "data": data}
 
 
-def valid_event(rng: random.Random, n: int, time: datetime) -> dict:
-    area = rng.choice(AREAS)
+def spelled(data: dict, n: int) -> dict:
+    """The area as integrators write it (events.md): ``area``, its v1 name ``district``, or
+    both; now and then with a leading zero too many (the same code). Chosen by ``n``, so a
+    stream's random draws do not depend on it."""
+    code = data.pop("area")
+    if n % 7 == 3:
+        code = "0" + code
+    if n % 5 == 1:
+        data["district"] = code
+    elif n % 11 == 4:
+        data["area"] = data["district"] = code
+    else:
+        data["area"] = code
+    return data
+
+
+def valid_event(rng: random.Random, n: int, time: datetime, areas: list[str] = AREAS) -> dict:
+    event = _valid_event(rng, n, time, areas)
+    spelled(event["data"], n)
+    return event
+
+
+def _valid_event(rng: random.Random, n: int, time: datetime, areas: list[str]) -> dict:
+    area = rng.choice(areas)
     roll = rng.random()
     if roll < 0.35:
         return _event("dossier.received", f"r-{n}", time, {
@@ -66,7 +88,7 @@ def invalid_record(rng: random.Random, n: int, now: datetime) -> bytes:
 
 
 def generate_stream(seed: int, now: datetime, count: int, *, invalid_share: float = 0.03,
-                    duplicate_share: float = 0.05) -> list[bytes]:
+                    duplicate_share: float = 0.05, areas: list[str] = AREAS) -> list[bytes]:
     """``count`` valid events spread over the last 3 days (so many arrive late, in shuffled
     order), plus duplicates re-sent later and invalid records."""
     rng = random.Random(seed)
@@ -74,7 +96,7 @@ def generate_stream(seed: int, now: datetime, count: int, *, invalid_share: floa
     for n in range(count):
         age = timedelta(seconds=rng.uniform(60, 3 * 86400)) if rng.random() < 0.4 else \
             timedelta(seconds=rng.uniform(60, 3600))
-        events.append(valid_event(rng, n, now - age))
+        events.append(valid_event(rng, n, now - age, areas))
     rng.shuffle(events)  # out of order
     records = [json.dumps(e, ensure_ascii=False).encode() for e in events]
     for _ in range(int(count * duplicate_share)):

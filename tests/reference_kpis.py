@@ -36,6 +36,22 @@ def _str(data: dict, *names: str) -> bool:
     return all(isinstance(data.get(n), str) and 0 < len(data[n]) <= 64 for n in names)
 
 
+def area_of(data: dict, areas: set[str]) -> str | None:
+    """The unit an event names, as the geography writes its code: ``area`` or ``district``
+    (equal if both), digits compared as numbers ("011560" is "11560"); None when none."""
+    given = {data[name] for name in ("area", "district") if name in data}
+    if len(given) != 1:
+        return None
+    (code,) = given
+    if not isinstance(code, str):
+        return None
+    if code in areas:
+        return code
+    if code.isdigit():
+        return next((a for a in areas if a.isdigit() and int(a) == int(code)), None)
+    return None
+
+
 def acceptable(event: object, areas: set[str], now: datetime,
                lateness: timedelta = timedelta(days=7)) -> bool:
     """Would the contract accept this event (ignoring duplicates)?"""
@@ -52,7 +68,7 @@ def acceptable(event: object, areas: set[str], now: datetime,
         return False
     if time > now + timedelta(minutes=5) or time < now - lateness:
         return False
-    if data.get("area") not in areas:
+    if area_of(data, areas) is None:
         return False
     kind = event.get("type")
     if kind == "dossier.received":
@@ -117,7 +133,9 @@ def accepted_events(raw_events: list[bytes], areas: set[str], now: datetime) -> 
         if key in seen:
             continue
         seen.add(key)
-        out.append(event)
+        data = {k: v for k, v in event["data"].items() if k != "district"}
+        data["area"] = area_of(event["data"], areas)
+        out.append({**event, "data": data})
     return out
 
 

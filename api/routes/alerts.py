@@ -45,6 +45,8 @@ class Alert(BaseModel):
     metric: str | None
     area: str | None = Field(description="null: the whole province (or a station)")
     area_name: str | None
+    district: str | None = Field(description="v1 name of area, the same value")
+    district_name: str | None = Field(description="v1 name of area_name, the same value")
     station: str | None = Field(description="the station, for rules with scope 'stations'")
     state: AlertState
     severity: Literal["info", "warning", "critical"]

@@ -53,6 +53,8 @@ def parse_subscription(raw: dict[str, Any], known_areas: frozenset[str]) -> Subs
             raise ValueError(f"unknown {name}: {', '.join(unknown)}")
         return items
 
+    if "districts" in raw and "areas" not in raw:  # the v1 name
+        raw = {**raw, "areas": raw["districts"]}
     return Subscription(kpis=_set("kpis", frozenset(BY_ID)),
                         areas=_set("areas", known_areas | {PROVINCE}),
                         buckets=_set("buckets", BUCKETS),

@@ -20,6 +20,7 @@ def alert_json(row: Mapping[str, Any], area_names: Mapping[str, str]) -> dict[st
     area, station = scope_parts(row["scope"])
     out["area"] = area
     out["area_name"] = area_names.get(area) if area else None
+    out["district"], out["district_name"] = out["area"], out["area_name"]  # v1 names
     out["station"] = station
     return out
 
