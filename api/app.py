@@ -25,20 +25,24 @@ from api.limits import (
 )
 from api.loop_lag import watch_loop_lag
 from api.producer import EventProducer
-from api.routes import alerts, ingest, keys, kpis, live_feed, ops
+from api.routes import agencies, alerts, ingest, keys, kpis, live_feed, ops
 from api.state import AppState
 from dashboards import wall_dir
 from ioc import package_version
 from ioc.clock import Clock, SystemClock
 from ioc.events import rules_of
 from ioc.geography import geography_of
+from ioc.geography.agencies import agencies_of
 from ioc.settings import Settings
+from ioc.targets import targets_of
 
 WALL_DIR = wall_dir()  # package data: served from the installed package, any working directory
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     geography = geography_of(settings)
+    agencies_of(settings)  # a broken agencies or targets file fails here, not on a request
+    targets_of(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -82,6 +86,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         app.add_exception_handler(error, data_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.include_router(ingest.router)
+    app.include_router(agencies.router)
     app.include_router(alerts.router)
     app.include_router(keys.router)
     app.include_router(kpis.router)

@@ -25,6 +25,14 @@ class Settings(BaseSettings):
     geography_file: Path | None = Field(
         default=None, description="a deployment's own JSON list of units (docs/contract/geography.md); "
                                   "overrides IOC_PROVINCE")
+    agencies_file: Path | None = Field(
+        default=None, description="a deployment's own JSON list of agencies (code, name, level: "
+                                  "province or commune; ioc/geography/agencies.py); default: the "
+                                  "shipped list, province departments and one UBND per unit")
+    targets_file: Path | None = Field(
+        default=None, description="a deployment's JSON target per KPI id (value, direction; "
+                                  "ioc/targets.py), laid over the shipped defaults (online "
+                                  "dossier rate 89%, on-time rate 95%, ...)")
 
     # Topics
     topic_prefix: str = "ioc"

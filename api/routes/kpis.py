@@ -19,6 +19,7 @@ from ioc.kpis.catalogue import BY_ID, CATALOGUE, Kind, KpiDef
 from ioc.kpis.counters import PROVINCE
 from ioc.kpis.sensors import SensorAgg, aggregate_value
 from ioc.storage import gauges, kpi_reads, sensor_cells
+from ioc.targets import targets_of
 
 router = APIRouter(prefix="/api/v1/kpis", tags=["kpis"])
 
@@ -47,6 +48,10 @@ class KpiInfo(BaseModel):
     unit: str
     kind: str
     dimensions: list[str]
+    target: float | int | None = Field(
+        description="the deployment's target (IOC_TARGETS_FILE, else the shipped default); "
+                    "null: none")
+    higher_is_better: bool
 
 
 class Point(BaseModel):
@@ -169,9 +174,12 @@ def _scope(state: State, area: str | None) -> str:
 
 
 @router.get("", response_model=list[KpiInfo])
-async def catalogue(_: Reader) -> list[KpiInfo]:
+async def catalogue(state: State, _: Reader) -> list[KpiInfo]:
+    targets = targets_of(state.settings)
     return [KpiInfo(id=k.id, name={"vi": k.name_vi, "en": k.name_en}, unit=k.unit,
-                    kind=k.kind.value, dimensions=["area", *k.dimensions]) for k in CATALOGUE]
+                    kind=k.kind.value, dimensions=["area", *k.dimensions],
+                    target=targets.value(k.id), higher_is_better=targets.higher_is_better(k.id))
+            for k in CATALOGUE]
 
 
 _UNKNOWN: dict[int | str, dict[str, Any]] = {404: {"description": "unknown KPI"}}
