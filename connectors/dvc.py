@@ -24,7 +24,7 @@ from kafka.errors import KafkaError
 from connectors.checkpoint import Checkpoint
 from connectors.metrics import CONNECTOR_ERRORS, error_kind
 from connectors.publisher import EventPublisher
-from ioc.events import to_cloudevent
+from ioc.events import to_cloudevent, with_v1_area
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ def change_to_event(change: Any, source: str) -> dict[str, Any] | Unmappable:
     if status not in _TYPES:
         return Unmappable("unknown_status",
                           f"status {status!r} is not one of {', '.join(sorted(_TYPES))}")
+    change = with_v1_area(change)
     missing = [f for f in ("dossier_id", "changed_at", *_FIELDS[status]) if change.get(f) in (None, "")]
     if missing:
         return Unmappable("unmappable_change", f"change lacks {', '.join(missing)}")

@@ -54,7 +54,7 @@ from starlette.requests import ClientDisconnect
 from connectors.metrics import CONNECTOR_ERRORS, CONNECTOR_EVENTS, error_kind
 from connectors.publisher import EventPublisher
 from ioc.clock import Clock
-from ioc.events import Rejection, Rules, to_cloudevent, validate_event
+from ioc.events import Rejection, Rules, to_cloudevent, validate_event, with_v1_area
 from ioc.http_limits import BodyRefused, read_bounded
 from ioc.signing import SignatureError, verify
 
@@ -66,7 +66,7 @@ def payment_event(delivery: Any, source: str) -> dict[str, Any] | str:
     event's own rules are checked afterwards by :func:`ioc.events.validate_event`."""
     if not isinstance(delivery, dict) or not isinstance(delivery.get("data"), dict):
         return "a delivery must be a JSON object with a 'data' object"
-    data = delivery["data"]
+    data = with_v1_area(delivery["data"])
     currency = data.get("currency", "VND")
     if currency != "VND":
         return f"currency {currency!r}: only VND payments are counted"

@@ -45,7 +45,7 @@ from connectors.metrics import (
     error_kind,
 )
 from connectors.publisher import EventPublisher
-from ioc.events import to_cloudevent
+from ioc.events import to_cloudevent, with_v1_area
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ def reading_events(payload: bytes, source: str) -> list[dict[str, Any]] | str:
         return "the message is not UTF-8 JSON"
     if not isinstance(message, dict):
         return "the message must be a JSON object"
+    message = with_v1_area(message)
     missing = [f for f in ("station_id", "area", "ts", "readings") if message.get(f) in (None, "")]
     if missing:
         return f"the message lacks {', '.join(missing)}"

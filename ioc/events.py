@@ -345,6 +345,14 @@ def _human(delta: timedelta) -> str:
     return f"{seconds} seconds"
 
 
+def with_v1_area(fields: dict[str, Any]) -> dict[str, Any]:
+    """An integrator's record with its v1 ``district`` given as ``area`` (when it has no
+    ``area``): what the connectors map from. Pure."""
+    if "area" not in fields and "district" in fields:
+        return {**{k: v for k, v in fields.items() if k != "district"}, "area": fields["district"]}
+    return fields
+
+
 def to_cloudevent(
     *, source: str, event_id: str, type_: str, time: datetime | str, data: dict[str, Any]
 ) -> dict[str, Any]:

@@ -79,3 +79,18 @@ def test_csv_rows_keep_ids_as_strings_and_amounts_as_numbers() -> None:
     event = csv_event(row)
     assert event["data"] == {"payment_id": "000123", "amount_vnd": 15000, "area": "288"}
     assert csv_event({**row, "data": '{"x": 1}'})["data"] == {"x": 1}
+
+
+def test_integrators_may_still_send_the_v1_name_district() -> None:
+    """The dvc changes, payment deliveries and station messages of v1 said ``district``."""
+    v1 = {k: v for k, v in RECEIVED.items() if k != "area"} | {"district": "288"}
+    event = change_to_event(v1, "dvc")
+    assert isinstance(event, dict) and event["data"]["area"] == "288" and "district" not in event["data"]
+    paid = payment_event({"data": {"transaction_id": "TX1", "amount": 5000, "method": "qr",
+                                   "purpose": "fee", "district": "288",
+                                   "paid_at": "2026-03-26T09:15:00+07:00"}}, "pg")
+    assert isinstance(paid, dict) and paid["data"]["area"] == "288"
+    message = {"station_id": "S1", "district": "288", "ts": "2026-03-26T09:15:00+07:00",
+               "readings": {"pm2_5": 3}}
+    readings = reading_events(json.dumps(message).encode(), "s")
+    assert isinstance(readings, list) and readings[0]["data"]["area"] == "288"
