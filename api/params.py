@@ -37,7 +37,7 @@ def _in_range(value: datetime) -> datetime:
 RowId = Annotated[int, at.Ge(1), at.Le(BIGINT_MAX)]
 """A row id (``bigint`` identity)."""
 Text = Annotated[str, at.MaxLen(200), AfterValidator(_no_nul)]
-"""A code or name given in a query: a area, station, metric, agency, …"""
+"""A code or name given in a query: an area, station, metric, agency, …"""
 LongText = Annotated[str, at.MaxLen(2000), AfterValidator(_no_nul)]
 """Free text in a body: a comment, a description."""
 Instant = Annotated[AwareDatetime, AfterValidator(_in_range)]

@@ -167,15 +167,22 @@ async def list_alerts(
     state: State, _: Reader,
     state_: Annotated[list[AlertState] | None, Query(alias="state", description="repeatable")] = None,
     rule_id: RowId | None = None,
-    area: Annotated[Text | None, Query(description="a area code, or 'province'")] = None,
+    area: Annotated[Text | None, Query(description="an area code, or 'province'")] = None,
+    district: Annotated[Text | None, Query(description="the v1 name of area")] = None,
     station: Annotated[Text | None, Query(description="a station id (rules with scope 'stations')")] = None,
     severity: Literal["info", "warning", "critical"] | None = None,
     before_id: Annotated[RowId | None, Query(description="page: alerts older than this id")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[Alert]:
     """Alerts, newest first (operator, leader, admin)."""
+    if area is not None and district is not None and area != district:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+                            "give area or its v1 name district, not both with different codes")
+    area = area if area is not None else district
+    if area is not None and area != "province":
+        area = state.geography.canonical(area) or area
     if area is not None and station is not None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "give a area or a station, not both")
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "give an area or a station, not both")
     scope = (None if area is None and station is None
              else alert_scope(None if area == "province" else area, station))
     async with state.pool.connection() as conn:
@@ -236,6 +243,8 @@ async def _act(state: AppState, alert_id: int, action: Any) -> None:
 
 def _checked(state: AppState, body: RuleIn) -> RuleSpec:
     spec = RuleSpec.model_validate(body.model_dump(exclude={"enabled"}))
+    if spec.areas:  # as the statistics office writes them ("4" is "00004")
+        spec = spec.model_copy(update={"areas": [state.geography.canonical(a) or a for a in spec.areas]})
     try:
         check_rule(spec, state.geography.area_codes)
     except RuleCheckError as exc:

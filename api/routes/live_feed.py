@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -40,7 +40,8 @@ MAX_TOKEN_LENGTH = 512  # issued tokens are about 40 characters
 BUCKETS = frozenset({"1m", "1h", "1d", "now"})
 
 
-def parse_subscription(raw: dict[str, Any], known_areas: frozenset[str]) -> Subscription:
+def parse_subscription(raw: dict[str, Any], known_areas: frozenset[str],
+                       canonical: Callable[[str], str | None] = lambda code: code) -> Subscription:
     def _set(name: str, known: frozenset[str] | None) -> frozenset[str] | None:
         value = raw.get(name)
         if value is None:
@@ -55,6 +56,9 @@ def parse_subscription(raw: dict[str, Any], known_areas: frozenset[str]) -> Subs
 
     if "districts" in raw and "areas" not in raw:  # the v1 name
         raw = {**raw, "areas": raw["districts"]}
+    if isinstance(raw.get("areas"), list):  # as the statistics office writes the codes
+        raw = {**raw, "areas": [canonical(a) or a if isinstance(a, str) and a != "province" else a
+                                for a in raw["areas"]]}
     return Subscription(kpis=_set("kpis", frozenset(BY_ID)),
                         areas=_set("areas", known_areas | {PROVINCE}),
                         buckets=_set("buckets", BUCKETS),
@@ -205,7 +209,7 @@ async def _receive(ws: WebSocket, state: AppState, client: ClientSession,
                 raise ValueError("messages must be JSON objects")
             kind = message.get("type")
             if kind == "subscribe":
-                client.subscription = parse_subscription(message, known)
+                client.subscription = parse_subscription(message, known, state.geography.canonical)
                 client.snapshot(await build_snapshot(state, client.subscription))
             elif kind == "ping":
                 client.push({"type": "pong"})

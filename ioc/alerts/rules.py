@@ -26,7 +26,7 @@ from ioc.kpis.sensors import SENSOR_KPIS
 
 GAUGE = "now"
 STATION_SCOPE = "station:"
-"""A station's track is scoped ``station:<id>``; the province's is '' and a area's its code."""
+"""A station's track is scoped ``station:<id>``; the province's is '' and an area's its code."""
 
 
 def alert_scope(area: str | None, station: str | None) -> str:

@@ -28,11 +28,12 @@ def stop_up(up: Up) -> str:
 
 def test_ioc_up_runs_the_whole_system_and_stops_cleanly(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    up = Up(data_dir)
+    up = Up(data_dir, "--province", "31")  # the default province (the suite's is historic)
     port = up.port
     try:
         up.wait_line(r"^ioc: running")
         lines = list(up.lines)
+        assert "Thành phố Hải Phòng (31, province-31): 114 units" in lines
         wall = next(line for line in lines if "Wall:" in line)
         assert f"http://127.0.0.1:{port}/wall?token=" in wall
         tokens = up.tokens()
@@ -51,6 +52,14 @@ def test_ioc_up_runs_the_whole_system_and_stops_cleanly(tmp_path: Path) -> None:
             values.append(httpx.get(url, headers=headers, timeout=5).json()["value"])
             time.sleep(1)
         assert len(set(values)) >= 2 and values[-1] > 0
+
+        # Hai Phong's 114 units by their official codes and names, the simulator's traffic in them
+        areas = httpx.get(f"http://127.0.0.1:{port}/api/v1/areas", headers=headers, timeout=5).json()
+        assert len(areas["areas"]) == 114 and areas["province"]["code"] == "31"
+        assert {"code": "11560", "name": "Phường Thuỷ Nguyên", "kind": "phường"} in areas["areas"]
+        per_unit = [httpx.get(url, headers=headers, params={"area": a["code"]}, timeout=5).json()["value"]
+                    for a in areas["areas"]]
+        assert sum(v > 0 for v in per_unit) >= 10
 
         # a second `ioc up` on the same data dir refuses, saying why
         second = run_ioc("up", "--data-dir", str(data_dir), "--port", str(free_port()))

@@ -102,3 +102,8 @@ def test_alert_rules_take_the_v1_scope_districts() -> None:
     assert v1.scope == "areas" and v1.areas == ["288"]
     with pytest.raises(ValueError, match="districts"):
         RuleSpec.model_validate({**base, "scope": "areas", "areas": ["288"], "districts": ["290"]})
+
+
+def test_the_default_deployment_is_hai_phong() -> None:
+    assert Settings.model_fields["province"].default == "31"
+    assert load_geography().province_code == "31"
