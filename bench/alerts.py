@@ -27,8 +27,12 @@ from bench.stack import BenchStack, bench_stack
 from connectors.publisher import EventPublisher
 from ioc.embedded.processes import free_port
 from ioc.events import to_cloudevent
+from ioc.geography import geography_of
+from ioc.settings import Settings
 
-AREA, PENDING_AREA = "288", "290"
+_UNITS = geography_of(Settings()).units
+AREA, PENDING_AREA = _UNITS[0].code, _UNITS[1].code
+"""Two units of the configured geography (IOC_PROVINCE): one rule fires at once, one waits."""
 
 
 class Webhooks:

@@ -112,13 +112,14 @@ def run_connector_bench(events: int) -> dict[str, float]:
         wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), timeout_s=30, what="payments",
                    alive=lambda: proc.poll() is None, interval_s=0.1)
         hooks = min(events, 5000)
+        sim_area = geography_of(Settings()).units[0].code
         for clients in (1, 4):
             print(f"bench-connectors: {hooks:,} payment webhooks from {clients} client(s)…", flush=True)
             bodies = [json.dumps({"id": f"w{clients}-{i}", "type": "payment.succeeded",
                                   "created": int(time.time()),
                                   "data": {"transaction_id": f"T{clients}-{i}", "amount": 1000 + i,
                                            "currency": "VND", "method": "qr", "purpose": "fee",
-                                           "area": "288",
+                                           "area": sim_area,
                                            "paid_at": datetime.now(UTC).isoformat()}}).encode()
                       for i in range(hooks)]
             failures: list[int] = []
