@@ -13,6 +13,7 @@ from connectors.simulator import Simulator
 from connectors.sinks import ConnectorSinks, HttpSink, KafkaSink, Sink
 from ioc.clock import Clock, SystemClock
 from ioc.geography import geography_of
+from ioc.geography.agencies import load_agencies
 from ioc.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,8 @@ def run_simulator(settings: Settings, *, clock: Clock | None = None,
     geography = geography_of(settings)
     start = clock.now()
     sim = Simulator(geography, seed=settings.sim_seed, source=settings.sim_source,
-                    rate=settings.sim_rate, start=start)
+                    rate=settings.sim_rate, start=start,
+                    agencies=load_agencies(geography, settings.agencies_file))
     sink = sink_for(settings, stop)
     sent = 0
     try:

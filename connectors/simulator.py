@@ -1,10 +1,15 @@
 """A realistic, deterministic simulator of the province's event streams.
 
-Given a seed, the geography and the instants it is asked about, it produces the same
-events every time. Dossiers follow office hours (online filing goes on around the clock),
-about 89% are filed online, services are a mix of full and partial online, due dates lie
-days ahead and most resolutions are on time; payments mix cash and non-cash; every sensor
-station reports each of its metrics once a minute.
+Given a seed, the geography (and its agencies) and the instants it is asked about, it
+produces the same events every time. Dossiers follow office hours (online filing goes on
+around the clock), about 89% are filed online, services are a mix of full and partial
+online, due dates lie days ahead and most resolutions are on time; payments mix cash and
+non-cash; every sensor station reports each of its metrics once a minute.
+
+In a two-tier geography (since 2025) units differ in volume, services are handled by the
+deployment's agencies (a commune's UBND only for its own unit) and stations stand in a
+subset of units (connectors/sim_traffic.py). The historic profile (12 districts) keeps its
+original rules, and so the very same output for a seed.
 """
 
 from __future__ import annotations
@@ -16,27 +21,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from connectors.sim_traffic import AIR, WATER, Service, Station, TrafficPlan
 from ioc.events import to_cloudevent
-from ioc.geography import Geography
+from ioc.geography import HISTORIC, Geography
+from ioc.geography.agencies import Agencies, load_agencies
 
 _METHODS = (("cash", 0.33), ("bank_transfer", 0.25), ("qr", 0.22), ("e_wallet", 0.12), ("card", 0.08))
 _PURPOSES = (("fee", 0.5), ("utility", 0.25), ("tax", 0.2), ("other", 0.05))
-_AIR = ("pm2_5", "pm10", "no2", "o3", "temperature_c", "humidity_pct", "noise_db")
-_WATER = ("water_level_cm", "rainfall_mm")
-
-
-@dataclass(frozen=True, slots=True)
-class Service:
-    code: str
-    level: str
-    days: int
-
-
-@dataclass(frozen=True, slots=True)
-class Station:
-    station_id: str
-    area: str
-    metrics: tuple[str, ...]
+__all__ = ["OpenDossier", "Service", "Simulator", "Station"]
 
 
 @dataclass(slots=True)
@@ -67,7 +59,8 @@ def _poisson(rng: random.Random, mean: float) -> int:
 
 class Simulator:
     def __init__(self, geography: Geography, *, seed: int, source: str, rate: float,
-                 start: datetime) -> None:
+                 start: datetime, agencies: Agencies | None = None) -> None:
+        """``agencies``: the deployment's (default: the shipped list for the geography)."""
         self._geo = geography
         self._rng = random.Random(seed)
         self._source = source
@@ -77,6 +70,13 @@ class Simulator:
         self._seq = 0
         self._open: list[OpenDossier] = []
         rng = self._rng
+        self._plan: TrafficPlan | None = None
+        if geography.profile != HISTORIC:
+            self._plan = TrafficPlan(
+                geography, agencies if agencies is not None else load_agencies(geography),
+                seed=seed, rng=rng)
+            self.services, self.stations = self._plan.services, self._plan.stations
+            return
         self.services = tuple(
             Service(f"1.{rng.randrange(1000, 14000):06d}.000.00.00.H23",
                     _pick(rng, (("full_online", 0.3), ("partial_online", 0.5), ("offline", 0.2))),
@@ -87,7 +87,7 @@ class Simulator:
         self._area_weights = [3.0 if i < 2 else 2.0 if i == 3 else 1.0 for i in range(len(codes))]
         self._areas = codes
         self.stations = tuple(
-            Station(f"ST-{code}-{kind}", code, _AIR if kind == "AQ" else _WATER)
+            Station(f"ST-{code}-{kind}", code, AIR if kind == "AQ" else WATER)
             for i, code in enumerate(codes) for kind in (("AQ", "WL") if i % 3 == 0 else ("AQ",)))
 
     # -- intensity ---------------------------------------------------------------------
@@ -113,9 +113,14 @@ class Simulator:
         self._seq += 1
         return f"{prefix}-{area}-{self._run}-{self._seq:07d}"
 
+    def _pick_area(self) -> str:
+        if self._plan is not None:
+            return self._plan.pick_area(self._rng)
+        return self._rng.choices(self._areas, self._area_weights)[0]
+
     def _receive(self, t: datetime, counter_open: bool) -> dict[str, Any]:
         rng = self._rng
-        area = rng.choices(self._areas, self._area_weights)[0]
+        area = self._pick_area()
         service = rng.choice(self.services)
         if service.level == "full_online":
             channel = "online" if rng.random() < 0.98 else "counter"
@@ -125,8 +130,11 @@ class Simulator:
             channel = "online"
         if channel != "online" and not counter_open:
             channel = "online"
-        departments = ("TP", "TNMT", "KHDT", "GTVT", "LDTBXH")
-        agency = f"UBND-{area}" if rng.random() < 0.7 else f"SO-{rng.choice(departments)}"
+        if self._plan is not None:
+            agency = self._plan.agency(service, area)
+        else:
+            departments = ("TP", "TNMT", "KHDT", "GTVT", "LDTBXH")
+            agency = f"UBND-{area}" if rng.random() < 0.7 else f"SO-{rng.choice(departments)}"
         due = (t + timedelta(days=service.days)).astimezone(self._tz).replace(
             hour=17, minute=0, second=0, microsecond=0)
         dossier = OpenDossier(self._next_id("HS", area), service, agency, area, due)
@@ -158,7 +166,7 @@ class Simulator:
 
     def _payment(self, t: datetime) -> dict[str, Any]:
         rng = self._rng
-        area = rng.choices(self._areas, self._area_weights)[0]
+        area = self._pick_area()
         purpose = _pick(rng, _PURPOSES)
         low, high = {"fee": (10, 500), "utility": (100, 2_000), "tax": (100, 20_000),
                      "other": (20, 1_000)}[purpose]
