@@ -28,7 +28,7 @@ def _cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.model_copy(update={"data_dir": data_dir, **overrides})
     try:
         geography = geography_of(settings)
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:  # an unknown province, a bad or missing file
         print(f"ioc up: {exc}", file=sys.stderr)
         return 2
     print(f"{geography.province_name} ({geography.province_code}, {geography.profile}): "
