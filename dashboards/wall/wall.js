@@ -3,23 +3,25 @@
 
 const I18N = {
   vi: { title: "Trung tâm điều hành thông minh", subtitle: "Dịch vụ công — số liệu hôm nay",
-        updated: "Cập nhật", areas: "Theo huyện, thị xã, thành phố", colour_by: "Tô màu theo",
+        updated: "Cập nhật",
         token_prompt: "Mã truy cập (token) của người vận hành", connected: "Đã kết nối",
         connecting: "Đang kết nối…", disconnected: "Mất kết nối", target: "Mục tiêu", province: "Toàn tỉnh",
         alerts: "Cảnh báo", no_alerts: "Không có cảnh báo", acknowledged: "đã tiếp nhận",
         critical: "Khẩn cấp", warning: "Cảnh báo", info: "Thông tin", since: "từ" },
   en: { title: "Intelligent Operations Center", subtitle: "Public services — today's figures",
-        updated: "Updated", areas: "By area", colour_by: "Colour by",
+        updated: "Updated",
         token_prompt: "Operator access token", connected: "Connected", connecting: "Connecting…",
         disconnected: "Disconnected", target: "Target", province: "Province",
         alerts: "Alerts", no_alerts: "No active alerts", acknowledged: "acknowledged",
         critical: "Critical", warning: "Warning", info: "Info", since: "since" },
 };
+for (const lang of Object.keys(I18N)) Object.assign(I18N[lang], GRID_I18N[lang]); // heatgrid.js
 // An alert's states, as ioc/alerts/machine.py AlertState defines them (tests/unit/test_alert_states.py
 // checks the two agree); an open alert is on the wall, a closed one leaves it.
 const ALERT_STATES = ["pending", "firing", "acknowledged", "resolved", "cancelled"];
 const OPEN_ALERT_STATES = ["pending", "firing", "acknowledged"];
-// Headline tiles: KPI id, target, and whether higher is better.
+// Headline tiles: KPI id, and the target and direction used when the catalogue gives none
+// (GET /api/v1/kpis: "target", "higher_is_better"). Those with a target rank the units.
 const TILES = [
   { kpi: "dossier.received" },
   { kpi: "dossier.resolved" },
@@ -33,9 +35,10 @@ const TILES = [
   { kpi: "sensor.stations_silent", target: 0, higher: false },
 ];
 
-const state = { lang: localStorage.getItem("ioc.lang") || "vi", token: null, kpis: {}, areas: [],
+const DEFAULT_RANK_KPI = "dossier.on_time_rate";
+const state = { lang: localStorage.getItem("ioc.lang") || "vi", token: null, kpis: {}, areas: [], province: null,
                 values: new Map(), alerts: new Map(), series: {}, dayStart: null, ws: null, retry: 0, lastUpdate: null,
-                areaKpi: localStorage.getItem("ioc.areaKpi") || "dossier.online_rate" };
+                areaKpi: localStorage.getItem("ioc.areaKpi") || DEFAULT_RANK_KPI };
 
 // The province's clock, whatever the wall computer's time zone is set to.
 const TIME_ZONE = "Asia/Ho_Chi_Minh";
@@ -51,10 +54,20 @@ function fmt(kpiId, value) {
   return new Intl.NumberFormat(locale()).format(value);
 }
 
-function grade(tile, value) {
-  if (tile.target === undefined || value === null || value === undefined) return "";
-  const ok = tile.higher ? value >= tile.target : value <= tile.target;
-  const near = tile.higher ? value >= tile.target * 0.95 : value <= Math.max(tile.target * 1.05, 10);
+// A KPI's goal {target, higher}: the catalogue's when it gives one, else the tile's default.
+function goalOf(kpiId) {
+  const k = state.kpis[kpiId];
+  if (k && typeof k.target === "number") return { target: k.target, higher: k.higher_is_better !== false };
+  if (k && k.target === null) return null; // the catalogue says: no target
+  const tile = TILES.find((x) => x.kpi === kpiId);
+  return tile && tile.target !== undefined ? { target: tile.target, higher: tile.higher } : null;
+}
+const rankable = () => TILES.map((x) => x.kpi).filter((id) => goalOf(id));
+
+function grade(goal, value) {
+  if (!goal || value === null || value === undefined) return "";
+  const ok = goal.higher ? value >= goal.target : value <= goal.target;
+  const near = goal.higher ? value >= goal.target * 0.95 : value <= Math.max(goal.target * 1.05, 10);
   return ok ? "good" : near ? "warn" : "bad";
 }
 
@@ -62,15 +75,16 @@ function kpiName(id) { const k = state.kpis[id]; return k ? k.name[state.lang] |
 
 function render() {
   document.documentElement.lang = state.lang;
-  document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
+  document.querySelectorAll("[data-i18n]").forEach((el) => setText(el, t(el.dataset.i18n)));
   $("lang").textContent = state.lang === "vi" ? "EN" : "VI";
   const tiles = $("tiles");
   tiles.replaceChildren(...TILES.map((tile) => {
     const v = state.values.get(key(tile.kpi, null));
+    const goal = goalOf(tile.kpi);
     const el = document.createElement("div");
-    el.className = `tile ${grade(tile, v && v.value)}`;
+    el.className = `tile ${grade(goal, v && v.value)}`;
     el.dataset.kpi = tile.kpi;
-    const detail = tile.target !== undefined ? `${t("target")}: ${fmt(tile.kpi, tile.target)}` :
+    const detail = goal ? `${t("target")}: ${fmt(tile.kpi, goal.target)}` :
       (v && v.denominator !== undefined ? `${fmt("", v.numerator)} / ${fmt("", v.denominator)}` : "");
     el.innerHTML = `<div class="label"></div><div class="value"></div><div class="detail"></div>`;
     el.querySelector(".label").textContent = kpiName(tile.kpi);
@@ -81,24 +95,12 @@ function render() {
     return el;
   }));
   const select = $("area-kpi");
-  if (select.options.length === 0) {
-    for (const tile of TILES) select.add(new Option(kpiName(tile.kpi), tile.kpi));
-    select.value = state.areaKpi;
-  } else {
-    [...select.options].forEach((o) => { o.text = kpiName(o.value); });
-  }
-  const tile = TILES.find((x) => x.kpi === state.areaKpi) || TILES[0];
-  $("area-grid").replaceChildren(...state.areas.map((d) => {
-    const v = state.values.get(key(tile.kpi, d.code));
-    const el = document.createElement("div");
-    const alerting = [...state.alerts.values()].some((a) => a.area === d.code && a.state !== "pending");
-    el.className = `area ${grade(tile, v && v.value)}${alerting ? " alerting" : ""}`;
-    el.dataset.area = d.code;
-    el.innerHTML = `<div class="name"></div><div class="value"></div>`;
-    el.querySelector(".name").textContent = d.name;
-    el.querySelector(".value").textContent = fmt(tile.kpi, v ? v.value : null);
-    return el;
-  }));
+  const choices = rankable();
+  if (!choices.includes(state.areaKpi)) state.areaKpi = choices.includes(DEFAULT_RANK_KPI) || !choices.length ? DEFAULT_RANK_KPI : choices[0];
+  if (select.options.length !== choices.length) select.replaceChildren(...choices.map((id) => new Option(kpiName(id), id)));
+  [...select.options].forEach((o) => { o.text = kpiName(o.value); });
+  if (select.value !== state.areaKpi) select.value = state.areaKpi;
+  renderGrid();
   renderAlerts();
   $("last-update").textContent = state.lastUpdate ? state.lastUpdate.toLocaleTimeString(locale(), { timeZone: TIME_ZONE }) : "—";
 }
@@ -251,6 +253,7 @@ async function start() {
     const [kpis, areas] = await Promise.all([api("/api/v1/kpis"), api("/api/v1/areas")]);
     state.kpis = Object.fromEntries(kpis.map((k) => [k.id, k]));
     state.areas = areas.areas;
+    state.province = areas.province || null;
     render();
     connect();
     loadSeries();
@@ -261,8 +264,18 @@ async function start() {
 }
 
 $("lang").onclick = () => { state.lang = state.lang === "vi" ? "en" : "vi"; localStorage.setItem("ioc.lang", state.lang); render(); };
-$("area-kpi").onchange = (ev) => { state.areaKpi = ev.target.value; localStorage.setItem("ioc.areaKpi", state.areaKpi); render(); };
-setInterval(() => { $("clock").textContent = new Date().toLocaleString(locale(), { timeZone: TIME_ZONE }); }, 1000);
+$("area-kpi").onchange = (ev) => {
+  state.areaKpi = ev.target.value;
+  localStorage.setItem("ioc.areaKpi", state.areaKpi);
+  const q = new URLSearchParams(location.search);
+  q.set("kpi", state.areaKpi); // a bookmark keeps the choice
+  history.replaceState(null, "", `${location.pathname}?${q}${location.hash}`);
+  render();
+};
+window.addEventListener("resize", scheduleRender); // the grid fits its cells to the screen again
+const tick = () => { $("clock").textContent = new Date().toLocaleString(locale(), { timeZone: TIME_ZONE }); };
+tick();
+setInterval(tick, 1000);
 
 const params = new URLSearchParams(location.search);
 state.token = params.get("token") || localStorage.getItem("ioc.token");
@@ -273,4 +286,5 @@ if (params.get("token")) {
   history.replaceState(null, "", location.pathname + (rest ? `?${rest}` : "") + location.hash);
 }
 if (params.get("lang")) state.lang = params.get("lang");
+if (params.get("kpi")) state.areaKpi = params.get("kpi"); // checked against the rankable KPIs once they are known
 if (state.token) start(); else askToken();
