@@ -58,6 +58,20 @@ def run_connectors(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def run_history(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from bench.history import as_json, run_history_bench, summary_lines
+    from bench.pipeline import layouts_to_run
+
+    results = run_history_bench(layouts_to_run(args.layout), args.days, args.province,
+                                args.requests, args.clients, args.rate)
+    print("\n".join(summary_lines(results)))
+    if args.report:
+        Path(args.report).write_text(json.dumps(as_json(results), indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
 def run_faust_floor(args: argparse.Namespace, settings: Settings) -> int:
     from bench.faust_floor import run_faust_floor
 
@@ -176,6 +190,20 @@ def _faust_floor_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, default=2000, help="records per batch")
 
 
+def _history_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--days", type=int, default=35, help="days of history loaded")
+    p.add_argument("--province", default="31",
+                   help="province code (or hai-duong-2024) whose units are loaded")
+    p.add_argument("--requests", type=int, default=200, help="requests per query kind")
+    p.add_argument("--clients", type=int, default=4, help="concurrent clients of the mixed run (1: none)")
+    p.add_argument("--rate", type=float, default=10.0,
+                   help="the simulator's dossier and payment events/s the history is made at")
+    p.add_argument("--layout", choices=["both", "postgres", "timescaledb", "auto"], default=None,
+                   help="storage layout(s), each on its own fresh database (default: both when "
+                   "TimescaleDB is installed, else postgres)")
+    p.add_argument("--report", default=None, help="also write the figures to this JSON file")
+
+
 def _failover_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kills", type=int, default=5, help="how many times the worker is killed")
     p.add_argument("--rate", type=float, default=20.0, help="simulated events per second")
@@ -193,6 +221,8 @@ BENCHMARKS: dict[str, tuple[str, Build, Run]] = {
     "connectors": ("measure each source connector", _connectors_args, run_connectors),
     "faust-floor": ("what a worker's throughput is made of: Faust, aiokafka and the pure logic "
                     "alone", _faust_floor_args, run_faust_floor),
+    "history": ("API series and wall snapshot latency over weeks of history loaded with COPY",
+                _history_args, run_history),
     "failover": ("how long KPI updates stand still after the worker of ioc up is SIGKILLed",
                  _failover_args, run_failover),
 }

@@ -13,6 +13,7 @@ from ioc.embedded.child_env import child_env
 from ioc.embedded.processes import free_port, http_ok, spawn_ioc, stop, wait_until
 from ioc.embedded.services import embedded_services, prepare
 from ioc.settings import Settings
+from ioc.storage.layout import RequestedLayout
 
 
 @dataclass
@@ -40,15 +41,17 @@ class BenchStack:
 
 @contextmanager
 def bench_stack(prefix: str, *, processes: Sequence[str] = ("api",),
-                env: dict[str, str] | None = None) -> Iterator[BenchStack]:
+                env: dict[str, str] | None = None,
+                layout: RequestedLayout = "auto") -> Iterator[BenchStack]:
     """Start PostgreSQL and the broker, migrate, create tokens, then the named processes
-    (``worker``, ``api``); stop everything afterwards."""
+    (``worker``, ``api``); stop everything afterwards. ``layout``: the storage layout to migrate to."""
     root = Path(tempfile.mkdtemp(prefix=f"ioc-{prefix}-"))
     stack: BenchStack | None = None
     with embedded_services(root, log_dir=root) as services:
         try:
             settings = Settings(kafka_bootstrap=services.bootstrap, database_url=services.database_url,
-                                topic_prefix=prefix, data_dir=root, log_level="WARNING")
+                                topic_prefix=prefix, data_dir=root, log_level="WARNING",
+                                storage_layout=layout)
             tokens = prepare(settings, root / "credentials.json")
             stack = BenchStack(root, settings, tokens, child_env(settings, env))
             for name in processes:

@@ -44,3 +44,24 @@ def test_another_benchmark_alone_has_nothing_misplaced() -> None:
     args = build_parser().parse_args(["bench", "connectors", "--events", "300"])
     assert misplaced_pipeline_options(args) == []
     assert args.events == 300
+
+
+def test_history_defaults_and_options() -> None:
+    args = build_parser().parse_args(["bench", "history"])
+    assert (args.days, args.province, args.requests, args.layout, args.clients) == (35, "31", 200, None, 4)
+    args = build_parser().parse_args(["bench", "history", "--days", "2", "--province", "hai-duong-2024",
+                                      "--requests", "5", "--layout", "postgres", "--clients", "1"])
+    assert (args.days, args.province, args.requests, args.layout, args.clients) == (
+        2, "hai-duong-2024", 5, "postgres", 1)
+    assert misplaced_pipeline_options(args) == []
+
+
+def test_history_refuses_a_layout_it_does_not_know() -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["bench", "history", "--layout", "mysql"])
+
+
+def test_pipeline_options_before_history_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    args = build_parser().parse_args(["bench", "--layout", "postgres", "history"])
+    assert args.func(args, None) == 2
+    assert "--layout belong to the pipeline benchmark" in capsys.readouterr().err
