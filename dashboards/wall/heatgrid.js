@@ -9,12 +9,12 @@
 const GRID_I18N = {
   vi: { areas_units: "Theo xã, phường, đặc khu", areas_historic: "Theo huyện, thị xã, thành phố (trước 1/7/2025)",
         rank_by: "Xếp hạng theo", worst_first: "Kém nhất xếp trước", units: "đơn vị", worst: "Cần chú ý nhất",
-        no_data: "Chưa có số liệu", lv_met: "Đạt mục tiêu", lv_near: "Thiếu ≤ 5%", lv_bad: "Thiếu 5–20%",
+        no_data: "Chưa có số liệu", all_met: "Mọi đơn vị có số liệu đều đạt mục tiêu", lv_met: "Đạt mục tiêu", lv_near: "Thiếu ≤ 5%", lv_bad: "Thiếu 5–20%",
         lv_far: "Thiếu > 20%", lv_none: "Chưa có số liệu", at_least: "≥", at_most: "≤", gap: "so với mục tiêu", points: "điểm %",
         rank: "Hạng" },
   en: { areas_units: "By commune, ward and special zone", areas_historic: "By district (before 1 July 2025)",
         rank_by: "Rank by", worst_first: "Worst first", units: "units", worst: "Needs attention most",
-        no_data: "No data yet", lv_met: "Target met", lv_near: "Short by ≤ 5%", lv_bad: "Short by 5–20%",
+        no_data: "No data yet", all_met: "Every unit with data meets the target", lv_met: "Target met", lv_near: "Short by ≤ 5%", lv_bad: "Short by 5–20%",
         lv_far: "Short by > 20%", lv_none: "No data yet", at_least: "≥", at_most: "≤", gap: "against target", points: "pts",
         rank: "Rank" },
 };
@@ -111,7 +111,7 @@ function fitGrid() {
   for (let cols = 1; cols <= n; cols++) {
     const rows = Math.ceil(n / cols);
     const cw = (width - gap * (cols - 1)) / cols, ch = (height - gap * (rows - 1)) / rows;
-    const size = Math.min(ch / 2.75, cw / needEm, base * 2.2);
+    const size = Math.min(ch / 2.75, cw / needEm, base * 1.8);
     if (size > best.size) best = { cols, rows, size };
   }
   box.style.gridTemplateColumns = `repeat(${best.cols}, minmax(0, 1fr))`;
@@ -145,7 +145,10 @@ function renderGrid() {
   });
   fitGrid();
   renderHead(goal);
-  renderWorst(kpi, goal, rows.filter((r) => r.value !== null).slice(0, WORST_SHOWN));
+  // the worst few that miss the target (a unit that meets it needs no attention)
+  const withData = rows.filter((r) => r.value !== null);
+  renderWorst(kpi, goal, withData.filter((r) => level(goal, r.value) !== "met").slice(0, WORST_SHOWN),
+              withData.length > 0);
 }
 
 function renderHead(goal) {
@@ -173,15 +176,15 @@ function renderHead(goal) {
 }
 
 // The worst few, named large: rank, full name, value and its distance from the target.
-function renderWorst(kpi, goal, rows) {
-  const worstKey = `${state.lang}|${kpi}|` + rows.map((r) => `${r.unit.code}=${r.value}`).join(",");
+function renderWorst(kpi, goal, rows, anyData) {
+  const worstKey = `${state.lang}|${kpi}|${anyData}|` + rows.map((r) => `${r.unit.code}=${r.value}`).join(",");
   if (worstKey === grid.worstKey) return;
   grid.worstKey = worstKey;
   const list = $("worst-list");
   if (rows.length === 0) {
     const none = document.createElement("li");
     none.className = "worst-none";
-    none.textContent = t("no_data");
+    none.textContent = t(anyData ? "all_met" : "no_data");
     list.replaceChildren(none);
     return;
   }

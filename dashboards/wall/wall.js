@@ -77,6 +77,7 @@ function render() {
   document.documentElement.lang = state.lang;
   document.querySelectorAll("[data-i18n]").forEach((el) => setText(el, t(el.dataset.i18n)));
   $("lang").textContent = state.lang === "vi" ? "EN" : "VI";
+  setText($("conn-text"), t($("conn").dataset.state)); // in the language just chosen
   const tiles = $("tiles");
   tiles.replaceChildren(...TILES.map((tile) => {
     const v = state.values.get(key(tile.kpi, null));

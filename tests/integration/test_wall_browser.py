@@ -299,7 +299,7 @@ def test_every_unit_is_on_one_screen_worst_first(province: Pipeline, browser: Pa
         title = browser.eval("document.getElementById('areas-title').textContent")
         assert title == "Theo xã, phường, đặc khu"
         worst = json.loads(browser.eval(WORST))
-        assert [w["name"] for w in worst] == [a["name"], b["name"], c["name"]]
+        assert [w["name"] for w in worst] == [a["name"], b["name"]]  # c meets the target
         assert all(w["font"] >= 24 and w["bottom"] <= HEIGHT and w["right"] <= WIDTH for w in worst)
         screens = save_screen(browser, tmp_path, f"wall-{len(units)}-on-time.png")
 
