@@ -53,7 +53,7 @@ function level(goal, value) {
   return gap <= 0.05 ? "near" : gap <= 0.2 ? "bad" : "far";
 }
 
-const grid = { cells: new Map(), built: null, fitKey: "", worstKey: "", collator: new Intl.Collator("vi") };
+const grid = { cells: new Map(), short: new Map(), built: null, fitKey: "", worstKey: "", collator: new Intl.Collator("vi") };
 
 // The units ranked worst first by the chosen KPI; units without a value last, by name.
 function ranked(kpi, goal) {
@@ -65,7 +65,7 @@ function ranked(kpi, goal) {
   rows.sort((a, b) => {
     if ((a.value === null) !== (b.value === null)) return a.value === null ? 1 : -1;
     if (a.value !== null && a.value !== b.value) return higher ? a.value - b.value : b.value - a.value;
-    return grid.collator.compare(shortName(a.unit), shortName(b.unit));
+    return grid.collator.compare(grid.short.get(a.unit.code), grid.short.get(b.unit.code));
   });
   return rows;
 }
@@ -73,6 +73,7 @@ function ranked(kpi, goal) {
 function buildGrid() {
   const box = $("area-grid");
   grid.cells.clear();
+  grid.short = new Map(state.areas.map((unit) => [unit.code, shortName(unit)]));
   box.replaceChildren(...state.areas.map((unit) => {
     const el = document.createElement("div");
     const kind = kindOf(unit.kind);

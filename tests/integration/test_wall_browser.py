@@ -356,6 +356,16 @@ def test_every_unit_is_on_one_screen_worst_first(province: Pipeline, browser: Pa
         assert not any(x["clipped"] or not x["seen"] or x["bottom"] > HEIGHT for x in shown_cells)
         assert "Commune (xã)" in browser.eval("document.getElementById('areas-legend').textContent")
         screens += save_screen(browser, tmp_path, f"wall-{len(units)}-en.png")
+
+        # a 4K wall: the same screen, every label about twice as large
+        browser.call("Emulation.setDeviceMetricsOverride", width=2 * WIDTH, height=2 * HEIGHT,
+                     deviceScaleFactor=1, mobile=False)
+        time.sleep(0.5)
+        assert browser.eval("document.documentElement.scrollHeight") <= 2 * HEIGHT
+        assert browser.eval("document.documentElement.scrollWidth") <= 2 * WIDTH
+        shown_cells = cells_in_order(browser)
+        assert not any(x["clipped"] or not x["seen"] or x["bottom"] > 2 * HEIGHT for x in shown_cells)
+        assert min(x["font"] for x in shown_cells) >= 20
         print("wall screenshots: " + ", ".join(map(str, screens)))
     finally:
         browser.call("Emulation.clearDeviceMetricsOverride")
