@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from kafka import KafkaConsumer
 
 from connectors.publisher import EventPublisher
 from ioc.embedded.broker import EmbeddedBroker
@@ -86,6 +87,8 @@ class Pipeline:
     targets: dict[int, int] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
     """Settings every process of this pipeline gets (besides the common ones)."""
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30), repr=False)
+    """One client for every read: a new one per call would load the CA bundle each time."""
 
     def env(self) -> dict[str, str]:
         return child_env(self.settings, {"IOC_LOG_LEVEL": "INFO", "IOC_GAUGE_INTERVAL_S": "1",
@@ -145,10 +148,19 @@ class Pipeline:
         wait_until(done, timeout_s=timeout_s, what="processing of the published events",
                    interval_s=0.25)
 
+    def dead_letters(self) -> list[tuple[dict[str, str], bytes]]:
+        """Every record on the dead-letter topic so far: its headers and original bytes."""
+        consumer = KafkaConsumer(self.settings.deadletter_topic,
+                                 bootstrap_servers=self.settings.kafka_bootstrap,
+                                 auto_offset_reset="earliest", consumer_timeout_ms=3000)
+        try:
+            return [({k: v.decode() for k, v in r.headers}, r.value) for r in consumer]
+        finally:
+            consumer.close()
+
     def get(self, path: str, token_role: str = "operator", **params: Any) -> Any:
-        response = httpx.get(f"{self.api_url}{path}", params=params,
-                             headers={"Authorization": f"Bearer {self.tokens[token_role]}"},
-                             timeout=30)
+        response = self.http.get(f"{self.api_url}{path}", params=params,
+                                 headers={"Authorization": f"Bearer {self.tokens[token_role]}"})
         response.raise_for_status()
         return response.json()
 

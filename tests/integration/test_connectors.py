@@ -50,19 +50,9 @@ def caught_up(pipeline: Pipeline) -> None:
 
 
 def deadletters(pipeline: Pipeline, connector: str) -> list[tuple[dict[str, str], bytes]]:
-    consumer = KafkaConsumer(pipeline.settings.deadletter_topic,
-                             bootstrap_servers=pipeline.settings.kafka_bootstrap,
-                             auto_offset_reset="earliest", consumer_timeout_ms=3000)
-    try:
-        out = []
-        for record in consumer:
-            headers = {k: v.decode() for k, v in record.headers}
-            if headers.get("ioc-connector", "") == connector or (
-                    connector == "" and "ioc-connector" not in headers):
-                out.append((headers, record.value))
-        return out
-    finally:
-        consumer.close()
+    return [(headers, value) for headers, value in pipeline.dead_letters()
+            if headers.get("ioc-connector", "") == connector
+            or (connector == "" and "ioc-connector" not in headers)]
 
 
 def total(pipeline: Pipeline, kpi: str, area: str | None = None, **extra: str) -> float:
