@@ -108,12 +108,13 @@ function fitGrid() {
   const nameEm = Math.max(...state.areas.map((u) => ctx.measureText(shortName(u)).width)) / 100;
   const needEm = Math.max(nameEm, 6.2) + 1.1; // the top row ("ĐK 100,0 %") and the padding
   const base = parseFloat(getComputedStyle(document.body).fontSize);
-  let best = { cols: 1, rows: n, size: 0 };
+  let best = { cols: 1, rows: n, size: 0, skew: Infinity };
   for (let cols = 1; cols <= n; cols++) {
     const rows = Math.ceil(n / cols);
     const cw = (width - gap * (cols - 1)) / cols, ch = (height - gap * (rows - 1)) / rows;
     const size = Math.min(ch / 2.75, cw / needEm, base * 1.8);
-    if (size > best.size) best = { cols, rows, size };
+    const skew = Math.abs(Math.log(cw / ch / 2.6)); // among equals (few units), cells nearest 2.6:1
+    if (size > best.size + 0.01 || (size > best.size - 0.01 && skew < best.skew)) best = { cols, rows, size, skew };
   }
   box.style.gridTemplateColumns = `repeat(${best.cols}, minmax(0, 1fr))`;
   box.style.gridTemplateRows = `repeat(${best.rows}, minmax(0, 1fr))`;
