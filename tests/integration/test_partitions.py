@@ -32,9 +32,10 @@ def test_conversion_creation_ahead_and_retention(services: Services) -> None:
     old, recent = NOW - timedelta(days=40), NOW - timedelta(hours=1)
     with psycopg.connect(url, autocommit=True) as conn:
         for bucket, num in ((old, 3), (recent, 5)):
-            conn.execute("INSERT INTO kpi_1m (kpi, area, dim, dim_value, bucket, num, den)"
+            # written before migration 010 renamed the column
+            conn.execute("INSERT INTO kpi_1m (kpi, district, dim, dim_value, bucket, num, den)"
                          " VALUES ('dossier.received', '', '', '', %s, %s, 0)", (bucket, num))
-        conn.execute("INSERT INTO sensor_1m (metric, area, station_id, bucket, readings, total,"
+        conn.execute("INSERT INTO sensor_1m (metric, district, station_id, bucket, readings, total,"
                      " low, high) VALUES ('pm2_5', '', '', %s, 2, 81.2, 40.1, 41.1)", (recent,))
 
     assert migrate(url, layout="postgres") == [m.version for m in bundled_migrations()

@@ -167,7 +167,8 @@ def test_an_existing_database_converts_and_the_scheduler_runs_its_policies(
     old, compressible, recent = cell(40 * 1440), cell(10 * 1440), cell(5)
     with psycopg.connect(url, autocommit=True) as conn:
         for key, num in ((old, 3), (compressible, 4), (recent, 5)):
-            conn.execute("INSERT INTO kpi_1m (kpi, area, dim, dim_value, bucket, num, den)"
+            # written before migration 010 renamed the column
+            conn.execute("INSERT INTO kpi_1m (kpi, district, dim, dim_value, bucket, num, den)"
                          " VALUES (%s, %s, '', '', %s, %s, 0)", (key.kpi, key.area, key.bucket, num))
     assert 5 in migrate(url, layout="timescaledb") and layout_of(url) is Layout.TIMESCALEDB
     with psycopg.connect(url) as conn:
