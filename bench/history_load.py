@@ -159,8 +159,9 @@ def load_history(settings: Settings, gen: HistoryGenerator, cache: Path | None) 
 
 
 def _compress(conn: psycopg.Connection, settings: Settings) -> tuple[int, float]:
-    """Set the layout's policies as the worker does, then compress what they would."""
-    maintain_for(settings, datetime.now(UTC))
+    """Compress what the layout's compression policy would (chunks older than its
+    ``compress_after``), then set the policies as the worker does. In that order: a policy
+    job starts at once and would race the explicit compression for the same chunks."""
     after = policies_for(timedelta(seconds=settings.lateness_limit_s),
                          timedelta(days=settings.minute_retention_days)).compress_after
     t0 = time.perf_counter()
@@ -169,11 +170,15 @@ def _compress(conn: psycopg.Connection, settings: Settings) -> tuple[int, float]
         names = [r[0] for r in conn.execute(
             "SELECT c::text FROM show_chunks(%s::regclass, older_than => %s) c", (table, after))]
         for name in tqdm(names, desc=f"history: compress {table}", unit="chunk", mininterval=5):
-            conn.execute("SELECT compress_chunk(%s::regclass, if_not_compressed => true)", (name,))
+            try:
+                conn.execute("SELECT compress_chunk(%s::regclass, if_not_compressed => true)", (name,))
+            except psycopg.errors.DuplicateObject:  # compressed meanwhile by a policy job
+                continue
             chunks += 1
     seconds = time.perf_counter() - t0
+    maintain_for(settings, datetime.now(UTC))
     print(f"history: compressed {chunks} chunks older than {after.days} days (the policy's "
-          f"compress_after) in {seconds:.0f} s", flush=True)
+          f"compress_after) in {seconds:.0f} s; policies set", flush=True)
     return chunks, seconds
 
 
