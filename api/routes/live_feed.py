@@ -173,10 +173,13 @@ async def feed(ws: WebSocket, token: str | None = None) -> None:
                            flush_interval_s=settings.ws_flush_interval_s,
                            frames=state.hub.frames)
     known = state.geography.area_codes
-    state.hub.add(client, holder)
-    sender = asyncio.create_task(client.run_sender())
+    state.hub.add(client, holder)  # from now on no change is missed: they wait in its buffer
+    sender: asyncio.Task[None] | None = None
     try:
         client.snapshot(await build_snapshot(state, client.subscription))
+        # Sending starts once the snapshot is queued, so it is always the first message (a
+        # change that came while it was read waits behind it, or is superseded by it).
+        sender = asyncio.create_task(client.run_sender())
         receiver = asyncio.create_task(_receive(ws, state, client, known))
         _done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
         receiver.cancel()
@@ -186,7 +189,8 @@ async def feed(ws: WebSocket, token: str | None = None) -> None:
     finally:
         if client.closed_reason is None:
             client.close("gone")
-        sender.cancel()
+        if sender is not None:
+            sender.cancel()
         state.hub.remove(client)
 
 
