@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from connectors.sim_traffic import TrafficPlan
+from connectors.simulator import poisson
 from ioc.geography import Geography
 from ioc.geography.agencies import load_agencies
 from ioc.kpis.buckets import Bucket, bucket_start
@@ -58,17 +59,6 @@ def _cumulative(weights: list[float]) -> list[float]:
         total += w
         out.append(total)
     return out
-
-
-def _poisson(rng: random.Random, mean: float) -> int:
-    if mean > 50:
-        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
-    limit, k, p = math.exp(-mean), 0, 1.0
-    while True:
-        p *= rng.random()
-        if p <= limit:
-            return k
-        k += 1
 
 
 @dataclass
@@ -215,18 +205,18 @@ class HistoryGenerator:
         out = Tallies()
         dossiers = self.rate * 0.5 * 60 * (online + counter) / 1.6
         agency = self.plan.agency
-        n = _poisson(rng, dossiers)
+        n = poisson(rng, dossiers)
         areas = rng.choices(self.codes, cum_weights=self.area_cum, k=n)
         for area, service in zip(areas, rng.choices(self.services, k=n), strict=True):
             out.received[(area, agency(service, area), _channel(rng, service.level, counter > 0),
                           service.level)] += 1
-        n = _poisson(rng, dossiers * 0.9)
+        n = poisson(rng, dossiers * 0.9)
         areas = rng.choices(self.codes, cum_weights=self.area_cum, k=n)
         for area, service in zip(areas, rng.choices(self.services, k=n), strict=True):
             tally = out.resolved[(area, agency(service, area))]
             tally[0] += 1
             tally[1] += rng.random() < ON_TIME
-        n = _poisson(rng, self.rate * 0.5 * 60 * (0.4 + 0.6 * counter))
+        n = poisson(rng, self.rate * 0.5 * 60 * (0.4 + 0.6 * counter))
         areas = rng.choices(self.codes, cum_weights=self.area_cum, k=n)
         methods = rng.choices([m for m, _ in _METHODS], cum_weights=self.method_cum, k=n)
         purposes = rng.choices(_PURPOSES, cum_weights=self.purpose_cum, k=n)

@@ -44,7 +44,7 @@ def _pick(rng: random.Random, weighted: tuple[tuple[str, float], ...]) -> str:
     return rng.choices([w[0] for w in weighted], [w[1] for w in weighted])[0]
 
 
-def _poisson(rng: random.Random, mean: float) -> int:
+def poisson(rng: random.Random, mean: float) -> int:
     if mean <= 0:
         return 0
     if mean > 50:  # normal approximation, fine for counts this large
@@ -217,15 +217,15 @@ class Simulator:
             width = (slice_end - t).total_seconds()
             online, counter = self._profile(t)
             dossier_mean = self._rate * 0.5 * width * (online + counter) / 1.6
-            for _ in range(_poisson(rng, dossier_mean)):
+            for _ in range(poisson(rng, dossier_mean)):
                 at = t + timedelta(seconds=rng.uniform(0, width))
                 out.append((at, self._receive(at, counter > 0)))
-            for _ in range(_poisson(rng, dossier_mean * 0.9)):
+            for _ in range(poisson(rng, dossier_mean * 0.9)):
                 at = t + timedelta(seconds=rng.uniform(0, width))
                 resolved = self._resolve(at)
                 if resolved is not None:
                     out.append((at, resolved))
-            for _ in range(_poisson(rng, self._rate * 0.5 * width * (0.4 + 0.6 * counter))):
+            for _ in range(poisson(rng, self._rate * 0.5 * width * (0.4 + 0.6 * counter))):
                 at = t + timedelta(seconds=rng.uniform(0, width))
                 out.append((at, self._payment(at)))
             t = slice_end
