@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import annotated_types as at
+from fastapi import HTTPException, status
 from pydantic import AfterValidator, AwareDatetime
 
 BIGINT_MAX = 2**63 - 1
@@ -42,3 +43,11 @@ LongText = Annotated[str, at.MaxLen(2000), AfterValidator(_no_nul)]
 """Free text in a body: a comment, a description."""
 Instant = Annotated[AwareDatetime, AfterValidator(_in_range)]
 """An RFC 3339 instant with an explicit offset."""
+
+
+def given_area(area: str | None, district: str | None) -> str | None:
+    """The code asked for as ``area=`` or its v1 name ``district=`` (both only if equal)."""
+    if area is not None and district is not None and area != district:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+                            "give area or its v1 name district, not both with different codes")
+    return area if area is not None else district

@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
 from api.deps import Admin, Reader, Responder, State
-from api.params import LongText, RowId, Text
+from api.params import LongText, RowId, Text, given_area
 from api.producer import BrokerUnavailable
 from api.state import AppState
 from ioc.alerts.machine import AlertState as StoredState
@@ -175,10 +175,7 @@ async def list_alerts(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[Alert]:
     """Alerts, newest first (operator, leader, admin)."""
-    if area is not None and district is not None and area != district:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
-                            "give area or its v1 name district, not both with different codes")
-    area = area if area is not None else district
+    area = given_area(area, district)
     if area is not None and area != "province":
         area = state.geography.canonical(area) or area
     if area is not None and station is not None:

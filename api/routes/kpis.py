@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
 from api.deps import Reader, State
-from api.params import Instant, Text
+from api.params import Instant, Text, given_area
 from api.views import day_value, point
 from ioc.changes import local_iso
 from ioc.events import METRICS
@@ -153,10 +153,7 @@ def area_param(
     district: Annotated[Text | None, Query(description="the v1 name of area; the same meaning")] = None,
 ) -> str | None:
     """The unit a read asks for, as the statistics office writes its code; None: the province."""
-    if area is not None and district is not None and area != district:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
-                            "give area or its v1 name district, not both with different codes")
-    given = area if area is not None else district
+    given = given_area(area, district)
     if given is None:
         return None
     code = state.geography.canonical(given)
