@@ -93,37 +93,37 @@ Cells = dict[tuple[str, str, str, str], list[int]]
 
 def tally_cells(t: Tallies) -> Cells:
     """The cells of a bucket's tallies, as ``ioc.kpis.counters.event_cells`` spreads them
-    (province-wide and per area; counters also per breakdown). Written out flat: it is the
-    generator's inner loop."""
+    (province-wide and per area; counters also per breakdown, province-wide). Written out
+    flat: it is the generator's inner loop."""
     nums: defaultdict[tuple[str, str, str, str], int] = defaultdict(int)
     dens: defaultdict[tuple[str, str, str, str], int] = defaultdict(int)
     for (area, agency, channel, level), n in t.received.items():
         online = n if channel == "online" else 0
         full = online if level == "full_online" else 0
+        nums["dossier.received", "", "agency_code", agency] += n
+        nums["dossier.received", "", "channel", channel] += n
+        nums["dossier.received", "", "service_level", level] += n
         for scope in ("", area):
             nums["dossier.received", scope, "", ""] += n
-            nums["dossier.received", scope, "agency_code", agency] += n
-            nums["dossier.received", scope, "channel", channel] += n
-            nums["dossier.received", scope, "service_level", level] += n
             nums["dossier.online_rate", scope, "", ""] += online
             dens["dossier.online_rate", scope, "", ""] += n
             nums["dossier.full_online_rate", scope, "", ""] += full
             dens["dossier.full_online_rate", scope, "", ""] += n
     for (area, agency), (n, on_time) in t.resolved.items():
+        nums["dossier.resolved", "", "agency_code", agency] += n
+        nums["dossier.resolved_on_time", "", "agency_code", agency] += on_time
         for scope in ("", area):
             nums["dossier.resolved", scope, "", ""] += n
-            nums["dossier.resolved", scope, "agency_code", agency] += n
             nums["dossier.resolved_on_time", scope, "", ""] += on_time
-            nums["dossier.resolved_on_time", scope, "agency_code", agency] += on_time
             nums["dossier.on_time_rate", scope, "", ""] += on_time
             dens["dossier.on_time_rate", scope, "", ""] += n
     for (area, method), (n, amount, non_cash_amount) in t.payments.items():
         non_cash = 0 if method == "cash" else n
+        nums["payment.count", "", "method", method] += n
+        nums["payment.value_vnd", "", "method", method] += amount
         for scope in ("", area):
             nums["payment.count", scope, "", ""] += n
-            nums["payment.count", scope, "method", method] += n
             nums["payment.value_vnd", scope, "", ""] += amount
-            nums["payment.value_vnd", scope, "method", method] += amount
             nums["payment.non_cash_rate", scope, "", ""] += non_cash
             dens["payment.non_cash_rate", scope, "", ""] += n
             nums["payment.non_cash_value_rate", scope, "", ""] += non_cash_amount

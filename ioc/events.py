@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal, cast, get_args
@@ -191,10 +191,11 @@ class Event:
     type: str
     time: datetime
     data: EventData
+    dedup_key: bytes = field(init=False, repr=False, compare=False)
+    """:func:`dedup_key` of (source, id), computed once: a batch asks for it several times."""
 
-    @property
-    def dedup_key(self) -> bytes:
-        return dedup_key(self.source, self.id)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dedup_key", dedup_key(self.source, self.id))
 
     @property
     def entity_key(self) -> str:

@@ -17,12 +17,17 @@ from datetime import timedelta
 
 from psycopg import AsyncConnection
 
-from ioc.changes import change_message, local_iso, sensor_change_messages
+from ioc.changes import (
+    change_message_text,
+    local_iso,
+    message_text,
+    sensor_change_messages,
+)
 from ioc.clock import Clock
 from ioc.events import Event, Rejection, Rules
 from ioc.intake import RawRecord, next_offsets, triage
 from ioc.kpis.buckets import Bucket
-from ioc.kpis.counters import NO_DIM, event_cells, rollup
+from ioc.kpis.counters import event_cells, rollup
 from ioc.kpis.gauges import dossier_facts
 from ioc.kpis.sensors import rollup_sensors, sensor_cells
 from ioc.kpis.stations import reading_times
@@ -31,7 +36,7 @@ from ioc.storage import dossier_state, ledger, offsets, station_state
 from ioc.storage.kpi_cells import StoredCell, add_cells
 from ioc.storage.sensor_cells import StoredSensorCell, add_sensor_cells
 from streams import metrics
-from streams.publishing import OutRecord, Publisher, change_records
+from streams.publishing import OutRecord, Publisher, change_text_records
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +55,7 @@ class BatchOutcome:
     duplicates: list[Event] = field(default_factory=list)
     rejected: list[tuple[RawRecord, Rejection]] = field(default_factory=list)
     stored: list[StoredCell] = field(default_factory=list)
+    """The new totals of the cells without breakdown (the ones published)."""
     stored_sensors: list[StoredSensorCell] = field(default_factory=list)
 
 
@@ -122,12 +128,12 @@ class BatchProcessor:
         sensor aggregates (for station alert rules; the feed sends them only to clients that
         ask for stations)."""
         offset = self._config.utc_offset
-        messages = [change_message(c, offset) for c in stored if c.dim == NO_DIM]
+        changed_at = local_iso(self._clock.now(), offset)
+        texts = [change_message_text(c, offset, changed_at) for c in stored]
         for cell in sensors:
-            messages.extend(sensor_change_messages(cell, offset))
-        if messages:
-            await self._publisher.publish(change_records(
-                self._config.changes_topic, messages, local_iso(self._clock.now(), offset)))
+            texts.extend(message_text(m, changed_at) for m in sensor_change_messages(cell, offset))
+        if texts:
+            await self._publisher.publish(change_text_records(self._config.changes_topic, texts))
 
     @staticmethod
     def _count(outcome: BatchOutcome, known: frozenset[str]) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ioc.changes import pack_changes
+from ioc.changes import pack_changes, pack_texts
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,3 +27,8 @@ class Publisher(Protocol):
     async def publish(self, records: Sequence[OutRecord]) -> None:
         """Send all records; return once the broker acknowledged every one."""
         ...
+
+
+def change_text_records(topic: str, texts: Sequence[str]) -> list[OutRecord]:
+    """Change messages already written as JSON text, as records of the change topic."""
+    return [OutRecord(topic, None, value) for value in pack_texts(texts)]

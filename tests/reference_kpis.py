@@ -261,7 +261,8 @@ BREAKDOWNS = {
 
 
 def expected_breakdowns(events: list[dict]) -> dict[tuple[str, str, str, str, str, datetime], int]:
-    """(kpi, area or '', dimension, value, bucket size, local start) -> count or sum."""
+    """(kpi, '' (the province: breakdowns are province-wide), dimension, value, bucket size,
+    local start) -> count or sum."""
     out: dict[tuple[str, str, str, str, str, datetime], int] = defaultdict(int)
     for ev in events:
         data, time, kind = ev["data"], datetime.fromisoformat(ev["time"]), ev["type"]
@@ -274,8 +275,7 @@ def expected_breakdowns(events: list[dict]) -> dict[tuple[str, str, str, str, st
         elif kind == "payment.completed":
             contributions = [("payment.count", 1), ("payment.value_vnd", data["amount_vnd"])]
         for kpi, amount in contributions:
-            for dim in BREAKDOWNS[kpi]:
-                for scope in ("", data["area"]):
-                    for size in ("1m", "1h", "1d"):
-                        out[(kpi, scope, dim, data[dim], size, _bucket(time, size))] += amount
+            for dim in BREAKDOWNS[kpi]:  # province-wide only (docs/contract/kpis.md)
+                for size in ("1m", "1h", "1d"):
+                    out[(kpi, "", dim, data[dim], size, _bucket(time, size))] += amount
     return dict(out)

@@ -193,19 +193,23 @@ async def series(
     area: AreaParam = None,
     station_id: Annotated[Text | None, Query(description="sensor KPIs: one station")] = None,
     metric: Annotated[Text | None, Query(description="sensor KPIs: required, e.g. pm2_5")] = None,
-    agency_code: Annotated[Text | None, Query(description="breakdown (KPIs that list it)")] = None,
+    agency_code: Annotated[Text | None, Query(
+        description="breakdown (KPIs that list it; province-wide)")] = None,
     channel: Annotated[Text | None, Query(description="breakdown of dossier.received")] = None,
     service_level: Annotated[Text | None, Query(description="breakdown of dossier.received")] = None,
     method: Annotated[Text | None, Query(description="breakdown of payment KPIs")] = None,
 ) -> dict[str, Any]:
     """One point per bucket with data whose start lies in [start, end), start aligned down
     to its bucket. At most one breakdown (agency_code, channel, service_level, method)
-    among those the KPI lists."""
+    among those the KPI lists; breakdowns are province-wide (not with area=)."""
     kpi = _kpi(kpi_id)
     scope = _scope(state, area)
     sensor = _sensor_scope(kpi, scope, station_id, metric)
     dim, dim_value = _breakdown(kpi, {"agency_code": agency_code, "channel": channel,
                                       "service_level": service_level, "method": method})
+    if dim and area is not None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+                            f"breakdowns are province-wide: give area= or {dim}=, not both")
     offset = state.geography.utc_offset
     end = end or state.clock.now()
     start = start or end - DEFAULT_WINDOW[bucket]

@@ -35,6 +35,9 @@ class Geography:
     utc_offset: timedelta
     units: tuple[Unit, ...]
     _by_key: dict[str, Unit] = field(init=False, repr=False, compare=False)
+    _by_code: dict[str, Unit] = field(init=False, repr=False, compare=False)
+    _names: dict[str, str] = field(init=False, repr=False, compare=False)
+    _codes: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.units:
@@ -46,6 +49,9 @@ class Geography:
                 raise ValueError(f"unit code {unit.code!r} is listed twice")
             by_key[key] = unit
         object.__setattr__(self, "_by_key", by_key)
+        object.__setattr__(self, "_by_code", {u.code: u for u in self.units})
+        object.__setattr__(self, "_names", {u.code: u.name for u in self.units})
+        object.__setattr__(self, "_codes", frozenset(self._by_code))
 
     @property
     def tz(self) -> timezone:
@@ -53,16 +59,16 @@ class Geography:
 
     @property
     def area_codes(self) -> frozenset[str]:
-        return frozenset(u.code for u in self.units)
+        return self._codes
 
     @property
     def area_names(self) -> dict[str, str]:
-        """Name by code."""
-        return {u.code: u.name for u in self.units}
+        """Name by code (a copy: the geography stays frozen)."""
+        return dict(self._names)
 
     def unit(self, code: str) -> Unit | None:
         """The unit a code names, written with or without its leading zeros."""
-        return self._by_key.get(code_key(code))
+        return self._by_code.get(code) or self._by_key.get(code_key(code))
 
     def canonical(self, code: str) -> str | None:
         """The code as the statistics office writes it, or None when it is no unit here."""

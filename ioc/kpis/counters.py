@@ -36,26 +36,29 @@ Counts = tuple[int, int]
 Cells = dict[CellKey, Counts]
 
 
-def _add(cells: dict[CellKey, list[int]], kpi: str, area: str, bucket: datetime,
-         num: int, den: int, dims: Iterable[tuple[str, str]] = ()) -> None:
-    for scope in (PROVINCE, area):
-        for dim, value in ((NO_DIM, NO_DIM), *dims):
-            cell = cells[CellKey(kpi, scope, dim, value, bucket)]
-            cell[0] += num
-            cell[1] += den
+def _put(cells: dict[CellKey, Counts], kpi: str, area: str, bucket: datetime, num: int,
+         den: int = 0, dim: str = NO_DIM, value: str = NO_DIM) -> None:
+    key = CellKey(kpi, area, dim, value, bucket)
+    old = cells.get(key)
+    cells[key] = (num, den) if old is None else (old[0] + num, old[1] + den)
 
 
 def event_cells(events: Iterable[Event], utc_offset: timedelta) -> Cells:
-    """Per 1-minute bucket cells of every counter and ratio KPI, province-wide and per area.
+    """Per 1-minute bucket cells of every counter and ratio KPI, province-wide (with its
+    breakdowns) and per area.
 
-    Events are first tallied by what the cells depend on (type, area, breakdown values,
-    minute), then each distinct tally is spread over its cells once: a batch has far fewer
-    distinct tallies than events."""
+    Events are first tallied by what the cells depend on: per area and minute, and for the
+    province's breakdowns per breakdown value and minute. Each distinct tally is then
+    spread over its cells once: a batch has far fewer distinct tallies than events, and
+    breakdowns are province-wide (docs/contract/kpis.md), so an area's tallies need none."""
     offset_s = int(utc_offset.total_seconds())
     minutes: dict[int, datetime] = {}  # local minute number -> bucket start
-    received: dict[tuple[str, str, str, str, datetime], int] = defaultdict(int)
-    resolved: dict[tuple[str, str, datetime], list[int]] = defaultdict(lambda: [0, 0])
-    payments: dict[tuple[str, str, datetime], list[int]] = defaultdict(lambda: [0, 0, 0])
+    received: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0, 0])
+    received_by: dict[tuple[str, str, str, datetime], int] = defaultdict(int)
+    resolved: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0])
+    resolved_by: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0])
+    payments: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    payments_by: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0])
     for event in events:
         data = event.data
         number = (int(event.time.timestamp() // 1) + offset_s) // 60
@@ -63,39 +66,60 @@ def event_cells(events: Iterable[Event], utc_offset: timedelta) -> Cells:
         if minute is None:
             minute = minutes[number] = bucket_start(event.time, Bucket.MINUTE, utc_offset)
         if isinstance(data, DossierReceived):
-            received[(data.area, data.agency_code, data.channel, data.service_level,
-                      minute)] += 1
-        elif isinstance(data, DossierResolved):
-            tally = resolved[(data.area, data.agency_code, minute)]
+            is_online = data.channel == "online"
+            tally = received[(data.area, minute)]
             tally[0] += 1
-            tally[1] += event.time <= data.due_at
+            tally[1] += is_online
+            tally[2] += is_online and data.service_level == "full_online"
+            received_by[(data.agency_code, data.channel, data.service_level, minute)] += 1
+        elif isinstance(data, DossierResolved):
+            in_time = event.time <= data.due_at
+            tally = resolved[(data.area, minute)]
+            tally[0] += 1
+            tally[1] += in_time
+            tally = resolved_by[(data.agency_code, minute)]
+            tally[0] += 1
+            tally[1] += in_time
         elif isinstance(data, PaymentCompleted):
-            tally = payments[(data.area, data.method, minute)]
+            is_non_cash = data.method != "cash"
+            tally = payments[(data.area, minute)]
             tally[0] += 1
             tally[1] += data.amount_vnd
-            tally[2] += data.amount_vnd if data.method != "cash" else 0
+            tally[2] += is_non_cash
+            tally[3] += data.amount_vnd if is_non_cash else 0
+            tally = payments_by[(data.method, minute)]
+            tally[0] += 1
+            tally[1] += data.amount_vnd
 
-    acc: dict[CellKey, list[int]] = defaultdict(lambda: [0, 0])
-    for (d, agency, channel, level, minute), n in received.items():
-        online = n if channel == "online" else 0
-        full = online if level == "full_online" else 0
-        _add(acc, "dossier.received", d, minute, n, 0, (
-            ("agency_code", agency), ("channel", channel), ("service_level", level)))
-        _add(acc, "dossier.online_rate", d, minute, online, n)
-        _add(acc, "dossier.full_online_rate", d, minute, full, n)
-    for (d, agency, minute), (n, on_time) in resolved.items():
-        by_agency = (("agency_code", agency),)
-        _add(acc, "dossier.resolved", d, minute, n, 0, by_agency)
-        _add(acc, "dossier.resolved_on_time", d, minute, on_time, 0, by_agency)
-        _add(acc, "dossier.on_time_rate", d, minute, on_time, n)
-    for (d, method, minute), (n, amount, non_cash_amount) in payments.items():
-        by_method = (("method", method),)
-        non_cash = n if method != "cash" else 0
-        _add(acc, "payment.count", d, minute, n, 0, by_method)
-        _add(acc, "payment.value_vnd", d, minute, amount, 0, by_method)
-        _add(acc, "payment.non_cash_rate", d, minute, non_cash, n)
-        _add(acc, "payment.non_cash_value_rate", d, minute, non_cash_amount, amount)
-    return {key: (v[0], v[1]) for key, v in acc.items()}
+    cells: Cells = {}
+    for (area, minute), (n, online, full) in received.items():
+        for scope in (PROVINCE, area):
+            _put(cells, "dossier.received", scope, minute, n)
+            _put(cells, "dossier.online_rate", scope, minute, online, n)
+            _put(cells, "dossier.full_online_rate", scope, minute, full, n)
+    for (agency, channel, level, minute), n in received_by.items():
+        _put(cells, "dossier.received", PROVINCE, minute, n, 0, "agency_code", agency)
+        _put(cells, "dossier.received", PROVINCE, minute, n, 0, "channel", channel)
+        _put(cells, "dossier.received", PROVINCE, minute, n, 0, "service_level", level)
+    for (area, minute), (n, on_time) in resolved.items():
+        for scope in (PROVINCE, area):
+            _put(cells, "dossier.resolved", scope, minute, n)
+            _put(cells, "dossier.resolved_on_time", scope, minute, on_time)
+            _put(cells, "dossier.on_time_rate", scope, minute, on_time, n)
+    for (agency, minute), (n, on_time) in resolved_by.items():
+        _put(cells, "dossier.resolved", PROVINCE, minute, n, 0, "agency_code", agency)
+        _put(cells, "dossier.resolved_on_time", PROVINCE, minute, on_time, 0, "agency_code",
+             agency)
+    for (area, minute), (n, amount, non_cash, non_cash_amount) in payments.items():
+        for scope in (PROVINCE, area):
+            _put(cells, "payment.count", scope, minute, n)
+            _put(cells, "payment.value_vnd", scope, minute, amount)
+            _put(cells, "payment.non_cash_rate", scope, minute, non_cash, n)
+            _put(cells, "payment.non_cash_value_rate", scope, minute, non_cash_amount, amount)
+    for (method, minute), (n, amount) in payments_by.items():
+        _put(cells, "payment.count", PROVINCE, minute, n, 0, "method", method)
+        _put(cells, "payment.value_vnd", PROVINCE, minute, amount, 0, "method", method)
+    return cells
 
 
 def rollup(cells: Mapping[CellKey, Counts], bucket: Bucket, utc_offset: timedelta) -> Cells:

@@ -46,18 +46,23 @@ _UPSERT = """{name} AS (
 _ADD_ALL = "WITH " + ", ".join(
     _UPSERT.format(name=f"up_{size.value}", table=table, size=size.value)
     for size, table in TABLES.items()
-) + " " + " UNION ALL ".join(f"SELECT * FROM up_{size.value}" for size in TABLES)
+) + " " + " UNION ALL ".join(f"SELECT * FROM up_{size.value} WHERE dim = ''" for size in TABLES)
+"""Every row is upserted (a data-modifying WITH runs to completion); only the cells without
+breakdown come back, the ones published."""
+
+_SIZES = {size.value: size for size in Bucket}
 
 
 async def add_cells(conn: AsyncConnection,
                     cells: Mapping[Bucket, Mapping[CellKey, Counts]]) -> list[StoredCell]:
     """Add deltas to stored cells of every bucket size in one statement (inside the batch
-    transaction); returns the new totals. Rows are upserted in key order, so concurrent
-    workers lock shared cells in the same order."""
+    transaction); returns the new totals of the cells without breakdown. Rows are upserted
+    in key order, so concurrent workers lock shared cells in the same order."""
     if not any(cells.values()):
         return []
     await copy_rows(conn, STAGE, (
-        (size.value, k.kpi, k.area, k.dim, k.dim_value, k.bucket, n, d)
-        for size, by_key in cells.items() for k, (n, d) in by_key.items()))
+        (size_text, k.kpi, k.area, k.dim, k.dim_value, k.bucket, n, d)
+        for size, by_key in cells.items() for size_text in (str(size),)
+        for k, (n, d) in by_key.items()))
     cur = await conn.execute(_ADD_ALL)
-    return [StoredCell(Bucket(row[0]), *row[1:]) for row in await cur.fetchall()]
+    return [StoredCell(_SIZES[row[0]], *row[1:]) for row in await cur.fetchall()]

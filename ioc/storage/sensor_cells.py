@@ -45,6 +45,8 @@ _ADD_ALL = "WITH " + ", ".join(
     for size, table in TABLES.items()
 ) + " " + " UNION ALL ".join(f"SELECT * FROM up_{size.value}" for size in TABLES)
 
+_SIZES = {size.value: size for size in Bucket}
+
 
 async def add_sensor_cells(conn: AsyncConnection, cells: Mapping[Bucket, Mapping[SensorKey, SensorAgg]],
                            ) -> list[StoredSensorCell]:
@@ -53,11 +55,12 @@ async def add_sensor_cells(conn: AsyncConnection, cells: Mapping[Bucket, Mapping
     if not any(cells.values()):
         return []
     await copy_rows(conn, STAGE, (
-        (size.value, k.metric, k.area, k.station_id, k.bucket, a.readings, a.total, a.low,
+        (size_text, k.metric, k.area, k.station_id, k.bucket, a.readings, a.total, a.low,
          a.high)
-        for size, by_key in cells.items() for k, a in by_key.items()))
+        for size, by_key in cells.items() for size_text in (str(size),)
+        for k, a in by_key.items()))
     cur = await conn.execute(_ADD_ALL)
-    return [StoredSensorCell(Bucket(r[0]), SensorKey(r[1], r[2], r[3], r[4]),
+    return [StoredSensorCell(_SIZES[r[0]], SensorKey(r[1], r[2], r[3], r[4]),
                              SensorAgg(r[5], r[6], r[7], r[8]), r[9])
             for r in await cur.fetchall()]
 

@@ -64,6 +64,7 @@ def test_breakdowns_sum_to_their_totals() -> None:
             totals[k] = totals.get(k, 0) + num
     for (kpi, area, _dim, bucket), total in totals.items():
         assert cells[CellKey(kpi, area, "", "", bucket)][0] == total
+    assert totals and all(area == "" for _, area, _, _ in totals)  # province-wide only
 
 
 @settings(max_examples=60, deadline=None)
