@@ -28,6 +28,7 @@ def snapshot_values(kpis: list[KpiDef], scopes: list[str], rows: list[CellRow],
                     day_start: datetime, utc_offset: timedelta) -> list[dict[str, Any]]:
     """Today's value of every (KPI, scope) asked for: zero or null where nothing happened yet."""
     by_key = {(r.kpi, r.area): r for r in rows}
+    start = local_iso(day_start, utc_offset)  # once: a wall's snapshot has thousands of values
     values = []
     for kpi in kpis:
         for scope in scopes:
@@ -35,7 +36,7 @@ def snapshot_values(kpis: list[KpiDef], scopes: list[str], rows: list[CellRow],
             value, num, den = day_value(kpi, row)
             item: dict[str, Any] = {
                 "type": "kpi", "kpi": kpi.id, "area": scope or None, "bucket": "1d",
-                "start": local_iso(day_start, utc_offset), "value": value,
+                "start": start, "value": value,
                 "version": row.version if row else 0,
             }
             if kpi.kind is Kind.RATIO:

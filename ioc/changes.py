@@ -94,8 +94,9 @@ def gauge_messages(values: dict[tuple[str, str], int], scopes: list[str], at: da
                    utc_offset: timedelta) -> list[dict[str, Any]]:
     """``kpi`` messages of the gauges at instant ``at``, for every scope (0 where absent)."""
     version = int(at.timestamp() * 1000)
+    start = local_iso(at, utc_offset)
     return [{"type": "kpi", "kpi": kpi, "area": scope or None, "bucket": GAUGE_BUCKET,
-             "start": local_iso(at, utc_offset), "value": values.get((kpi, scope), 0),
+             "start": start, "value": values.get((kpi, scope), 0),
              "version": version}
             for kpi in GAUGE_KPIS for scope in scopes]
 
