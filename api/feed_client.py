@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from prometheus_client import Counter, Histogram
@@ -48,10 +48,13 @@ class ClientSession:
         self.subscription = Subscription()
         self.closed_reason: str | None = None
 
-    def snapshot(self, message: dict[str, Any]) -> None:
-        """Queue a snapshot ahead of everything pending; drop pending values it supersedes."""
-        for value in message["values"]:
-            self._versions[change_key(value)] = int(value.get("version", 0))
+    def snapshot(self, message: dict[str, Any], versions: Mapping[str, int] | None = None) -> None:
+        """Queue a snapshot ahead of everything pending; drop pending values it supersedes.
+        ``versions``: its values' versions by change key, when already worked out (a
+        snapshot shared by many clients, api/snapshots.py)."""
+        if versions is None:
+            versions = {change_key(v): int(v.get("version", 0)) for v in message["values"]}
+        self._versions.update(versions)
         versions = self._versions
         self._values = {k: m for k, m in self._values.items() if m.version > versions.get(k, 0)}
         self._others = {f"snapshot|{id(message)}": message, **self._others}

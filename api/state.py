@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from psycopg_pool import AsyncConnectionPool
 
@@ -10,6 +10,7 @@ from api.auth import TokenCache
 from api.change_consumer import ChangeConsumer
 from api.fanout import Hub
 from api.producer import EventProducer
+from api.snapshots import SnapshotReads
 from ioc.clock import Clock
 from ioc.events import Rules
 from ioc.geography import Geography
@@ -27,3 +28,4 @@ class AppState:
     feed: ChangeConsumer
     producer: EventProducer
     rules: Rules
+    snapshots: SnapshotReads = field(default_factory=SnapshotReads)

@@ -7,6 +7,7 @@ import contextlib
 import json
 from collections.abc import Callable, Mapping
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -90,6 +91,16 @@ async def build_snapshot(state: AppState, subscription: Subscription) -> dict[st
             "day_start": local_iso(day, offset),
             "day_end": local_iso(day + timedelta(days=1), offset), "values": values,
             "alerts": [alert_json(a, state.geography.area_names) for a in open_alerts]}
+
+
+async def send_snapshot(state: AppState, client: ClientSession) -> None:
+    """Queue the client's snapshot: :func:`build_snapshot`, one read shared by the clients
+    that asked alike meanwhile (api/snapshots.py); the client is registered with the hub
+    before it asks."""
+    subscription = client.subscription
+    shared = await state.snapshots.snapshot(subscription,
+                                            partial(build_snapshot, state, subscription))
+    client.snapshot(shared.message, shared.versions)
 
 
 class BadAuth(ValueError):
@@ -176,7 +187,7 @@ async def feed(ws: WebSocket, token: str | None = None) -> None:
     state.hub.add(client, holder)  # from now on no change is missed: they wait in its buffer
     sender: asyncio.Task[None] | None = None
     try:
-        client.snapshot(await build_snapshot(state, client.subscription))
+        await send_snapshot(state, client)
         # Sending starts once the snapshot is queued, so it is always the first message (a
         # change that came while it was read waits behind it, or is superseded by it).
         sender = asyncio.create_task(client.run_sender())
@@ -214,7 +225,7 @@ async def _receive(ws: WebSocket, state: AppState, client: ClientSession,
             kind = message.get("type")
             if kind == "subscribe":
                 client.subscription = parse_subscription(message, known, state.geography.canonical)
-                client.snapshot(await build_snapshot(state, client.subscription))
+                await send_snapshot(state, client)
             elif kind == "ping":
                 client.push({"type": "pong"})
             elif kind != "auth":
