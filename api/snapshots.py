@@ -44,7 +44,7 @@ class SnapshotReads:
 
     def __init__(self) -> None:
         self._waiting: dict[Hashable, asyncio.Future[Snapshot]] = {}
-        self._running: dict[Hashable, asyncio.Task[None]] = {}
+        self._running: dict[Hashable, asyncio.Task[Any]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.reads = 0
         """Reads made so far (for tests and metrics)."""
@@ -63,25 +63,27 @@ class SnapshotReads:
         return await asyncio.shield(waiting)
 
     async def _start(self, key: Hashable, result: asyncio.Future[Snapshot], read: Read) -> None:
-        before = self._running.get(key)
-        if before is not None:
-            await asyncio.wait([before])
-        del self._waiting[key]  # from here on, whoever asks waits for the next read
         me = asyncio.current_task()
         assert me is not None
-        self._running[key] = me
         try:
+            before = self._running.get(key)
+            if before is not None:
+                await asyncio.wait([before])
+            del self._waiting[key]  # from here on, whoever asks waits for the next read
+            self._running[key] = me
             self.reads += 1
-            message = await read()
-        except BaseException as exc:
-            if not result.cancelled():
+            snapshot = Snapshot.of(await read())
+        except Exception as exc:
+            if not result.done():
                 result.set_exception(exc)
-            if isinstance(exc, asyncio.CancelledError):
-                raise
         else:
-            if not result.cancelled():
-                result.set_result(Snapshot.of(message))
+            if not result.done():
+                result.set_result(snapshot)
         finally:
+            if not result.done():  # cancelled (shutdown) or interrupted: nobody waits forever
+                result.cancel()
+            if self._waiting.get(key) is result:
+                del self._waiting[key]
             if self._running.get(key) is me:
                 del self._running[key]
 

@@ -21,20 +21,17 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 
 def faust_agent(bootstrap: str, topic: str, partitions: int, total: int, batch: int,
-                poll_records: int | None, monitor: bool = True) -> None:
+                poll_records: int | None) -> None:
     import faust
     from faust.streams import Stream
 
-    from streams.kafka_transport import App
-
     extra: dict[str, Any] = {} if poll_records is None else {"broker_max_poll_records": poll_records}
-    app = (faust.App if monitor else partial(App, fetch_max_wait_ms=500, monitor_sensor=False))(
+    app = faust.App(
         f"floor-{os.getpid()}", broker=f"kafka://{bootstrap}", store="memory://",
         web_enabled=False, topic_allow_declare=False, topic_disable_leader=True,
         broker_session_timeout=10.0, broker_heartbeat_interval=3.0,
@@ -130,9 +127,7 @@ def run_faust_floor(events: int, batch: int) -> None:
               flush=True)
         runs = [("bare aiokafka consumer (getmany)", ["--role", "aiokafka"]),
                 ("Faust agent, take_events, does nothing", ["--role", "faust"]),
-                ("same, broker_max_poll_records=5000", ["--role", "faust", "--poll-records", "5000"]),
-                ("same, without Faust's Monitor sensor (as the worker)",
-                 ["--role", "faust", "--no-monitor"])]
+                ("same, broker_max_poll_records=5000", ["--role", "faust", "--poll-records", "5000"])]
         for label, extra in runs:
             out = subprocess.run(
                 [sys.executable, "-m", "bench.faust_floor", "--events", str(events), "--batch", str(batch),
@@ -153,11 +148,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--role", help=argparse.SUPPRESS)
     parser.add_argument("--bootstrap", help=argparse.SUPPRESS)
     parser.add_argument("--poll-records", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--no-monitor", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.role == "faust":
-        faust_agent(args.bootstrap, TOPIC, PARTITIONS, args.events, args.batch, args.poll_records,
-                    monitor=not args.no_monitor)
+        faust_agent(args.bootstrap, TOPIC, PARTITIONS, args.events, args.batch, args.poll_records)
     elif args.role == "aiokafka":
         aiokafka_consumer(args.bootstrap, TOPIC, args.events, args.batch)
     else:

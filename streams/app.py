@@ -64,7 +64,6 @@ def create_app(settings: Settings, geography: Geography, clock: Clock, cluster_i
     app = App(
         settings.worker_id,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
-        monitor_sensor=False,  # its statistics feed Faust's web view, which is off
         broker=kafka_broker_url(settings.kafka_bootstrap),
         datadir=str(settings.data_dir / "faust"),
         store="memory://",

@@ -10,14 +10,12 @@ record at 1,500 ms, 27 ms at 100 ms). The app uses this transport so the wait is
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import aiokafka
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TransportT
-from mode import ServiceT
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -41,23 +39,11 @@ class _Transport(faust_aiokafka.Transport):
 
 
 class App(faust.App):
-    """A Faust app whose consumer fetches with ``fetch_max_wait_ms``; without
-    ``monitor_sensor`` it runs without Faust's Monitor sensor."""
+    """A Faust app whose consumer fetches with ``fetch_max_wait_ms``."""
 
-    def __init__(self, *args: Any, fetch_max_wait_ms: int, monitor_sensor: bool = True,
-                 **kwargs: Any) -> None:
+    def __init__(self, *args: Any, fetch_max_wait_ms: int, **kwargs: Any) -> None:
         self.fetch_max_wait_ms = fetch_max_wait_ms
-        self.monitor_sensor = monitor_sensor
         super().__init__(*args, **kwargs)
-
-    def on_init_dependencies(self) -> Iterable[ServiceT]:
-        """Faust adds its Monitor to the sensors here. The Monitor keeps statistics for
-        Faust's web view, which the worker does not run (its metrics are
-        prometheus-client's), and costs time on every record: it is taken out again."""
-        dependencies = super().on_init_dependencies()
-        if not self.monitor_sensor:
-            self.sensors.remove(self.monitor)
-        return dependencies
 
     def _new_transport(self) -> TransportT:
         made: TransportT = _Transport(self.conf.broker_consumer, self)

@@ -209,7 +209,7 @@ async def series(
                                       "service_level": service_level, "method": method})
     if dim and area is not None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
-                            f"breakdowns are province-wide: give area= or {dim}=, not both")
+                            f"breakdowns are province-wide: give area= (or district=) or {dim}=, not both")
     offset = state.geography.utc_offset
     end = end or state.clock.now()
     start = start or end - DEFAULT_WINDOW[bucket]

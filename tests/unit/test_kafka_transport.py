@@ -14,14 +14,3 @@ def test_the_consumer_fetch_wait_comes_from_the_app_not_faust_default() -> None:
         return wait
 
     assert asyncio.run(scenario()) == 77
-
-
-def test_without_the_monitor_sensor_no_sensor_is_called_per_record() -> None:
-    async def scenario(monitor_sensor: bool) -> int:
-        app = App("transport-test", broker="kafka://127.0.0.1:1", store="memory://",
-                  web_enabled=False, fetch_max_wait_ms=77, monitor_sensor=monitor_sensor)
-        list(app.on_init_dependencies())
-        return len(list(app.sensors))
-
-    assert asyncio.run(scenario(True)) == 1
-    assert asyncio.run(scenario(False)) == 0

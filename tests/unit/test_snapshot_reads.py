@@ -108,3 +108,40 @@ def test_an_asker_that_goes_away_does_not_cancel_the_read_for_the_others() -> No
             await gone
 
     asyncio.run(scenario())
+
+
+def test_a_read_cancelled_at_shutdown_leaves_no_client_waiting_forever() -> None:
+    async def scenario() -> None:
+        reads = SnapshotReads()
+        release = asyncio.Event()
+
+        async def slow() -> dict[str, Any]:
+            await release.wait()
+            return _message(5)
+
+        first = asyncio.create_task(reads.snapshot("wall", slow))
+        await asyncio.sleep(0.01)
+        queued = asyncio.create_task(reads.snapshot("wall", slow))  # waits behind the first
+        await asyncio.sleep(0.01)
+        for task in list(reads._tasks):
+            task.cancel()
+        for client in (first, queued):
+            with pytest.raises(asyncio.CancelledError):
+                await asyncio.wait_for(client, 1)
+        release.set()
+        assert (await reads.snapshot("wall", slow)).message["n"] == 5  # a new read, not stuck
+
+    asyncio.run(scenario())
+
+
+def test_a_snapshot_that_cannot_be_taken_apart_fails_its_askers() -> None:
+    async def scenario() -> None:
+        reads = SnapshotReads()
+
+        async def shapeless() -> dict[str, Any]:
+            return {"type": "snapshot"}  # no values
+
+        with pytest.raises(KeyError):
+            await asyncio.wait_for(reads.snapshot("wall", shapeless), 1)
+
+    asyncio.run(scenario())
