@@ -22,6 +22,11 @@ FEED_DELAY = Histogram("ioc_feed_delay_seconds", "KPI committed by the worker â†
                        buckets=(0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 2, 5))
 
 
+def snapshot_versions(message: dict[str, Any]) -> dict[str, int]:
+    """The version of each value a snapshot holds, by change key."""
+    return {change_key(v): int(v.get("version", 0)) for v in message["values"]}
+
+
 class ClientSession:
     """One connected client: a latest-value-per-key buffer and its own sender.
 
@@ -52,9 +57,7 @@ class ClientSession:
         """Queue a snapshot ahead of everything pending; drop pending values it supersedes.
         ``versions``: its values' versions by change key, when already worked out (a
         snapshot shared by many clients, api/snapshots.py)."""
-        if versions is None:
-            versions = {change_key(v): int(v.get("version", 0)) for v in message["values"]}
-        self._versions.update(versions)
+        self._versions.update(snapshot_versions(message) if versions is None else versions)
         versions = self._versions
         self._values = {k: m for k, m in self._values.items() if m.version > versions.get(k, 0)}
         self._others = {f"snapshot|{id(message)}": message, **self._others}

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.fanout import Shared
-from ioc.changes import change_key
+from api.feed_client import snapshot_versions
 
 Read = Callable[[], Awaitable[dict[str, Any]]]
 
@@ -35,8 +35,7 @@ class Snapshot:
 
     @classmethod
     def of(cls, message: dict[str, Any]) -> Snapshot:
-        return cls(Shared(message), {change_key(v): int(v.get("version", 0))
-                                     for v in message["values"]})
+        return cls(Shared(message), snapshot_versions(message))
 
 
 class SnapshotReads:

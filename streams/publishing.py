@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ioc.changes import pack_changes, pack_texts
+from ioc.changes import message_text, pack_texts
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,8 +19,9 @@ class OutRecord:
 
 def change_records(topic: str, messages: Sequence[dict[str, Any]],
                    changed_at: str | None = None) -> list[OutRecord]:
-    """Change messages as records of the change topic (packed by :func:`ioc.changes.pack_changes`)."""
-    return [OutRecord(topic, None, value) for value in pack_changes(messages, changed_at)]
+    """Change messages as records of the change topic (packed as :func:`ioc.changes.pack_changes`
+    packs them)."""
+    return change_text_records(topic, [message_text(m, changed_at) for m in messages])
 
 
 class Publisher(Protocol):

@@ -50,8 +50,6 @@ _ADD_ALL = "WITH " + ", ".join(
 """Every row is upserted (a data-modifying WITH runs to completion); only the cells without
 breakdown come back, the ones published."""
 
-_SIZES = {size.value: size for size in Bucket}
-
 
 async def add_cells(conn: AsyncConnection,
                     cells: Mapping[Bucket, Mapping[CellKey, Counts]]) -> list[StoredCell]:
@@ -65,4 +63,4 @@ async def add_cells(conn: AsyncConnection,
         for size, by_key in cells.items() for size_text in (str(size),)
         for k, (n, d) in by_key.items()))
     cur = await conn.execute(_ADD_ALL)
-    return [StoredCell(_SIZES[row[0]], *row[1:]) for row in await cur.fetchall()]
+    return [StoredCell(Bucket.of_text(row[0]), *row[1:]) for row in await cur.fetchall()]

@@ -45,9 +45,6 @@ _ADD_ALL = "WITH " + ", ".join(
     for size, table in TABLES.items()
 ) + " " + " UNION ALL ".join(f"SELECT * FROM up_{size.value}" for size in TABLES)
 
-_SIZES = {size.value: size for size in Bucket}
-
-
 async def add_sensor_cells(conn: AsyncConnection, cells: Mapping[Bucket, Mapping[SensorKey, SensorAgg]],
                            ) -> list[StoredSensorCell]:
     """Merge aggregates into stored cells of every bucket size in one statement (inside the
@@ -60,7 +57,7 @@ async def add_sensor_cells(conn: AsyncConnection, cells: Mapping[Bucket, Mapping
         for size, by_key in cells.items() for size_text in (str(size),)
         for k, a in by_key.items()))
     cur = await conn.execute(_ADD_ALL)
-    return [StoredSensorCell(_SIZES[r[0]], SensorKey(r[1], r[2], r[3], r[4]),
+    return [StoredSensorCell(Bucket.of_text(r[0]), SensorKey(r[1], r[2], r[3], r[4]),
                              SensorAgg(r[5], r[6], r[7], r[8]), r[9])
             for r in await cur.fetchall()]
 
