@@ -86,8 +86,22 @@ class Subscription:
     """Bucket sizes ("1m", "1h", "1d", "now" for gauges). None = all."""
     stations: frozenset[str] | None = frozenset()
     """Stations whose own sensor aggregates are wanted. Empty (the default) = none; None = all."""
+    also: tuple[Subscription, ...] = ()
+    """Further (KPIs × areas × buckets) wanted besides these, without stations: a wall wants
+    every tile's KPI for the province, but only the KPI it ranks units by for every unit."""
 
     def wants(self, message: dict[str, Any]) -> bool:
+        return self._wants(message) or any(part._wants(message) for part in self.also)
+
+    def all_kpis(self) -> frozenset[str] | None:
+        """Every KPI some part wants (None: all)."""
+        return _union(self.kpis, *(part.kpis for part in self.also))
+
+    def all_areas(self) -> frozenset[str] | None:
+        """Every area some part wants (None: all)."""
+        return _union(self.areas, *(part.areas for part in self.also))
+
+    def _wants(self, message: dict[str, Any]) -> bool:
         if self.kpis is not None and message.get("kpi") not in self.kpis:
             return False
         station = message.get("station")
@@ -97,6 +111,12 @@ class Subscription:
         if self.buckets is not None and message.get("bucket") not in self.buckets:
             return False
         return self.areas is None or (message.get("area") or "") in self.areas
+
+
+def _union(*sets: frozenset[str] | None) -> frozenset[str] | None:
+    if any(s is None for s in sets):
+        return None
+    return frozenset().union(*(s for s in sets if s is not None))
 
 
 def latest_per_key(messages: Iterable[Shared]) -> list[Shared]:

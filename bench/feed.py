@@ -1,8 +1,9 @@
 """``ioc bench feed``: many WebSocket clients on one API process, as wall screens.
 
 Starts its own broker, database, stream worker and one API process; opens N clients that
-subscribe as the wall page does (its tiles' KPIs, every area, today's values and gauges), then
-publishes simulated events at the simulator's rate. Each ``kpi`` message carries
+subscribe as the wall page does (its tiles' KPIs for the province and the KPI it ranks units
+by for every unit, today's values and gauges), then publishes simulated events at the
+simulator's rate. Each ``kpi`` message carries
 ``changed_at`` (when the worker committed the value); a client's delay is its receipt time
 minus that. Prints delay p50/p99 over every message every client received, messages/s
 delivered, and the API process's CPU and resident memory during the run.
@@ -37,11 +38,25 @@ receive, so that the clients' own CPU (on the same two cores) does not become th
 WALL_KPIS = ["dossier.received", "dossier.resolved", "dossier.on_time_rate", "dossier.online_rate",
              "dossier.full_online_rate", "dossier.open", "dossier.overdue_open", "payment.count",
              "payment.non_cash_rate", "sensor.stations_silent"]
-"""What the wall page subscribes to (its tiles, dashboards/wall/wall.js ``TILES``)."""
+"""What the wall page shows (its tiles, dashboards/wall/wall.js ``TILES``)."""
+TODAY = ["1d", "now"]
+
+
+def _wall(ranked_by: str) -> dict[str, Any]:
+    """The wall page's subscription (wall.js ``subscribe``): its tiles for the province, and
+    every unit's value of the KPI its grid ranks units by."""
+    return {"type": "subscribe", "kpis": WALL_KPIS, "areas": ["province"], "buckets": TODAY,
+            "also": [{"kpis": [ranked_by], "areas": None, "buckets": TODAY}]}
+
+
 SUBSCRIPTIONS = {
-    "wall": {"type": "subscribe", "kpis": WALL_KPIS, "areas": None, "buckets": ["1d", "now"]},
-    "all-today": {"type": "subscribe", "kpis": None, "areas": None, "buckets": ["1d", "now"]},
+    "wall": _wall("dossier.on_time_rate"),  # the wall's default ranking
+    "wall-overdue": _wall("dossier.overdue_open"),  # ranked by a gauge: every unit's, every tick
+    "tiles-everywhere": {"type": "subscribe", "kpis": WALL_KPIS, "areas": None, "buckets": TODAY},
+    "all-today": {"type": "subscribe", "kpis": None, "areas": None, "buckets": TODAY},
 }
+"""``--subscription``: the wall's, ranked by default or by a gauge; every tile's KPI for every
+unit (what the wall subscribed to before it asked for one KPI per unit); every KPI."""
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -68,11 +83,14 @@ async def _clients(url: str, n: int, seconds: float, started: threading.Event,
             if len(ready) == n:
                 started.set()
             while not stop_at or time.time() < stop_at[0]:
+                parses = not i % MEASURED_EVERY or snapshots < 2
                 try:
-                    text = await asyncio.wait_for(ws.recv(), 1.0)
+                    # the others take the frame's bytes as they are: a wall screen decodes its
+                    # frames on its own machine, not on the two cores the server runs on
+                    text = await asyncio.wait_for(ws.recv(decode=parses), 1.0)
                 except TimeoutError:
                     continue
-                if i % MEASURED_EVERY and snapshots >= 2:
+                if not parses:
                     continue  # receives like the others, parses nothing: the load is the server's
                 received = json.loads(text)
                 if received["type"] == "snapshot":
@@ -176,6 +194,10 @@ def run_feed_bench(clients: int, rate: float, seconds: float, subscription: str 
         if not started.wait(300):
             raise RuntimeError("the clients did not all connect")
         time.sleep(2)
+        # A thousand connections' objects stay for the whole run: frozen, the collector no
+        # longer walks them (on separate screens, no such pause would delay the others)
+        gc.collect()
+        gc.freeze()
         print(f"bench-feed: {clients:,} clients connected; publishing {rate:g} events/s for "
               f"{seconds:.0f} s…", flush=True)
         pauses = GcPauses()
@@ -228,7 +250,10 @@ def run_feed_bench(clients: int, rate: float, seconds: float, subscription: str 
 
 def print_feed_results(r: dict[str, Any]) -> None:
     print("")
-    what = ("the wall's: its tiles' KPIs" if r["subscription"] == "wall" else "every KPI, sensors included")
+    what = {"wall": "the wall's (tiles for the province, the on-time rate for every unit)",
+            "wall-overdue": "the wall's ranked by a gauge (overdue open dossiers for every unit)",
+            "tiles-everywhere": "every tile's KPI for every unit",
+            "all-today": "every KPI, sensors included"}[r["subscription"]]
     print(f"clients      {r['clients']:>10,.0f}  WebSocket; subscription {what}, 1d and gauges")
     print(f"delivered    {r['messages_per_s']:>10,.0f}  kpi values/s to all clients "
           f"(estimated; {r['messages']:,.0f} measured by one client in {MEASURED_EVERY})")

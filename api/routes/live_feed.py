@@ -41,41 +41,65 @@ MAX_TOKEN_LENGTH = 512  # issued tokens are about 40 characters
 BUCKETS = frozenset({"1m", "1h", "1d", "now"})
 
 
+MAX_PARTS = 8
+"""``also`` parts one subscription may have."""
+
+
 def parse_subscription(raw: dict[str, Any], known_areas: frozenset[str],
                        canonical: Callable[[str], str | None] = lambda code: code) -> Subscription:
-    def _set(name: str, known: frozenset[str] | None) -> frozenset[str] | None:
-        value = raw.get(name)
-        if value is None:
-            return None
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ValueError(f"'{name}' must be a list of strings or null")
-        items = frozenset("" if v == "province" else v for v in value)
-        unknown = sorted(v for v in items if known is not None and v not in known)
+    """A ``subscribe`` message's subscription (docs/feed.md); ValueError says what is wrong."""
+    also = raw.get("also", [])
+    if not isinstance(also, list) or not all(isinstance(part, dict) for part in also):
+        raise ValueError("'also' must be a list of objects")
+    if len(also) > MAX_PARTS:
+        raise ValueError(f"'also' may have at most {MAX_PARTS} parts")
+    for part in also:
+        unknown = sorted(set(part) - {"kpis", "areas", "districts", "buckets"})
         if unknown:
-            raise ValueError(f"unknown {name}: {', '.join(unknown)}")
-        return items
+            raise ValueError(f"a part of 'also' takes kpis, areas and buckets, not {', '.join(unknown)}")
+    parts = tuple(_part(part, known_areas, canonical) for part in also)
+    own = _part(raw, known_areas, canonical)
+    return Subscription(kpis=own.kpis, areas=own.areas, buckets=own.buckets,
+                        stations=_set(raw, "stations", None) if "stations" in raw else frozenset(),
+                        also=parts)
 
+
+def _part(raw: dict[str, Any], known_areas: frozenset[str],
+          canonical: Callable[[str], str | None]) -> Subscription:
     if "districts" in raw and "areas" not in raw:  # the v1 name
         raw = {**raw, "areas": raw["districts"]}
     if isinstance(raw.get("areas"), list):  # as the statistics office writes the codes
         raw = {**raw, "areas": [canonical(a) or a if isinstance(a, str) and a != "province" else a
                                 for a in raw["areas"]]}
-    return Subscription(kpis=_set("kpis", frozenset(BY_ID)),
-                        areas=_set("areas", known_areas | {PROVINCE}),
-                        buckets=_set("buckets", BUCKETS),
-                        stations=_set("stations", None) if "stations" in raw else frozenset())
+    return Subscription(kpis=_set(raw, "kpis", frozenset(BY_ID)),
+                        areas=_set(raw, "areas", known_areas | {PROVINCE}),
+                        buckets=_set(raw, "buckets", BUCKETS))
+
+
+def _set(raw: dict[str, Any], name: str, known: frozenset[str] | None) -> frozenset[str] | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"'{name}' must be a list of strings or null")
+    items = frozenset("" if v == "province" else v for v in value)
+    unknown = sorted(v for v in items if known is not None and v not in known)
+    if unknown:
+        raise ValueError(f"unknown {name}: {', '.join(unknown)}")
+    return items
 
 
 async def build_snapshot(state: AppState, subscription: Subscription) -> dict[str, Any]:
     now = state.clock.now()
     offset = state.geography.utc_offset
     day = bucket_start(now, Bucket.DAY, offset)
+    wanted_kpis, wanted_areas = subscription.all_kpis(), subscription.all_areas()
     kpis = [k for k in CATALOGUE if k.kind in (Kind.COUNTER, Kind.RATIO)
-            and (subscription.kpis is None or k.id in subscription.kpis)]
-    gauges = [k for k in GAUGE_KPIS if subscription.kpis is None or k in subscription.kpis]
+            and (wanted_kpis is None or k.id in wanted_kpis)]
+    gauges = [k for k in GAUGE_KPIS if wanted_kpis is None or k in wanted_kpis]
     scopes = [PROVINCE, *(d.code for d in state.geography.units)]
-    if subscription.areas is not None:
-        scopes = [s for s in scopes if s in subscription.areas]
+    if wanted_areas is not None:
+        scopes = [s for s in scopes if s in wanted_areas]
     async with state.pool.connection() as conn:
         rows = await kpi_reads.day_cells(conn, day, [k.id for k in kpis])
         gauge_values = (await gauge_store.gauges_now(conn, now, state.settings.station_silence)
@@ -85,8 +109,8 @@ async def build_snapshot(state: AppState, subscription: Subscription) -> dict[st
             before_id=None, limit=500)
     values = snapshot_values(kpis, scopes, rows, day, offset)
     values += [m for m in gauge_messages(gauge_values, scopes, now, offset) if m["kpi"] in gauges]
-    if subscription.buckets is not None:
-        values = [v for v in values if v["bucket"] in subscription.buckets]
+    if subscription.buckets is not None or subscription.also:
+        values = [v for v in values if subscription.wants(v)]
     return {"type": "snapshot", "as_of": local_iso(now, offset),
             "day_start": local_iso(day, offset),
             "day_end": local_iso(day + timedelta(days=1), offset), "values": values,

@@ -140,6 +140,33 @@ def test_subscription_narrows_what_is_sent(pipeline: Pipeline, feed: Inbox) -> N
     assert "no.such" in error["error"]
 
 
+def test_a_subscription_with_parts_gets_each_part(pipeline: Pipeline, feed: Inbox) -> None:
+    # as the wall subscribes: its tiles for the province, one KPI for every unit
+    feed.until(lambda m: m.get("type") == "snapshot", 10)
+    feed.ws.send(json.dumps({"type": "subscribe", "kpis": ["dossier.received", "payment.count"],
+                             "areas": ["province"], "buckets": ["1d"],
+                             "also": [{"kpis": ["dossier.received"], "areas": None, "buckets": ["1d"]}]}))
+    snapshot = feed.until(lambda m: m.get("type") == "snapshot")
+    units = pipeline.get("/api/v1/areas")["areas"]
+    assert {(v["kpi"], v["area"], v["bucket"]) for v in snapshot["values"]} == {
+        ("dossier.received", None, "1d"), ("payment.count", None, "1d"),
+        *(("dossier.received", u["code"], "1d") for u in units)}
+    pipeline.publish([received_event("parts-1", datetime.now(UTC), area="292")])
+    payment = {"specversion": "1.0", "id": "feed-pay-parts", "source": "feed.test",
+               "type": "payment.completed", "time": datetime.now(UTC).isoformat(),
+               "data": {"payment_id": "FPP", "area": "292", "amount_vnd": 20000,
+                        "method": "qr", "purpose": "fee"}}
+    pipeline.publish([json.dumps(payment).encode()])
+    feed.until(lambda m: (m.get("kpi"), m.get("area"), m.get("bucket")) == ("dossier.received", "292", "1d"))
+    feed.until(lambda m: (m.get("kpi"), m.get("area"), m.get("bucket")) == ("payment.count", None, "1d"))
+    # the province's payment count came, so the unit's (the same batch or an earlier one) was
+    # never sent: it is in no part
+    assert not [m for m in feed.messages if m.get("type") == "kpi" and m["area"] is not None
+                and (m["kpi"] != "dossier.received" or m["bucket"] != "1d")]
+    feed.ws.send(json.dumps({"type": "subscribe", "also": [{"stations": None}]}))
+    assert "not stations" in feed.until(lambda m: m.get("type") == "error")["error"]
+
+
 def test_token_in_first_message_and_refusals(pipeline: Pipeline) -> None:
     with connect(ws_url(pipeline, None), open_timeout=10) as ws:
         ws.send(json.dumps({"type": "auth", "token": pipeline.tokens["leader"]}))

@@ -311,10 +311,14 @@ def test_every_unit_is_on_one_screen_worst_first(province: Pipeline, browser: Pa
         wait_until(lambda: browser.eval("document.getElementById('area-kpi').value") == "dossier.online_rate",
                    timeout_s=10, what="the select moved by the keyboard", interval_s=0.2)
         assert "kpi=dossier.online_rate" in browser.eval("location.search")
+        # the wall subscribes to every unit's value of the KPI it ranks by only: choosing
+        # another asks the feed for that KPI's values (a fresh snapshot)
+        expected_online = {u["code"]: vi_percent(online_share(i) * 25) for i, u in enumerate(units)}
+        wait_until(lambda: {x["code"]: x["value"] for x in cells_in_order(browser)} == expected_online,
+                   timeout_s=60, what="every unit's online rate after choosing it", interval_s=0.5)
         # and a fresh page told ?kpi= does the same
         browser.eval("localStorage.removeItem('ioc.areaKpi')")
         browser.call("Page.navigate", url=f"{wall}&kpi=dossier.online_rate")
-        expected_online = {u["code"]: vi_percent(online_share(i) * 25) for i, u in enumerate(units)}
         wait_until(lambda: {x["code"]: x["value"] for x in cells_in_order(browser)} == expected_online,
                    timeout_s=60, what="every unit's online rate on the wall", interval_s=0.5)
         assert browser.eval("document.getElementById('area-kpi').value") == "dossier.online_rate"

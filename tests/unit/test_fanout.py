@@ -88,6 +88,26 @@ def test_a_subscription_filters_by_bucket_and_the_province() -> None:
     assert Subscription().wants(kpi(1, 1, area="288"))
 
 
+def test_a_subscription_with_parts_wants_what_any_part_wants() -> None:
+    # the wall's: every tile for the province, one KPI for every unit
+    wall = Subscription(kpis=frozenset({"dossier.received", "payment.count"}), areas=frozenset({""}),
+                        buckets=frozenset({"1d", "now"}),
+                        also=(Subscription(kpis=frozenset({"dossier.received"}), buckets=frozenset({"1d"})),))
+    assert wall.wants(kpi(1, 1)) and wall.wants(kpi(1, 1, kpi_id="payment.count"))
+    assert wall.wants(kpi(1, 1, area="288"))
+    assert not wall.wants(kpi(1, 1, kpi_id="payment.count", area="288"))
+    assert not wall.wants(kpi(1, 1, area="288", bucket="now"))  # the part's buckets, not the whole's
+    assert not wall.wants(kpi(1, 1, kpi_id="dossier.resolved"))
+    assert wall.all_kpis() == {"dossier.received", "payment.count"}
+    assert wall.all_areas() is None  # a part wants every area
+    station = {**kpi(1, 1, kpi_id="sensor.avg"), "station": "HD-01"}
+    assert not Subscription(kpis=frozenset(), also=(Subscription(),)).wants(station)  # parts take no station
+    narrow = Subscription(kpis=frozenset({"a"}), areas=frozenset({"1"}),
+                          also=(Subscription(kpis=frozenset({"b"}), areas=frozenset({"2"})),))
+    assert narrow.all_kpis() == {"a", "b"} and narrow.all_areas() == {"1", "2"}
+    assert Subscription().all_kpis() is None and Subscription().all_areas() is None
+
+
 def test_the_hub_offers_each_subscriber_the_newest_values_it_wants_matched_once() -> None:
     hub = Hub()
     everything, paying, other_paying = (Recorder(), Recorder(Subscription(kpis=frozenset({"payment.count"}))),
