@@ -50,6 +50,9 @@ class ClientSession:
         """Pending ``kpi`` values, the latest per key."""
         self._versions: dict[str, int] = {}
         self._wakeup = asyncio.Event()
+        self._urgent = asyncio.Event()
+        """Set when something other than a KPI value waits (a snapshot, an answer, an alert,
+        a close): the sender does not wait out its flush interval for it."""
         self.subscription = Subscription()
         self.closed_reason: str | None = None
 
@@ -61,6 +64,7 @@ class ClientSession:
         versions = self._versions
         self._values = {k: m for k, m in self._values.items() if m.version > versions.get(k, 0)}
         self._others = {f"snapshot|{id(message)}": message, **self._others}
+        self._urgent.set()
         self._wakeup.set()
 
     def offer(self, message: dict[str, Any]) -> None:
@@ -84,12 +88,14 @@ class ClientSession:
     def push(self, message: dict[str, Any]) -> None:
         """Queue a message that is not a KPI value (snapshot, alert), under its own key."""
         self._others[f"{message['type']}|{id(message)}"] = message
+        self._urgent.set()
         self._wakeup.set()
 
     def close(self, reason: str) -> None:
         if self.closed_reason is None:
             self.closed_reason = reason
             WS_DISCONNECTS.labels(reason).inc()
+        self._urgent.set()
         self._wakeup.set()
 
     async def run_sender(self) -> None:
@@ -98,12 +104,16 @@ class ClientSession:
         Each round sends the non-KPI messages (snapshot first) one per frame, then every
         pending ``kpi`` value in one frame (a ``batch`` when there are several), then waits
         ``flush_interval_s`` while new values coalesce: a thousand wall screens cost a few
-        frames a second each, not one per changed value."""
+        frames a second each, not one per changed value. A snapshot, an answer or an alert
+        does not wait out that interval (a wall that changes its subscription gets its
+        snapshot at once)."""
         loop = asyncio.get_running_loop()
         while self.closed_reason is None:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self._heartbeat)
+                async with asyncio.timeout(self._heartbeat):  # no task per round, unlike wait_for
+                    await self._wakeup.wait()
             self._wakeup.clear()
+            self._urgent.clear()
             if self.closed_reason is not None:
                 break
             others, self._others = self._others, {}
@@ -130,5 +140,7 @@ class ClientSession:
                 FEED_DELAY.observe(self._wall_clock() - committed)
             for key, message in values.items():
                 self._versions[key] = message.version
-            if self._flush > 0:
-                await asyncio.sleep(self._flush)
+            if self._flush > 0 and not self._urgent.is_set():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._flush):
+                        await self._urgent.wait()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from psycopg import AsyncConnection, sql
 
@@ -11,8 +11,9 @@ from ioc.kpis.buckets import Bucket
 from ioc.storage.kpi_cells import TABLES
 
 
-@dataclass(frozen=True, slots=True)
-class CellRow:
+class CellRow(NamedTuple):
+    """A stored cell as read back (a tuple: a day of 1-minute cells is 1,440 of them)."""
+
     kpi: str
     area: str
     bucket: datetime

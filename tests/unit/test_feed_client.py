@@ -43,6 +43,38 @@ def test_keeps_only_the_latest_value_per_key_and_sends_snapshot_first() -> None:
         ("dossier.received", 7), ("payment.count", 1), ("dossier.received", 8)]
 
 
+def test_a_snapshot_or_an_answer_does_not_wait_out_the_flush_interval() -> None:
+    sent: list[dict] = []
+
+    async def send(text: str) -> None:
+        sent.append(json.loads(text))
+
+    async def until(count: int) -> None:
+        while len(sent) < count:
+            await asyncio.sleep(0.001)
+
+    async def scenario() -> None:
+        # values coalesce for an hour between frames; anything else goes at once
+        client = ClientSession(send, buffer_limit=100, stuck_timeout_s=1, heartbeat_s=3600,
+                               flush_interval_s=3600)
+        task = asyncio.create_task(client.run_sender())
+        client.offer(kpi(1, 1))
+        await asyncio.wait_for(until(1), 5)  # the first value; the sender now waits its hour
+        client.offer(kpi(2, 2))
+        client.snapshot({"type": "snapshot", "values": [kpi(3, 3)]})
+        await asyncio.wait_for(until(2), 5)
+        client.push({"type": "pong"})
+        await asyncio.wait_for(until(3), 5)
+        client.offer(kpi(4, 4))
+        await asyncio.sleep(0.05)
+        assert len(sent) == 3  # a value still waits for the interval
+        client.close("test")
+        await asyncio.wait_for(task, 5)
+
+    run(scenario())
+    assert [(m["type"], m.get("value")) for m in sent] == [("kpi", 1), ("snapshot", None), ("pong", None)]
+
+
 def test_subscription_filters_kpis_and_areas() -> None:
     sub = Subscription(kpis=frozenset({"dossier.received"}), areas=frozenset({"288"}))
     assert sub.wants(kpi(1, 1, area="288"))
