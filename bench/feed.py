@@ -71,19 +71,22 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-async def _clients(url: str, n: int, seconds: float, started: threading.Event,
+async def _clients(url: str, token: str, n: int, seconds: float, started: threading.Event,
                    delays: list[float], gauge_delays: list[float], subscription: dict[str, Any]) -> None:
     stop_at: list[float] = []
+    # as the wall does: the subscription rides with the token, so the first snapshot is its
+    auth = json.dumps({"type": "auth", "token": token,
+                       "subscribe": {k: v for k, v in subscription.items() if k != "type"}})
 
     async def one(i: int) -> None:
         async with connect(url, open_timeout=60, max_queue=None, ping_interval=None) as ws:
-            await ws.send(json.dumps(subscription))
+            await ws.send(auth)
             snapshots = 0
             ready.add(i)
             if len(ready) == n:
                 started.set()
             while not stop_at or time.time() < stop_at[0]:
-                parses = not i % MEASURED_EVERY or snapshots < 2
+                parses = not i % MEASURED_EVERY or not snapshots
                 try:
                     # the others take the frame's bytes as they are: a wall screen decodes its
                     # frames on its own machine, not on the two cores the server runs on
@@ -98,7 +101,7 @@ async def _clients(url: str, n: int, seconds: float, started: threading.Event,
                     continue
                 arrived = time.time()
                 for message in received["messages"] if received["type"] == "batch" else [received]:
-                    if message["type"] != "kpi" or "changed_at" not in message or snapshots < 2:
+                    if message["type"] != "kpi" or "changed_at" not in message or not snapshots:
                         continue
                     delay = arrived - datetime.fromisoformat(message["changed_at"]).timestamp()
                     delays.append(delay)
@@ -183,13 +186,13 @@ def run_feed_bench(clients: int, rate: float, seconds: float, subscription: str 
                      env={"IOC_WS_MAX_CONNECTIONS_PER_TOKEN": str(clients + 10)}) as stack:
         api = stack.procs["api"]
         print(f"bench-feed: opening {clients:,} WebSocket clients…", flush=True)
-        url = stack.api_url.replace("http://", "ws://") + f"/ws?token={stack.tokens['operator']}"
+        url = stack.api_url.replace("http://", "ws://") + "/ws"
         started = threading.Event()
         delays: list[float] = []
         gauge_delays: list[float] = []
         loop_thread = threading.Thread(
-            target=lambda: asyncio.run(_clients(url, clients, seconds, started, delays, gauge_delays,
-                                                SUBSCRIPTIONS[subscription])))
+            target=lambda: asyncio.run(_clients(url, stack.tokens["operator"], clients, seconds, started,
+                                                delays, gauge_delays, SUBSCRIPTIONS[subscription])))
         loop_thread.start()
         if not started.wait(300):
             raise RuntimeError("the clients did not all connect")

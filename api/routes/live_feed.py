@@ -131,8 +131,8 @@ class BadAuth(ValueError):
     """A first message that is not ``{"type": "auth", "token": "<string>"}``."""
 
 
-def token_of(message: Mapping[str, Any]) -> str | None:
-    """The ``text`` of a first frame's token; raises BadAuth when it cannot be one."""
+def first_message(message: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON object a first frame holds; raises BadAuth when it holds none."""
     text = message.get("text")
     if text is None:
         raise BadAuth("the first message must be a text frame")
@@ -144,6 +144,11 @@ def token_of(message: Mapping[str, Any]) -> str | None:
         raise BadAuth("the first message must be JSON") from None
     if not isinstance(first, dict):
         raise BadAuth("the first message must be a JSON object")
+    return first
+
+
+def token_of(first: Mapping[str, Any]) -> str | None:
+    """A first message's token; raises BadAuth when it cannot be one."""
     token = first.get("token")
     if token is None and first.get("type") != "auth":
         return None  # e.g. a subscribe before auth: no token given
@@ -152,15 +157,34 @@ def token_of(message: Mapping[str, Any]) -> str | None:
     return token
 
 
+def subscription_in(first: Mapping[str, Any], known_areas: frozenset[str],
+                    canonical: Callable[[str], str | None]) -> Subscription | None:
+    """The subscription an ``auth`` message carries in ``subscribe`` (the fields of a
+    ``subscribe`` message), so that the first snapshot is already the one wanted; None when
+    it carries none. Raises BadAuth when it is not a valid subscription."""
+    raw = first.get("subscribe")
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise BadAuth("'subscribe' must be an object")
+    try:
+        return parse_subscription(raw, known_areas, canonical)
+    except ValueError as exc:
+        raise BadAuth(f"subscribe: {exc}") from None
+
+
 async def _refuse(ws: WebSocket, code: int, reason: str) -> None:
     with contextlib.suppress(Exception):  # the client may already be gone
         await ws.send_json({"type": "error", "error": reason})
         await ws.close(code, reason)
 
 
-async def _authenticate(ws: WebSocket, state: AppState, token: str | None) -> bytes | None:
-    """The token's digest once it is a valid reader token; None after closing the socket.
-    Without ``?token=``, the token comes in the first message (docs/feed.md: close codes)."""
+async def _authenticate(ws: WebSocket, state: AppState, token: str | None,
+                        ) -> tuple[bytes, Subscription | None] | None:
+    """The token's digest once it is a valid reader token, and the subscription its first
+    message carries; None after closing the socket. Without ``?token=``, the token comes in
+    the first message (docs/feed.md: close codes)."""
+    subscription = None
     if token is None:
         try:
             message = await asyncio.wait_for(ws.receive(), AUTH_TIMEOUT_S)
@@ -170,7 +194,9 @@ async def _authenticate(ws: WebSocket, state: AppState, token: str | None) -> by
         if message["type"] == "websocket.disconnect":
             return None
         try:
-            token = token_of(message)
+            first = first_message(message)
+            token = token_of(first)
+            subscription = subscription_in(first, state.geography.area_codes, state.geography.canonical)
         except BadAuth as exc:
             await _refuse(ws, CLOSE_BAD_AUTH, str(exc))
             return None
@@ -185,16 +211,17 @@ async def _authenticate(ws: WebSocket, state: AppState, token: str | None) -> by
         await _refuse(ws, CLOSE_FORBIDDEN, "the feed needs an operator, leader or admin token")
         return None
     assert token is not None
-    return token_digest(token)
+    return token_digest(token), subscription
 
 
 @router.websocket("/ws")
 async def feed(ws: WebSocket, token: str | None = None) -> None:
     state: AppState = ws.app.state.ioc
     await ws.accept()
-    holder = await _authenticate(ws, state, token)
-    if holder is None:
+    authenticated = await _authenticate(ws, state, token)
+    if authenticated is None:
         return
+    holder, subscription = authenticated
     settings = state.settings
     if state.hub.connections_of(holder) >= settings.ws_max_connections_per_token:
         await ws.send_json({"type": "error", "error": "too many connections for this token "
@@ -207,6 +234,8 @@ async def feed(ws: WebSocket, token: str | None = None) -> None:
                            heartbeat_s=settings.ws_heartbeat_s,
                            flush_interval_s=settings.ws_flush_interval_s,
                            frames=state.hub.frames)
+    if subscription is not None:
+        client.subscription = subscription
     known = state.geography.area_codes
     state.hub.add(client, holder)  # from now on no change is missed: they wait in its buffer
     sender: asyncio.Task[None] | None = None

@@ -203,11 +203,12 @@ function scheduleRender() {
 // The wall shows today's values and the gauges of its tiles for the province, and every
 // unit's value of the KPI it ranks them by: nothing else needs to travel (all tiles for all
 // 114 units would be ~2,300 values, ~120 of them gauges sent again every 10 s to each wall).
+const wanted = () => ({ kpis: TILES.map((x) => x.kpi), areas: ["province"], buckets: ["1d", "now"],
+                        also: [{ kpis: [state.areaKpi], areas: null, buckets: ["1d", "now"] }] });
 function subscribe() {
   const ws = state.ws;
   if (!ws || ws.readyState !== WebSocket.OPEN) return;
-  ws.send(JSON.stringify({ type: "subscribe", kpis: TILES.map((x) => x.kpi), areas: ["province"], buckets: ["1d", "now"],
-                           also: [{ kpis: [state.areaKpi], areas: null, buckets: ["1d", "now"] }] }));
+  ws.send(JSON.stringify({ type: "subscribe", ...wanted() }));
 }
 
 function connect() {
@@ -219,8 +220,8 @@ function connect() {
   ws.onopen = () => {
     state.retry = 0;
     setConn("connected");
-    ws.send(JSON.stringify({ type: "auth", token: state.token }));
-    subscribe();
+    // the subscription rides with the token: the first snapshot is already the wall's
+    ws.send(JSON.stringify({ type: "auth", token: state.token, subscribe: wanted() }));
   };
   ws.onmessage = (ev) => {
     const msg = JSON.parse(ev.data);

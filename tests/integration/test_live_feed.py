@@ -167,6 +167,28 @@ def test_a_subscription_with_parts_gets_each_part(pipeline: Pipeline, feed: Inbo
     assert "not stations" in feed.until(lambda m: m.get("type") == "error")["error"]
 
 
+def test_the_auth_message_may_carry_the_subscription(pipeline: Pipeline) -> None:
+    # the wall's way: its first snapshot is already the one it wants, not every KPI's
+    subscribe = {"kpis": ["payment.count"], "areas": ["province"], "buckets": ["1d"],
+                 "also": [{"kpis": ["dossier.received"], "areas": ["291", "292"], "buckets": ["1d"]}]}
+    with connect(ws_url(pipeline, None), open_timeout=10) as ws:
+        ws.send(json.dumps({"type": "auth", "token": pipeline.tokens["leader"], "subscribe": subscribe}))
+        snapshot = json.loads(ws.recv(timeout=10))
+        assert snapshot["type"] == "snapshot"
+        assert {(v["kpi"], v["area"]) for v in snapshot["values"]} == {
+            ("payment.count", None), ("dossier.received", "291"), ("dossier.received", "292")}
+        pipeline.publish([received_event("auth-sub-1", datetime.now(UTC), area="292")])
+        inbox = Inbox(ws)
+        inbox.until(lambda m: (m.get("kpi"), m.get("area")) == ("dossier.received", "292"))
+    with connect(ws_url(pipeline, None), open_timeout=10) as ws:  # a bad one: refused, saying why
+        ws.send(json.dumps({"type": "auth", "token": pipeline.tokens["leader"],
+                            "subscribe": {"kpis": ["no.such"]}}))
+        assert json.loads(ws.recv(timeout=10))["error"] == "subscribe: unknown kpis: no.such"
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400
+
+
 def test_token_in_first_message_and_refusals(pipeline: Pipeline) -> None:
     with connect(ws_url(pipeline, None), open_timeout=10) as ws:
         ws.send(json.dumps({"type": "auth", "token": pipeline.tokens["leader"]}))

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from api.fanout import Subscription
-from api.routes.live_feed import MAX_PARTS, parse_subscription
+from api.routes.live_feed import MAX_PARTS, BadAuth, parse_subscription, subscription_in
 
 AREAS = frozenset({"10507", "10510"})
 
@@ -50,3 +50,14 @@ def test_parts_add_what_they_name_and_nothing_else() -> None:
 def test_a_bad_subscription_says_what_is_wrong(raw: dict[str, Any], says: str) -> None:
     with pytest.raises(ValueError, match=says):
         parse(raw)
+
+
+def test_an_auth_message_may_carry_a_subscription() -> None:
+    assert subscription_in({"type": "auth", "token": "t"}, AREAS, str) is None
+    carried = subscription_in({"type": "auth", "token": "t", "subscribe": {"kpis": ["payment.count"]}},
+                              AREAS, str)
+    assert carried == Subscription(kpis=frozenset({"payment.count"}))
+    with pytest.raises(BadAuth, match="'subscribe' must be an object"):
+        subscription_in({"subscribe": ["payment.count"]}, AREAS, str)
+    with pytest.raises(BadAuth, match="subscribe: unknown areas: 99"):
+        subscription_in({"subscribe": {"areas": ["99"]}}, AREAS, str)
