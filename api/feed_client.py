@@ -54,15 +54,26 @@ class ClientSession:
         """Set when something other than a KPI value waits (a snapshot, an answer, an alert,
         a close): the sender does not wait out its flush interval for it."""
         self.subscription = Subscription()
+        self._holding = False
+        """Values wait (are not sent) between a change of subscription and its snapshot."""
         self.closed_reason: str | None = None
+
+    def resubscribe(self, subscription: Subscription) -> None:
+        """Take ``subscription`` from now on; its values wait until its snapshot is queued
+        (:meth:`snapshot`), so the snapshot is the first thing sent after it."""
+        self.subscription = subscription
+        self._holding = True
 
     def snapshot(self, message: dict[str, Any], versions: Mapping[str, int] | None = None) -> None:
         """Queue a snapshot ahead of everything pending; drop pending values it supersedes.
         ``versions``: its values' versions by change key, when already worked out (a
-        snapshot shared by many clients, api/snapshots.py)."""
+        snapshot shared by many clients, api/snapshots.py). Pending values the subscription
+        no longer wants are dropped too."""
         self._versions.update(snapshot_versions(message) if versions is None else versions)
-        versions = self._versions
-        self._values = {k: m for k, m in self._values.items() if m.version > versions.get(k, 0)}
+        versions, wants = self._versions, self.subscription.wants
+        self._values = {k: m for k, m in self._values.items()
+                        if m.version > versions.get(k, 0) and wants(m)}
+        self._holding = False
         self._others = {f"snapshot|{id(message)}": message, **self._others}
         self._urgent.set()
         self._wakeup.set()
@@ -117,8 +128,13 @@ class ClientSession:
             if self.closed_reason is not None:
                 break
             others, self._others = self._others, {}
-            values, self._values = self._values, {}
+            if self._holding:
+                values: dict[str, Shared] = {}  # until the new subscription's snapshot
+            else:
+                values, self._values = self._values, {}
             if not others and not values:
+                if self._values:
+                    continue  # values wait for the new subscription's snapshot
                 others = {"heartbeat": {"type": "heartbeat", "ts": loop.time()}}
             frames = [encode(m) for m in others.values()]
             committed = 0.0
@@ -138,8 +154,10 @@ class ClientSession:
                     return
             if committed:
                 FEED_DELAY.observe(self._wall_clock() - committed)
+            sent = self._versions
             for key, message in values.items():
-                self._versions[key] = message.version
+                if message.version > sent.get(key, 0):  # a snapshot queued meanwhile may be newer
+                    sent[key] = message.version
             if self._flush > 0 and not self._urgent.is_set():
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._flush):

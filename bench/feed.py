@@ -233,6 +233,7 @@ def run_feed_bench(clients: int, rate: float, seconds: float, subscription: str 
         probe_stop.set()
         probe.join(10)
         gc.callbacks.remove(pauses)
+        gc.unfreeze()
     if not delays:
         raise RuntimeError(f"no kpi message reached the clients; see {stack.root}")
     return {"clients": clients, "subscription": subscription, "messages": len(delays),

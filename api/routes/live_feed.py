@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -161,16 +162,16 @@ def subscription_in(first: Mapping[str, Any], known_areas: frozenset[str],
                     canonical: Callable[[str], str | None]) -> Subscription | None:
     """The subscription an ``auth`` message carries in ``subscribe`` (the fields of a
     ``subscribe`` message), so that the first snapshot is already the one wanted; None when
-    it carries none. Raises BadAuth when it is not a valid subscription."""
+    it carries none. Raises ValueError when it is not a valid subscription."""
     raw = first.get("subscribe")
     if raw is None:
         return None
     if not isinstance(raw, dict):
-        raise BadAuth("'subscribe' must be an object")
+        raise ValueError("subscribe: must be an object")
     try:
         return parse_subscription(raw, known_areas, canonical)
     except ValueError as exc:
-        raise BadAuth(f"subscribe: {exc}") from None
+        raise ValueError(f"subscribe: {exc}") from None
 
 
 async def _refuse(ws: WebSocket, code: int, reason: str) -> None:
@@ -179,12 +180,21 @@ async def _refuse(ws: WebSocket, code: int, reason: str) -> None:
         await ws.close(code, reason)
 
 
-async def _authenticate(ws: WebSocket, state: AppState, token: str | None,
-                        ) -> tuple[bytes, Subscription | None] | None:
-    """The token's digest once it is a valid reader token, and the subscription its first
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    holder: bytes
+    """The token's digest (connections are counted per token)."""
+    subscription: Subscription | None = None
+    """What the first message asked for, if it asked."""
+    problem: str | None = None
+    """Why the subscription it carried was not taken (then the default stands)."""
+
+
+async def _authenticate(ws: WebSocket, state: AppState, token: str | None) -> Authenticated | None:
+    """Who connected, once theirs is a valid reader token, and the subscription their first
     message carries; None after closing the socket. Without ``?token=``, the token comes in
     the first message (docs/feed.md: close codes)."""
-    subscription = None
+    subscription, problem = None, None
     if token is None:
         try:
             message = await asyncio.wait_for(ws.receive(), AUTH_TIMEOUT_S)
@@ -196,10 +206,13 @@ async def _authenticate(ws: WebSocket, state: AppState, token: str | None,
         try:
             first = first_message(message)
             token = token_of(first)
-            subscription = subscription_in(first, state.geography.area_codes, state.geography.canonical)
         except BadAuth as exc:
             await _refuse(ws, CLOSE_BAD_AUTH, str(exc))
             return None
+        try:
+            subscription = subscription_in(first, state.geography.area_codes, state.geography.canonical)
+        except ValueError as exc:  # told after the snapshot, as for a bad subscribe message
+            problem = str(exc)
     if token is not None and len(token) > MAX_TOKEN_LENGTH:
         await _refuse(ws, CLOSE_BAD_AUTH, "'token' must be a non-empty string")
         return None
@@ -211,7 +224,7 @@ async def _authenticate(ws: WebSocket, state: AppState, token: str | None,
         await _refuse(ws, CLOSE_FORBIDDEN, "the feed needs an operator, leader or admin token")
         return None
     assert token is not None
-    return token_digest(token), subscription
+    return Authenticated(token_digest(token), subscription, problem)
 
 
 @router.websocket("/ws")
@@ -221,7 +234,7 @@ async def feed(ws: WebSocket, token: str | None = None) -> None:
     authenticated = await _authenticate(ws, state, token)
     if authenticated is None:
         return
-    holder, subscription = authenticated
+    holder = authenticated.holder
     settings = state.settings
     if state.hub.connections_of(holder) >= settings.ws_max_connections_per_token:
         await ws.send_json({"type": "error", "error": "too many connections for this token "
@@ -234,13 +247,15 @@ async def feed(ws: WebSocket, token: str | None = None) -> None:
                            heartbeat_s=settings.ws_heartbeat_s,
                            flush_interval_s=settings.ws_flush_interval_s,
                            frames=state.hub.frames)
-    if subscription is not None:
-        client.subscription = subscription
+    if authenticated.subscription is not None:
+        client.subscription = authenticated.subscription
     known = state.geography.area_codes
     state.hub.add(client, holder)  # from now on no change is missed: they wait in its buffer
     sender: asyncio.Task[None] | None = None
     try:
         await send_snapshot(state, client)
+        if authenticated.problem is not None:
+            client.push({"type": "error", "error": authenticated.problem})
         # Sending starts once the snapshot is queued, so it is always the first message (a
         # change that came while it was read waits behind it, or is superseded by it).
         sender = asyncio.create_task(client.run_sender())
@@ -276,8 +291,13 @@ async def _receive(ws: WebSocket, state: AppState, client: ClientSession,
             if not isinstance(message, dict):
                 raise ValueError("messages must be JSON objects")
             kind = message.get("type")
-            if kind == "subscribe":
-                client.subscription = parse_subscription(message, known, state.geography.canonical)
+            if kind == "subscribe" or (kind == "auth" and message.get("subscribe") is not None):
+                # (an auth message after ?token= may carry one too; its token is not read again)
+                subscription = (parse_subscription(message, known, state.geography.canonical)
+                                if kind == "subscribe" else
+                                subscription_in(message, known, state.geography.canonical))
+                assert subscription is not None
+                client.resubscribe(subscription)
                 await send_snapshot(state, client)
             elif kind == "ping":
                 client.push({"type": "pong"})

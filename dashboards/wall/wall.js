@@ -97,8 +97,10 @@ function render() {
   }));
   const select = $("area-kpi");
   const choices = rankable();
-  if (!choices.includes(state.areaKpi)) {
-    state.areaKpi = choices.includes(DEFAULT_RANK_KPI) || !choices.length ? DEFAULT_RANK_KPI : choices[0];
+  let choice = state.areaKpi;
+  if (!choices.includes(choice)) choice = choices.includes(DEFAULT_RANK_KPI) || !choices.length ? DEFAULT_RANK_KPI : choices[0];
+  if (choice !== state.areaKpi) { // (with nothing rankable, the default stays: no re-subscribing each frame)
+    state.areaKpi = choice;
     subscribe(); // (before connecting, a no-op: connect subscribes with the choice)
   }
   if (select.options.length !== choices.length) select.replaceChildren(...choices.map((id) => new Option(kpiName(id), id)));

@@ -180,13 +180,21 @@ def test_the_auth_message_may_carry_the_subscription(pipeline: Pipeline) -> None
         pipeline.publish([received_event("auth-sub-1", datetime.now(UTC), area="292")])
         inbox = Inbox(ws)
         inbox.until(lambda m: (m.get("kpi"), m.get("area")) == ("dossier.received", "292"))
-    with connect(ws_url(pipeline, None), open_timeout=10) as ws:  # a bad one: refused, saying why
+    with connect(ws_url(pipeline, None), open_timeout=10) as ws:
+        # a bad one: the default subscription (everything) stands, and an error says why
         ws.send(json.dumps({"type": "auth", "token": pipeline.tokens["leader"],
                             "subscribe": {"kpis": ["no.such"]}}))
-        assert json.loads(ws.recv(timeout=10))["error"] == "subscribe: unknown kpis: no.such"
-        with pytest.raises(ConnectionClosed) as closed:
-            ws.recv(timeout=10)
-        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400
+        snapshot = json.loads(ws.recv(timeout=10))
+        assert snapshot["type"] == "snapshot" and ("payment.count", "291") in {
+            (v["kpi"], v["area"]) for v in snapshot["values"]}
+        error = json.loads(ws.recv(timeout=10))
+        assert error == {"type": "error", "error": "subscribe: unknown kpis: no.such"}
+    with connect(ws_url(pipeline, "leader"), open_timeout=10) as ws:
+        # after ?token=, an auth message's subscription is taken like a subscribe message
+        assert json.loads(ws.recv(timeout=10))["type"] == "snapshot"
+        ws.send(json.dumps({"type": "auth", "subscribe": {"kpis": ["payment.count"], "areas": ["province"]}}))
+        snapshot = json.loads(ws.recv(timeout=10))
+        assert {(v["kpi"], v["area"]) for v in snapshot["values"]} == {("payment.count", None)}
 
 
 def test_token_in_first_message_and_refusals(pipeline: Pipeline) -> None:

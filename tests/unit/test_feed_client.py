@@ -210,3 +210,46 @@ def test_station_values_go_only_to_clients_that_ask_for_stations() -> None:
     assert Subscription(stations=frozenset({"HD-01"})).wants(station)
     assert not Subscription(stations=frozenset({"HD-02"})).wants(station)
     assert not Subscription(stations=None, buckets=frozenset({"1h"})).wants(station)  # it is 1d
+
+
+def test_after_a_new_subscription_its_snapshot_goes_first_and_old_values_never() -> None:
+    sent: list[dict] = []
+    sending, release = asyncio.Event(), asyncio.Event()
+
+    async def send(text: str) -> None:
+        message = json.loads(text)
+        sent.extend(message["messages"] if message["type"] == "batch" else [message])
+        if len(sent) == 1:
+            sending.set()
+            await release.wait()  # the first frame's send takes a while
+
+    async def until(count: int) -> None:
+        while len(sent) < count:
+            await asyncio.sleep(0.001)
+
+    async def scenario() -> None:
+        client = ClientSession(send, buffer_limit=100, stuck_timeout_s=5, heartbeat_s=3600,
+                               flush_interval_s=3600)
+        task = asyncio.create_task(client.run_sender())
+        client.offer(kpi(5, 5))
+        await asyncio.wait_for(sending.wait(), 5)  # version 5 is being sent...
+        client.snapshot({"type": "snapshot", "values": [kpi(9, 9)]})  # ...as a snapshot with 9 is queued
+        release.set()
+        await asyncio.wait_for(until(2), 5)
+        client.offer(kpi(7, 7))  # older than the snapshot's 9: never sent
+        client.push({"type": "pong"})
+        await asyncio.wait_for(until(3), 5)
+        client.offer(kpi(20, 20, area="288"))  # waits out the flush interval...
+        client.resubscribe(Subscription(kpis=frozenset({"payment.count"})))  # ...and is no longer wanted
+        client.offer(kpi(1, 11, "payment.count"))  # wanted: waits for its snapshot
+        await asyncio.sleep(0.05)
+        assert len(sent) == 3
+        client.snapshot({"type": "snapshot", "values": [kpi(0, 10, "payment.count")]})
+        await asyncio.wait_for(until(5), 5)
+        client.close("test")
+        await asyncio.wait_for(task, 5)
+
+    run(scenario())
+    assert [(m["type"], m.get("kpi"), m.get("version")) for m in sent] == [
+        ("kpi", "dossier.received", 5), ("snapshot", None, None), ("pong", None, None),
+        ("snapshot", None, None), ("kpi", "payment.count", 11)]
