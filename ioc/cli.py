@@ -32,7 +32,9 @@ def _cmd_up(args: argparse.Namespace, settings: Settings) -> int:
         print(f"ioc up: {exc}", file=sys.stderr)
         return 2
     print(f"{geography.province_name} ({geography.province_code}, {geography.profile}): "
-          f"{len(geography.units)} units", flush=True)
+          f"{len(geography.units)} units"
+          + (f", {geography.former_count} pre-2025 codes mapped" if geography.former_count else ""),
+          flush=True)
     return run_up(settings, port=args.port, data_dir=data_dir, simulator=not args.no_simulator)
 
 

@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     geography_file: Path | None = Field(
         default=None, description="a deployment's own JSON list of units (docs/contract/geography.md); "
                                   "overrides IOC_PROVINCE")
+    former_codes_file: Path | None = Field(
+        default=None, description="a deployment's JSON mapping of pre-2025 commune codes to current "
+                                  "units, accepted in events (docs/contract/geography.md); a current "
+                                  "code is never remapped")
     agencies_file: Path | None = Field(
         default=None, description="a deployment's own JSON list of agencies (code, name, level: "
                                   "province or commune; ioc/geography/agencies.py); default: the "

@@ -9,6 +9,7 @@ from ioc.geography.sources import (
     DEFAULT_PROVINCE,
     HISTORIC,
     load_geography,
+    parse_former_codes,
     parse_geography,
     province_codes,
 )
@@ -18,9 +19,10 @@ if TYPE_CHECKING:
 
 
 def geography_of(settings: Settings) -> Geography:
-    """The geography the settings name (``IOC_PROVINCE``, ``IOC_GEOGRAPHY_FILE``)."""
-    return load_geography(settings.province, settings.geography_file)
+    """The geography the settings name (``IOC_PROVINCE``, ``IOC_GEOGRAPHY_FILE``,
+    ``IOC_FORMER_CODES_FILE``)."""
+    return load_geography(settings.province, settings.geography_file, settings.former_codes_file)
 
 
 __all__ = ["DEFAULT_PROVINCE", "HISTORIC", "Geography", "Unit", "code_key", "geography_of",
-           "load_geography", "parse_geography", "province_codes"]
+           "load_geography", "parse_former_codes", "parse_geography", "province_codes"]

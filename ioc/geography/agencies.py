@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ioc.geography.model import Geography, Unit
-from ioc.geography.sources import HISTORIC, load_geography
+from ioc.geography.sources import HISTORIC
 
 if TYPE_CHECKING:
     from ioc.settings import Settings
@@ -196,5 +196,6 @@ def load_agencies(geography: Geography, path: Path | None = None) -> Agencies:
 
 def agencies_of(settings: Settings) -> Agencies:
     """The agencies the settings name (``IOC_AGENCIES_FILE``), for their geography."""
-    return load_agencies(load_geography(settings.province, settings.geography_file),
-                         settings.agencies_file)
+    from ioc.geography import geography_of
+
+    return load_agencies(geography_of(settings), settings.agencies_file)

@@ -5,6 +5,7 @@ package, the bundled historic profile or a deployment's own file."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta, timezone
 
@@ -34,7 +35,11 @@ class Geography:
     timezone_name: str
     utc_offset: timedelta
     units: tuple[Unit, ...]
+    former: Mapping[str, str] = field(default_factory=dict, compare=False)
+    """Pre-2025 commune codes the deployment maps to a current unit (IOC_FORMER_CODES_FILE):
+    old code → unit code. A code that is a current unit is never remapped."""
     _by_key: dict[str, Unit] = field(init=False, repr=False, compare=False)
+    _former: dict[str, Unit] = field(init=False, repr=False, compare=False)
     _by_code: dict[str, Unit] = field(init=False, repr=False, compare=False)
     _names: dict[str, str] = field(init=False, repr=False, compare=False)
     _codes: frozenset[str] = field(init=False, repr=False, compare=False)
@@ -49,6 +54,15 @@ class Geography:
                 raise ValueError(f"unit code {unit.code!r} is listed twice")
             by_key[key] = unit
         object.__setattr__(self, "_by_key", by_key)
+        former: dict[str, Unit] = {}
+        for old, new in self.former.items():
+            target = by_key.get(code_key(new))
+            if target is None:
+                raise ValueError(f"former code {old!r} maps to {new!r}, which is no unit of "
+                                 f"{self.province_name or 'this geography'}")
+            if code_key(old) not in by_key:  # a current code always wins
+                former[code_key(old)] = target
+        object.__setattr__(self, "_former", former)
         object.__setattr__(self, "_by_code", {u.code: u for u in self.units})
         object.__setattr__(self, "_names", {u.code: u.name for u in self.units})
         object.__setattr__(self, "_codes", frozenset(self._by_code))
@@ -67,8 +81,18 @@ class Geography:
         return dict(self._names)
 
     def unit(self, code: str) -> Unit | None:
-        """The unit a code names, written with or without its leading zeros."""
-        return self._by_code.get(code) or self._by_key.get(code_key(code))
+        """The unit a code names, written with or without its leading zeros; a pre-2025 code
+        the deployment maps (:attr:`former`) names the unit it maps to."""
+        found = self._by_code.get(code)
+        if found is None:
+            key = code_key(code)
+            found = self._by_key.get(key) or self._former.get(key)
+        return found
+
+    @property
+    def former_count(self) -> int:
+        """How many pre-2025 codes map to a unit (those that are no current code)."""
+        return len(self._former)
 
     def canonical(self, code: str) -> str | None:
         """The code as the statistics office writes it, or None when it is no unit here."""

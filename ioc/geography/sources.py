@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import timedelta
 from functools import lru_cache
@@ -94,12 +95,36 @@ def historic() -> Geography:
     return parse_geography(json.loads(text), profile=HISTORIC)
 
 
+def parse_former_codes(raw: object) -> dict[str, str]:
+    """A deployment's mapping of pre-2025 commune codes (IOC_FORMER_CODES_FILE):
+    ``{"codes": {"<old code>": "<current unit code>", ...}}``, other fields (``source``)
+    free. Each code a string of digits."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("codes"), dict):
+        raise ValueError("a former codes file must hold a JSON object with a 'codes' object")
+    codes: dict[str, str] = {}
+    for old, new in raw["codes"].items():
+        if not (isinstance(new, str) and old.isdigit() and new.isdigit()):
+            raise ValueError(f"former codes map a code to a code, strings of digits: {old!r}: {new!r}")
+        codes[old] = new
+    return codes
+
+
 @lru_cache(maxsize=8)
-def load_geography(province: str = DEFAULT_PROVINCE, path: Path | None = None) -> Geography:
+def load_geography(province: str = DEFAULT_PROVINCE, path: Path | None = None,
+                   former_path: Path | None = None) -> Geography:
     """The geography a deployment asks for: its own file when given, else the historic
-    profile or a province of the package. Cached: it is read once per process."""
+    profile or a province of the package; with the pre-2025 codes it maps, when given.
+    Cached: it is read once per process."""
     if path is not None:
-        return from_file(path)
-    if province.strip().lower() == HISTORIC:
-        return historic()
-    return from_package(province.strip())
+        geography = from_file(path)
+    elif province.strip().lower() == HISTORIC:
+        geography = historic()
+    else:
+        geography = from_package(province.strip())
+    if former_path is None:
+        return geography
+    try:
+        former = parse_former_codes(json.loads(former_path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"IOC_FORMER_CODES_FILE {former_path}: {exc}") from None
+    return dataclasses.replace(geography, former=former)

@@ -95,6 +95,40 @@ def test_events_carry_area_or_its_v1_name_district() -> None:
     assert isinstance(missing, Rejection) and "data.area" in missing.reason
 
 
+def test_pre_2025_codes_a_deployment_maps(tmp_path: Path) -> None:
+    # 10789 was a former Hai Duong commune (no unit today); 10510 is a unit, so its entry is
+    # never used: a current code always wins
+    path = tmp_path / "former.json"
+    path.write_text(json.dumps({"source": "the deployment's own table",
+                                "codes": {"10789": "11560", "010795": "10510", "10510": "11560"}}))
+    geography = geography_of(Settings(province="31", former_codes_file=path))
+    assert geography.former_count == 2 and len(geography.units) == 114
+    assert geography.canonical("10789") == "11560" and geography.canonical("10795") == "10510"
+    assert geography.canonical("10510") == "10510"  # a unit: not remapped
+    assert geography.area_codes == load_geography("31").area_codes  # the units are today's only
+    rules = Rules(geography)
+    mapped = validate_event(_reading({"area": "10789"}), rules, NOW)
+    assert isinstance(mapped, Event) and mapped.data.area == "11560"
+    unmapped = validate_event(_reading({"area": "10790"}), rules, NOW)
+    assert isinstance(unmapped, Rejection) and unmapped.code is ReasonCode.UNKNOWN_AREA
+    assert geography_of(Settings(province="31")).canonical("10789") is None  # without the file
+
+
+@pytest.mark.parametrize(("content", "says"), [
+    ({"codes": {"10789": "99999"}}, "maps to '99999', which is no unit of Thành phố Hải Phòng"),
+    ({"codes": {"10789": 11560}}, "strings of digits"),
+    ({"codes": {"x": "11560"}}, "strings of digits"),
+    (["10789"], "'codes' object"),
+])
+def test_a_bad_former_codes_file_is_refused_saying_why(tmp_path: Path, content: object, says: str) -> None:
+    path = tmp_path / "former.json"
+    path.write_text(json.dumps(content))
+    with pytest.raises(ValueError, match=says):
+        load_geography("31", None, path)
+    with pytest.raises(ValueError, match="IOC_FORMER_CODES_FILE"):
+        load_geography("31", None, tmp_path / "missing.json")
+
+
 def test_alert_rules_take_the_v1_scope_districts() -> None:
     base = {"name": "r", "kpi": "dossier.on_time_rate", "bucket": "1d", "comparison": "below",
             "threshold": 90}
