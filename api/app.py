@@ -51,7 +51,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         await pool.open(wait=True, timeout=30)
         hub = Hub()
         change_feed = ChangeConsumer(settings.kafka_bootstrap, settings.changes_topic, hub,
-                                     fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms)
+                                     fetch_max_wait_ms=settings.feed_fetch_max_wait_ms)
         await change_feed.start()
         producer = EventProducer(settings.kafka_bootstrap, settings.events_topic,
                                  timeout_s=settings.ingest_ack_timeout_s)

@@ -123,6 +123,11 @@ class Settings(BaseSettings):
         "(httptools itself takes headers of any size)")
     ingest_ack_timeout_s: float = Field(
         default=10.0, gt=0, description="HTTP ingest answers 503 when the broker has not acked by then")
+    feed_fetch_max_wait_ms: int = Field(
+        default=25, ge=1, le=30_000,
+        description="longest the API's read of the change topic waits for data: it bounds the "
+                    "live feed's delay (the workers' own fetch wait, IOC_KAFKA_FETCH_MAX_WAIT_MS, "
+                    "is longer: they gather batches)")
     ws_queue_limit: int = Field(default=10_000, ge=1)
     ws_stuck_timeout_s: float = Field(default=10.0, gt=0)
     ws_heartbeat_s: float = Field(default=15.0, gt=0)
