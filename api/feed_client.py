@@ -55,12 +55,13 @@ class ClientSession:
         a close): the sender does not wait out its flush interval for it."""
         self.subscription = Subscription()
         self._holding = False
-        """Values wait (are not sent) between a change of subscription and its snapshot."""
+        """Nothing is sent between a change of subscription and its snapshot."""
         self.closed_reason: str | None = None
 
     def resubscribe(self, subscription: Subscription) -> None:
-        """Take ``subscription`` from now on; its values wait until its snapshot is queued
-        (:meth:`snapshot`), so the snapshot is the first thing sent after it."""
+        """Take ``subscription`` from now on; everything waits until its snapshot is queued
+        (:meth:`snapshot`), so the snapshot is the first thing sent after it (an alert sent
+        ahead of it could be undone by it, the snapshot having been read before)."""
         self.subscription = subscription
         self._holding = True
 
@@ -127,14 +128,11 @@ class ClientSession:
             self._urgent.clear()
             if self.closed_reason is not None:
                 break
-            others, self._others = self._others, {}
             if self._holding:
-                values: dict[str, Shared] = {}  # until the new subscription's snapshot
-            else:
-                values, self._values = self._values, {}
+                continue  # everything waits for the new subscription's snapshot
+            others, self._others = self._others, {}
+            values, self._values = self._values, {}
             if not others and not values:
-                if self._values:
-                    continue  # values wait for the new subscription's snapshot
                 others = {"heartbeat": {"type": "heartbeat", "ts": loop.time()}}
             frames = [encode(m) for m in others.values()]
             committed = 0.0

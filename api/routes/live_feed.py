@@ -286,22 +286,24 @@ async def _receive(ws: WebSocket, state: AppState, client: ClientSession,
         if text is None:
             client.push({"type": "error", "error": "messages must be JSON text frames"})
             continue
+        subscription: Subscription | None = None
         try:
             message = json.loads(text)
             if not isinstance(message, dict):
                 raise ValueError("messages must be JSON objects")
             kind = message.get("type")
-            if kind == "subscribe" or (kind == "auth" and message.get("subscribe") is not None):
-                # (an auth message after ?token= may carry one too; its token is not read again)
-                subscription = (parse_subscription(message, known, state.geography.canonical)
-                                if kind == "subscribe" else
-                                subscription_in(message, known, state.geography.canonical))
-                assert subscription is not None
-                client.resubscribe(subscription)
-                await send_snapshot(state, client)
+            if kind == "subscribe":
+                subscription = parse_subscription(message, known, state.geography.canonical)
+            elif kind == "auth":
+                # (after ?token= an auth message may carry a subscription; its token is not read again)
+                subscription = subscription_in(message, known, state.geography.canonical)
             elif kind == "ping":
                 client.push({"type": "pong"})
-            elif kind != "auth":
+            else:
                 raise ValueError(f"unknown message type {kind!r}")
-        except ValueError as exc:
+        except ValueError as exc:  # the client's mistake: it is told, and keeps what it had
             client.push({"type": "error", "error": str(exc)})
+            continue
+        if subscription is not None:  # a failed read ends the connection, not the subscription
+            client.resubscribe(subscription)
+            await send_snapshot(state, client)

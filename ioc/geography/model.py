@@ -35,7 +35,7 @@ class Geography:
     timezone_name: str
     utc_offset: timedelta
     units: tuple[Unit, ...]
-    former: Mapping[str, str] = field(default_factory=dict, compare=False)
+    former: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     """Pre-2025 commune codes the deployment maps to a current unit (IOC_FORMER_CODES_FILE):
     old code → unit code. A code that is a current unit is never remapped."""
     _by_key: dict[str, Unit] = field(init=False, repr=False, compare=False)
@@ -60,8 +60,11 @@ class Geography:
             if target is None:
                 raise ValueError(f"former code {old!r} maps to {new!r}, which is no unit of "
                                  f"{self.province_name or 'this geography'}")
-            if code_key(old) not in by_key:  # a current code always wins
-                former[code_key(old)] = target
+            key = code_key(old)
+            if former.get(key, target) != target:
+                raise ValueError(f"former code {old!r} is mapped twice, to different units")
+            if key not in by_key:  # a current code always wins
+                former[key] = target
         object.__setattr__(self, "_former", former)
         object.__setattr__(self, "_by_code", {u.code: u for u in self.units})
         object.__setattr__(self, "_names", {u.code: u.name for u in self.units})

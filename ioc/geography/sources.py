@@ -125,6 +125,6 @@ def load_geography(province: str = DEFAULT_PROVINCE, path: Path | None = None,
         return geography
     try:
         former = parse_former_codes(json.loads(former_path.read_text(encoding="utf-8")))
+        return dataclasses.replace(geography, former=former)
     except (OSError, ValueError) as exc:
         raise ValueError(f"IOC_FORMER_CODES_FILE {former_path}: {exc}") from None
-    return dataclasses.replace(geography, former=former)

@@ -242,14 +242,15 @@ def test_after_a_new_subscription_its_snapshot_goes_first_and_old_values_never()
         client.offer(kpi(20, 20, area="288"))  # waits out the flush interval...
         client.resubscribe(Subscription(kpis=frozenset({"payment.count"})))  # ...and is no longer wanted
         client.offer(kpi(1, 11, "payment.count"))  # wanted: waits for its snapshot
+        client.push({"type": "alert", "id": 1})  # so does anything else
         await asyncio.sleep(0.05)
         assert len(sent) == 3
         client.snapshot({"type": "snapshot", "values": [kpi(0, 10, "payment.count")]})
-        await asyncio.wait_for(until(5), 5)
+        await asyncio.wait_for(until(6), 5)
         client.close("test")
         await asyncio.wait_for(task, 5)
 
     run(scenario())
     assert [(m["type"], m.get("kpi"), m.get("version")) for m in sent] == [
         ("kpi", "dossier.received", 5), ("snapshot", None, None), ("pong", None, None),
-        ("snapshot", None, None), ("kpi", "payment.count", 11)]
+        ("snapshot", None, None), ("alert", None, None), ("kpi", "payment.count", 11)]

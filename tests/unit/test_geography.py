@@ -117,6 +117,7 @@ def test_pre_2025_codes_a_deployment_maps(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("content", "says"), [
     ({"codes": {"10789": "99999"}}, "maps to '99999', which is no unit of Thành phố Hải Phòng"),
     ({"codes": {"10789": 11560}}, "strings of digits"),
+    ({"codes": {"10789": "11560", "010789": "10510"}}, "mapped twice"),
     ({"codes": {"x": "11560"}}, "strings of digits"),
     (["10789"], "'codes' object"),
 ])
