@@ -67,6 +67,13 @@ def received_event(n: str, when: datetime, area: str = "288", channel: str = "on
     }).encode()
 
 
+def payment_event(n: str, when: datetime, area: str) -> bytes:
+    return json.dumps({"specversion": "1.0", "id": f"feed-pay-{n}", "source": "feed.test",
+                       "type": "payment.completed", "time": when.isoformat(),
+                       "data": {"payment_id": f"FP-{n}", "area": area, "amount_vnd": 20000,
+                                "method": "qr", "purpose": "fee"}}).encode()
+
+
 def value_of(snapshot: dict, kpi: str, area: str | None) -> Any:
     for item in snapshot["values"]:
         if item["kpi"] == kpi and item["area"] == area:
@@ -128,11 +135,7 @@ def test_subscription_narrows_what_is_sent(pipeline: Pipeline, feed: Inbox) -> N
     snapshot = feed.until(lambda m: m.get("type") == "snapshot")
     assert {(v["kpi"], v["area"]) for v in snapshot["values"]} == {("payment.count", "291")}
     pipeline.publish([received_event("sub-1", datetime.now(UTC), area="291")])
-    payment = {"specversion": "1.0", "id": "feed-pay-1", "source": "feed.test",
-               "type": "payment.completed", "time": datetime.now(UTC).isoformat(),
-               "data": {"payment_id": "FP1", "area": "291", "amount_vnd": 20000,
-                        "method": "qr", "purpose": "fee"}}
-    pipeline.publish([json.dumps(payment).encode()])
+    pipeline.publish([payment_event("1", datetime.now(UTC), area="291")])
     update = feed.until(lambda m: m.get("type") == "kpi")
     assert (update["kpi"], update["area"]) == ("payment.count", "291")
     feed.ws.send(json.dumps({"type": "subscribe", "kpis": ["no.such"]}))
@@ -152,11 +155,7 @@ def test_a_subscription_with_parts_gets_each_part(pipeline: Pipeline, feed: Inbo
         ("dossier.received", None, "1d"), ("payment.count", None, "1d"),
         *(("dossier.received", u["code"], "1d") for u in units)}
     pipeline.publish([received_event("parts-1", datetime.now(UTC), area="292")])
-    payment = {"specversion": "1.0", "id": "feed-pay-parts", "source": "feed.test",
-               "type": "payment.completed", "time": datetime.now(UTC).isoformat(),
-               "data": {"payment_id": "FPP", "area": "292", "amount_vnd": 20000,
-                        "method": "qr", "purpose": "fee"}}
-    pipeline.publish([json.dumps(payment).encode()])
+    pipeline.publish([payment_event("parts", datetime.now(UTC), area="292")])
     feed.until(lambda m: (m.get("kpi"), m.get("area"), m.get("bucket")) == ("dossier.received", "292", "1d"))
     feed.until(lambda m: (m.get("kpi"), m.get("area"), m.get("bucket")) == ("payment.count", None, "1d"))
     # the province's payment count came, so the unit's (the same batch or an earlier one) was

@@ -12,6 +12,11 @@ def kpi(value: int, version: int, kpi_id: str = "dossier.received", area: str | 
             "start": "2026-11-22T00:00:00+07:00", "value": value, "version": version}
 
 
+async def sent_at_least(sent: list[dict], count: int) -> None:
+    while len(sent) < count:
+        await asyncio.sleep(0.001)
+
+
 def run(coro: object) -> object:
     return asyncio.run(coro)  # type: ignore[arg-type]
 
@@ -49,22 +54,18 @@ def test_a_snapshot_or_an_answer_does_not_wait_out_the_flush_interval() -> None:
     async def send(text: str) -> None:
         sent.append(json.loads(text))
 
-    async def until(count: int) -> None:
-        while len(sent) < count:
-            await asyncio.sleep(0.001)
-
     async def scenario() -> None:
         # values coalesce for an hour between frames; anything else goes at once
         client = ClientSession(send, buffer_limit=100, stuck_timeout_s=1, heartbeat_s=3600,
                                flush_interval_s=3600)
         task = asyncio.create_task(client.run_sender())
         client.offer(kpi(1, 1))
-        await asyncio.wait_for(until(1), 5)  # the first value; the sender now waits its hour
+        await asyncio.wait_for(sent_at_least(sent, 1), 5)  # the first value; the sender now waits its hour
         client.offer(kpi(2, 2))
         client.snapshot({"type": "snapshot", "values": [kpi(3, 3)]})
-        await asyncio.wait_for(until(2), 5)
+        await asyncio.wait_for(sent_at_least(sent, 2), 5)
         client.push({"type": "pong"})
-        await asyncio.wait_for(until(3), 5)
+        await asyncio.wait_for(sent_at_least(sent, 3), 5)
         client.offer(kpi(4, 4))
         await asyncio.sleep(0.05)
         assert len(sent) == 3  # a value still waits for the interval
@@ -223,10 +224,6 @@ def test_after_a_new_subscription_its_snapshot_goes_first_and_old_values_never()
             sending.set()
             await release.wait()  # the first frame's send takes a while
 
-    async def until(count: int) -> None:
-        while len(sent) < count:
-            await asyncio.sleep(0.001)
-
     async def scenario() -> None:
         client = ClientSession(send, buffer_limit=100, stuck_timeout_s=5, heartbeat_s=3600,
                                flush_interval_s=3600)
@@ -235,10 +232,10 @@ def test_after_a_new_subscription_its_snapshot_goes_first_and_old_values_never()
         await asyncio.wait_for(sending.wait(), 5)  # version 5 is being sent...
         client.snapshot({"type": "snapshot", "values": [kpi(9, 9)]})  # ...as a snapshot with 9 is queued
         release.set()
-        await asyncio.wait_for(until(2), 5)
+        await asyncio.wait_for(sent_at_least(sent, 2), 5)
         client.offer(kpi(7, 7))  # older than the snapshot's 9: never sent
         client.push({"type": "pong"})
-        await asyncio.wait_for(until(3), 5)
+        await asyncio.wait_for(sent_at_least(sent, 3), 5)
         client.offer(kpi(20, 20, area="288"))  # waits out the flush interval...
         client.resubscribe(Subscription(kpis=frozenset({"payment.count"})))  # ...and is no longer wanted
         client.offer(kpi(1, 11, "payment.count"))  # wanted: waits for its snapshot
@@ -246,7 +243,7 @@ def test_after_a_new_subscription_its_snapshot_goes_first_and_old_values_never()
         await asyncio.sleep(0.05)
         assert len(sent) == 3
         client.snapshot({"type": "snapshot", "values": [kpi(0, 10, "payment.count")]})
-        await asyncio.wait_for(until(6), 5)
+        await asyncio.wait_for(sent_at_least(sent, 6), 5)
         client.close("test")
         await asyncio.wait_for(task, 5)
 
