@@ -110,8 +110,7 @@ async def build_snapshot(state: AppState, subscription: Subscription) -> dict[st
             before_id=None, limit=500)
     values = snapshot_values(kpis, scopes, rows, day, offset)
     values += [m for m in gauge_messages(gauge_values, scopes, now, offset) if m["kpi"] in gauges]
-    if subscription.buckets is not None or subscription.also:
-        values = [v for v in values if subscription.wants(v)]
+    values = [v for v in values if subscription.wants(v)]  # buckets, and each part's own KPIs and areas
     return {"type": "snapshot", "as_of": local_iso(now, offset),
             "day_start": local_iso(day, offset),
             "day_end": local_iso(day + timedelta(days=1), offset), "values": values,

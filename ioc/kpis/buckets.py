@@ -22,8 +22,8 @@ class Bucket(StrEnum):
         return {"1m": 60, "1h": 3600, "1d": 86400}[self.value]
 
 
-
 _BY_TEXT = {size.value: size for size in Bucket}
+
 
 def bucket_start(instant: datetime, bucket: Bucket, utc_offset: timedelta) -> datetime:
     """Start (UTC) of the bucket holding ``instant``; days run local midnight to midnight."""

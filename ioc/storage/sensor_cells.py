@@ -45,6 +45,7 @@ _ADD_ALL = "WITH " + ", ".join(
     for size, table in TABLES.items()
 ) + " " + " UNION ALL ".join(f"SELECT * FROM up_{size.value}" for size in TABLES)
 
+
 async def add_sensor_cells(conn: AsyncConnection, cells: Mapping[Bucket, Mapping[SensorKey, SensorAgg]],
                            ) -> list[StoredSensorCell]:
     """Merge aggregates into stored cells of every bucket size in one statement (inside the
