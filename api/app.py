@@ -25,9 +25,9 @@ from api.limits import (
 )
 from api.loop_lag import watch_loop_lag
 from api.producer import EventProducer
-from api.routes import agencies, alerts, ingest, keys, kpis, live_feed, ops
+from api.routes import agencies, alerts, deadletters, ingest, keys, kpis, live_feed, ops
 from api.state import AppState
-from dashboards import wall_dir
+from dashboards import console_dir, wall_dir
 from ioc import package_version
 from ioc.clock import Clock, SystemClock
 from ioc.events import rules_of
@@ -37,6 +37,7 @@ from ioc.settings import Settings
 from ioc.targets import targets_of
 
 WALL_DIR = wall_dir()  # package data: served from the installed package, any working directory
+CONSOLE_DIR = console_dir()
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
@@ -88,6 +89,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.include_router(ingest.router)
     app.include_router(agencies.router)
     app.include_router(alerts.router)
+    app.include_router(deadletters.router)
     app.include_router(keys.router)
     app.include_router(kpis.router)
     app.include_router(live_feed.router)
@@ -101,5 +103,10 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     async def root() -> RedirectResponse:
         return RedirectResponse("/wall")
 
+    @app.get("/console", include_in_schema=False)
+    async def console() -> FileResponse:
+        return FileResponse(CONSOLE_DIR / "index.html", media_type="text/html; charset=utf-8")
+
     app.mount("/wall/static", StaticFiles(directory=WALL_DIR), name="wall-static")
+    app.mount("/console/static", StaticFiles(directory=CONSOLE_DIR), name="console-static")
     return app

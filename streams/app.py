@@ -16,14 +16,16 @@ from psycopg import AsyncConnection
 
 from ioc.changes import change_key, gauge_messages, local_iso
 from ioc.clock import Clock
+from ioc.deadletters import retention
 from ioc.events import rules_of
 from ioc.geography import Geography
 from ioc.intake import RawRecord, received_at_of
 from ioc.settings import Settings
 from ioc.source_labels import known_sources
-from ioc.storage import gauges, heartbeats, journal, ledger, station_state
+from ioc.storage import deadletters, gauges, heartbeats, journal, ledger, station_state
 from ioc.storage.lifecycle import maintain_for
 from streams import alerting, lag, metrics
+from streams import deadletters as deadletter_copy
 from streams.batch import BatchConfig, BatchProcessor
 from streams.kafka_transport import App
 from streams.publishing import OutRecord, change_records
@@ -98,6 +100,7 @@ def create_app(settings: Settings, geography: Geography, clock: Clock, cluster_i
     database = Database(settings.database_url)
     lag.install(app, settings, cluster_id, database, processor)
     alerting.install(app, settings, geography, clock, Database(settings.database_url), publisher)
+    deadletter_copy.install(app, settings, cluster_id, Database(settings.database_url), clock)
 
     @app.agent(events_topic, name="kpi")
     async def kpi_agent(stream: faust.StreamT[bytes]) -> None:
@@ -144,12 +147,16 @@ def create_app(settings: Settings, geography: Geography, clock: Clock, cluster_i
 
     @app.timer(interval=3600.0)
     async def housekeeping() -> None:
-        """Forget old dedup keys and reading times; keep partitions (or policies) in line."""
+        """Forget old dedup keys, reading times and dead letters; keep partitions (or
+        policies) in line."""
         horizon = clock.now() - DEDUP_HORIZON
+        kept_since = clock.now() - retention(settings.lateness_limit_s)
         async def prune(conn: AsyncConnection) -> None:
             removed = await ledger.prune(conn, horizon)
             readings = await station_state.prune(conn, horizon - timedelta(days=1))
-            log.info("pruned", extra={"ledger_keys": removed, "station_readings": readings})
+            letters = await deadletters.prune(conn, kept_since)
+            log.info("pruned", extra={"ledger_keys": removed, "station_readings": readings,
+                                      "dead_letters": letters})
         await database.run(prune)
         await asyncio.to_thread(maintain_for, settings, clock.now())
 

@@ -2,10 +2,12 @@
 
 In one transaction: lock the stored offsets of the batch's partitions and skip records
 already processed; claim the (source, id) of the valid events in the deduplication ledger;
-add the KPI cells of the new events at 1m, 1h and 1d; advance the offsets. Rejected events
-go to the dead-letter topic, acknowledged by the broker, before that transaction commits:
-a crash in between can repeat a dead letter but never lose one. KPI changes are published
-after the commit.
+add the KPI cells of the new events at 1m, 1h and 1d; store the rejected events in the
+dead-letter store; advance the offsets. The dead-letter store therefore gets each rejected
+record exactly once (a redelivered record is skipped with the rest). Rejected events also go
+to the dead-letter topic, acknowledged by the broker, before that transaction commits: a
+crash in between can repeat a record there, never lose one (the store does not copy these
+back: ioc.deadletters). KPI changes are published after the commit.
 """
 
 from __future__ import annotations
@@ -24,15 +26,16 @@ from ioc.changes import (
     sensor_change_messages,
 )
 from ioc.clock import Clock
+from ioc.deadletters import DeadLetter, of_rejected_record
 from ioc.events import Event, Rejection, Rules
 from ioc.intake import RawRecord, next_offsets, triage
 from ioc.kpis.buckets import Bucket
 from ioc.kpis.counters import event_cells, rollup
-from ioc.kpis.gauges import dossier_facts
+from ioc.kpis.gauges import dossier_facts, feedback_facts
 from ioc.kpis.sensors import rollup_sensors, sensor_cells
 from ioc.kpis.stations import reading_times
 from ioc.source_labels import source_label
-from ioc.storage import dossier_state, ledger, offsets, station_state
+from ioc.storage import deadletters, dossier_state, ledger, offsets, station_state
 from ioc.storage.kpi_cells import StoredCell, add_cells
 from ioc.storage.sensor_cells import StoredSensorCell, add_sensor_cells
 from streams import metrics
@@ -57,6 +60,8 @@ class BatchOutcome:
     stored: list[StoredCell] = field(default_factory=list)
     """The new totals of the cells without breakdown (the ones published)."""
     stored_sensors: list[StoredSensorCell] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    """The rejected events newly written to the dead-letter store."""
 
 
 def deadletter_record(topic: str, record: RawRecord, rejection: Rejection) -> OutRecord:
@@ -116,9 +121,13 @@ class BatchProcessor:
                 Bucket.MINUTE: minute_sensors,
                 **{size: rollup_sensors(minute_sensors, size, cfg.utc_offset) for size in coarse}})
             await dossier_state.merge_facts(conn, dossier_facts(outcome.accepted))
+            await dossier_state.merge_facts(conn, feedback_facts(outcome.accepted), "feedback")
             await station_state.add_readings(conn, reading_times(outcome.accepted))
+            outcome.dead_letters = await deadletters.store(
+                conn, [of_rejected_record(rec, rej, now) for rec, rej in outcome.rejected], now)
             await offsets.advance(conn, cfg.cluster_id, cfg.consumer, next_offsets(fresh))
         self._count(outcome, self.known_sources)
+        deadletters.count(outcome.dead_letters)
         await self._publish_changes(outcome.stored, outcome.stored_sensors)
         return outcome
 

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 from collections import Counter as Tally
+from datetime import datetime
+from functools import partial
 from typing import Any
 
+import psycopg
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from prometheus_client import Counter, Histogram
+from psycopg_pool import PoolTimeout
 from pydantic import BaseModel
 
 from api.deps import Integrator, State
 from api.durable import NotSafe, publish_durably
+from api.state import AppState
 from ioc import http_limits
+from ioc.deadletters import HTTP, of_http
 from ioc.events import Envelope
-from ioc.ingest import MAX_BYTES, BodyError, judge_events, parse_body
+from ioc.ingest import MAX_BYTES, Body, BodyError, judge_events, parse_body
 from ioc.source_labels import configured_sources, source_label
+from ioc.storage import deadletters
 
 router = APIRouter(tags=["ingest"])
 
@@ -63,14 +70,14 @@ def _known(configured: frozenset[str], bound: tuple[str, ...] | None) -> frozens
     return configured | frozenset(bound or ())
 
 
-_EVENT_SCHEMA: dict[str, Any] = {**Envelope.model_json_schema(), "title": "CloudEvent",
+EVENT_SCHEMA: dict[str, Any] = {**Envelope.model_json_schema(), "title": "CloudEvent",
                                  "description": "CloudEvents 1.0, structured JSON (docs/contract/events.md)"}
 _BODY_DOC: dict[str, Any] = {
     "required": True,
     "content": {
-        media: {"schema": {"oneOf": [_EVENT_SCHEMA,
+        media: {"schema": {"oneOf": [EVENT_SCHEMA,
                                      {"type": "array", "minItems": 1, "maxItems": 1000,
-                                      "items": _EVENT_SCHEMA}]}}
+                                      "items": EVENT_SCHEMA}]}}
         for media in ("application/json", "application/cloudevents+json",
                       "application/cloudevents-batch+json")
     },
@@ -91,14 +98,16 @@ _BODY_DOC: dict[str, Any] = {
         413: {"description": "over 1 MiB or 1,000 events"},
         415: {"description": "unsupported content type"},
         503: {"description": "the broker did not take the events, or (embedded default) the "
-                             "intake journal could not keep them; retry the whole request "
+                             "intake journal could not keep them, or the dead-letter store "
+                             "could not keep the rejected ones; retry the whole request "
                              "(duplicates are ignored)"},
     },
 )
 async def ingest(request: Request, state: State,
                  integrator: Integrator) -> IngestResult:
     """One CloudEvent or a batch of up to 1,000 (1 MiB). Answers 202 once every accepted
-    event is acknowledged by the broker; each rejected event is listed with its reason."""
+    event is acknowledged by the broker and every rejected one is in the dead-letter store;
+    each rejected event is listed with its reason."""
     received_at = state.clock.now()  # the time limits are judged against entry (docs/contract/events.md)
     with INGEST_SECONDS.time():
         body = await read_bounded(request, MAX_BYTES, state.settings.api_body_timeout_s)
@@ -108,24 +117,52 @@ async def ingest(request: Request, state: State,
             items = await run_in_threadpool(parse_body, body, request.headers.get("content-type"))
         except BodyError as exc:
             raise _refuse(exc.status, exc.reason) from None
-        judged = await run_in_threadpool(judge_events, items, state.rules, received_at,
-                                         integrator.sources)
-        if judged.forbidden_sources:
-            names = ", ".join(sorted(judged.forbidden_sources))
-            raise _refuse(403, f"this key may not publish for source(s): {names}")
+        answer = await take_events(state, items, body, received_at, integrator.sources)
+    INGEST_REQUESTS.labels("202").inc()
+    return answer
+
+
+async def take_events(state: AppState, items: Body, raw: bytes, received_at: datetime,
+                      allowed_sources: tuple[str, ...] | None, *, origin: str = HTTP,
+                      replaying: int | None = None, whole: bool = False) -> IngestResult:
+    """Judge parsed events, publish the valid ones durably, keep the rejected ones in the
+    dead-letter store, count them: what ``POST /api/v1/events`` and a dead letter's replay
+    (``replaying``: its id, marked replayed with the new dead letters) both do. ``raw`` is
+    the body the events were parsed from (each dead letter keeps its own text of it, or all
+    of it when ``whole``).
+
+    Raises 403 (a source the key may not publish for) or 503 (nothing acknowledged: the
+    broker, the intake journal or the dead-letter store is down; the caller retries, a
+    published event is then a duplicate and a dead letter already waiting is not stored
+    twice)."""
+    judged = await run_in_threadpool(judge_events, items, state.rules, received_at, allowed_sources)
+    if judged.forbidden_sources:
+        names = ", ".join(sorted(judged.forbidden_sources))
+        raise _refuse(403, f"this key may not publish for source(s): {names}")
+    try:
+        await publish_durably(
+            state.producer, state.pool if state.settings.intake_journal else None,
+            state.settings.events_topic,
+            [(p.event.dedup_key, p.key, p.value) for p in judged.publish], received_at)
+    except NotSafe as exc:
+        raise _refuse(503, f"{exc}; nothing was accepted, retry the request") from None
+    letters = (await run_in_threadpool(partial(of_http, raw, judged, received_at, origin, whole=whole))
+               if judged.rejected else [])
+    if letters or replaying is not None:
         try:
-            await publish_durably(
-                state.producer, state.pool if state.settings.intake_journal else None,
-                state.settings.events_topic,
-                [(p.event.dedup_key, p.key, p.value) for p in judged.publish], received_at)
-        except NotSafe as exc:
-            raise _refuse(503, f"{exc}; nothing was accepted, retry the request") from None
-    known = _known(configured_sources(state.settings), integrator.sources)
+            async with state.pool.connection(timeout=5) as conn, conn.transaction():
+                if replaying is not None:
+                    await deadletters.mark_replayed(conn, replaying, state.clock.now())
+                stored = await deadletters.store(conn, letters, state.clock.now())
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise _refuse(503, f"the dead-letter store is unavailable ({type(exc).__name__}); "
+                               "retry the request (events already sent count once)") from None
+        deadletters.count(stored)
+    known = _known(configured_sources(state.settings), allowed_sources)
     tally = Tally((source_label(p.event.source, known), "accepted", "") for p in judged.publish)
     tally.update((source_label(r.source, known), "rejected", r.code) for r in judged.rejected)
     for (source, outcome, reason), n in tally.items():
         INGEST_EVENTS.labels(source, outcome, reason).inc(n)
-    INGEST_REQUESTS.labels("202").inc()
     return IngestResult(accepted=len(judged.publish),
                         rejected=[RejectedEvent(index=r.index, id=r.id, reason=f"{r.code}: {r.reason}")
                                   for r in judged.rejected])
