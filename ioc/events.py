@@ -1,4 +1,4 @@
-"""The event contract (docs/contract/events.md): CloudEvents 1.0 envelope and the five types.
+"""The event contract (docs/contract/events.md): CloudEvents 1.0 envelope and the eight types.
 
 :func:`validate_event` is pure: bytes in, an :class:`Event` or a :class:`Rejection` out.
 The clock and the geography are parameters, so the same rules hold over HTTP, in
@@ -12,46 +12,33 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Literal, cast, get_args
+from typing import Any, Literal, cast
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
-    StrictInt,
     ValidationError,
     field_validator,
     model_validator,
 )
 
+from ioc.event_data import (
+    _NO_CONTROL,
+    DATA_MODELS,
+    DossierRated,
+    DossierReceived,
+    DossierResolved,
+    DossierWithdrawn,
+    EventData,
+    FeedbackReceived,
+    FeedbackResolved,
+    PaymentCompleted,
+    Timestamp,
+)
 from ioc.geography import Geography
 from ioc.settings import Settings
 from ioc.strict_json import MAX_EVENT_BYTES, StrictJSONError, loads
-
-
-def _parse_rfc3339(value: object) -> datetime:
-    if not isinstance(value, str):
-        raise ValueError("must be an RFC 3339 timestamp string")
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"'{value}' is not an RFC 3339 timestamp") from None
-    if parsed.tzinfo is None or "T" not in value.upper():
-        raise ValueError(f"'{value}' needs a date, a time and an explicit offset (e.g. +07:00)")
-    if not 1900 <= parsed.year <= 8999:
-        # Year 1 or 9999 would overflow bucket and local-time arithmetic downstream.
-        raise ValueError(f"'{value}' is out of range (years 1900 to 8999)")
-    return parsed
-
-
-_NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
-"""Identifiers hold no control character: PostgreSQL refuses NUL in text, so such an
-identifier would stop the stream worker (a pattern: checked in pydantic's core, cheaply)."""
-
-
-Timestamp = Annotated[datetime, BeforeValidator(_parse_rfc3339)]
-Code = Annotated[str, Field(min_length=1, max_length=64, pattern=_NO_CONTROL)]
 
 
 class ReasonCode(StrEnum):
@@ -67,84 +54,6 @@ class ReasonCode(StrEnum):
     UNKNOWN_AREA = "unknown_area"
     FUTURE_TIME = "future_time"
     TOO_OLD = "too_old"
-
-
-class _Data(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True, str_strip_whitespace=False)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _v1_district(cls, raw: Any) -> Any:
-        """``district`` is the v1 name of ``area``: either is taken, both only if equal."""
-        if isinstance(raw, dict) and "district" in raw:
-            raw = dict(raw)
-            district = raw.pop("district")
-            if "area" in raw and raw["area"] != district:
-                raise ValueError("'area' and its v1 name 'district' differ; give one of them")
-            raw["area"] = district
-        return raw
-
-
-class DossierReceived(_Data):
-    dossier_id: Code
-    service_code: Code
-    agency_code: Code
-    area: Code
-    channel: Literal["online", "counter", "postal"]
-    service_level: Literal["full_online", "partial_online", "offline"]
-    due_at: Timestamp
-
-
-class DossierResolved(_Data):
-    dossier_id: Code
-    service_code: Code
-    agency_code: Code
-    area: Code
-    due_at: Timestamp
-
-
-class DossierWithdrawn(_Data):
-    dossier_id: Code
-    area: Code
-
-
-class PaymentCompleted(_Data):
-    payment_id: Code
-    area: Code
-    amount_vnd: StrictInt = Field(gt=0, le=10**15)
-    method: Literal["cash", "card", "bank_transfer", "e_wallet", "qr"]
-    purpose: Literal["fee", "tax", "utility", "other"]
-    service_code: Code | None = None
-
-
-Metric = Literal["pm2_5", "pm10", "no2", "o3", "water_level_cm", "rainfall_mm",
-                 "temperature_c", "humidity_pct", "noise_db"]
-METRICS: tuple[str, ...] = get_args(Metric)
-
-
-class SensorReading(_Data):
-    station_id: Code
-    area: Code
-    metric: Metric
-    value: float = Field(allow_inf_nan=False)
-
-    @field_validator("value", mode="before")
-    @classmethod
-    def _number_not_text(cls, value: object) -> object:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError("must be a finite number")
-        return value
-
-
-EventData = DossierReceived | DossierResolved | DossierWithdrawn | PaymentCompleted | SensorReading
-
-DATA_MODELS: dict[str, type[_Data]] = {
-    "dossier.received": DossierReceived,
-    "dossier.resolved": DossierResolved,
-    "dossier.withdrawn": DossierWithdrawn,
-    "payment.completed": PaymentCompleted,
-    "sensor.reading": SensorReading,
-}
 
 
 SOURCE_CHARS = r"[a-z0-9._-]"
@@ -217,8 +126,10 @@ def dedup_key(source: str, event_id: str) -> bytes:
 
 def entity_key(data: EventData) -> str:
     """The Kafka key: everything about one entity lands in one partition."""
-    if isinstance(data, DossierReceived | DossierResolved | DossierWithdrawn):
+    if isinstance(data, DossierReceived | DossierResolved | DossierWithdrawn | DossierRated):
         return data.dossier_id
+    if isinstance(data, FeedbackReceived | FeedbackResolved):
+        return data.feedback_id
     if isinstance(data, PaymentCompleted):
         return data.payment_id
     return data.station_id
@@ -309,7 +220,7 @@ def validate_event(raw: bytes | str | dict[str, Any], rules: Rules, now: datetim
         )
     if area != data.area:
         data = data.model_copy(update={"area": area})
-    if isinstance(data, DossierReceived) and data.due_at <= envelope.time:
+    if isinstance(data, DossierReceived | FeedbackReceived) and data.due_at <= envelope.time:
         return Rejection(
             ReasonCode.INVALID_DATA, "field 'data.due_at': must be after the event's time",
             source, ident,

@@ -13,7 +13,7 @@ from api.deps import Reader, State
 from api.params import Instant, Text, given_area
 from api.views import day_value, point
 from ioc.changes import local_iso
-from ioc.events import METRICS
+from ioc.event_data import METRICS
 from ioc.kpis.buckets import Bucket, bucket_range, bucket_start
 from ioc.kpis.catalogue import BY_ID, CATALOGUE, Kind, KpiDef
 from ioc.kpis.counters import PROVINCE

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ioc.alerts.machine import Comparison, Condition
-from ioc.events import METRICS
+from ioc.event_data import METRICS
 from ioc.kpis.buckets import Bucket, bucket_start
 from ioc.kpis.catalogue import BY_ID, Kind
 from ioc.kpis.counters import PROVINCE

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from ioc.events import Event, SensorReading
+from ioc.event_data import SensorReading
+from ioc.events import Event
 from ioc.kpis.buckets import Bucket, bucket_start
 
 ALL = ""

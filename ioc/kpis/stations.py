@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
-from ioc.events import Event, SensorReading
+from ioc.event_data import SensorReading
+from ioc.events import Event
 
 HISTORY = timedelta(hours=24)
 

@@ -3,15 +3,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ioc.events import (
-    DossierReceived,
-    Event,
-    ReasonCode,
-    Rejection,
-    Rules,
-    SensorReading,
-    validate_event,
-)
+from ioc.event_data import DossierReceived, SensorReading
+from ioc.events import Event, ReasonCode, Rejection, Rules, validate_event
 from ioc.geography import HISTORIC, load_geography
 
 NOW = datetime(2026, 3, 26, 3, 0, tzinfo=UTC)
