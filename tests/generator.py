@@ -39,21 +39,40 @@ def valid_event(rng: random.Random, n: int, time: datetime, areas: list[str] = A
 def _valid_event(rng: random.Random, n: int, time: datetime, areas: list[str]) -> dict:
     area = rng.choice(areas)
     roll = rng.random()
-    if roll < 0.35:
-        return _event("dossier.received", f"r-{n}", time, {
+    if roll < 0.3:
+        data = {
             "dossier_id": f"D{n}", "service_code": f"S{rng.randrange(20)}",
             "agency_code": f"A{rng.randrange(5)}", "area": area,
             "channel": rng.choice(["online", "online", "online", "counter", "postal"]),
             "service_level": rng.choice(["full_online", "partial_online", "offline"]),
-            "due_at": (time + timedelta(days=rng.randint(1, 10))).isoformat()})
-    if roll < 0.6:
-        return _event("dossier.resolved", f"s-{n}", time, {
-            "dossier_id": f"D{rng.randrange(n + 1)}", "service_code": "S1", "agency_code": "A1",
-            "area": area,
-            "due_at": (time + timedelta(hours=rng.randint(-48, 48))).isoformat()})
-    if roll < 0.65:
+            "due_at": (time + timedelta(days=rng.randint(1, 10))).isoformat()}
+        _maybe(rng, data, "digitized", "synced_national", "fee_paid_online")
+        if rng.random() < 0.6:
+            data["fee_vnd"] = rng.choice([0, 0, 50_000, 100_000, 1_500_000])
+        return _event("dossier.received", f"r-{n}", time, data)
+    if roll < 0.5:
+        data = {"dossier_id": f"D{rng.randrange(n + 1)}", "service_code": "S1",
+                "agency_code": f"A{rng.randrange(5)}", "area": area,
+                "due_at": (time + timedelta(hours=rng.randint(-48, 48))).isoformat()}
+        _maybe(rng, data, "result_digitized")
+        return _event("dossier.resolved", f"s-{n}", time, data)
+    if roll < 0.54:
         return _event("dossier.withdrawn", f"w-{n}", time,
                       {"dossier_id": f"D{rng.randrange(n + 1)}", "area": area})
+    if roll < 0.6:
+        return _event("dossier.rated", f"q-{n}", time, {
+            "dossier_id": f"D{rng.randrange(n + 1)}", "agency_code": f"A{rng.randrange(5)}",
+            "area": area, "satisfied": rng.random() < 0.8})
+    if roll < 0.66:
+        return _event("feedback.received", f"f-{n}", time, {
+            "feedback_id": f"F{n}", "agency_code": f"A{rng.randrange(5)}", "area": area,
+            "due_at": (time + timedelta(hours=rng.randint(1, 240))).isoformat()})
+    if roll < 0.72:
+        data = {"feedback_id": f"F{rng.randrange(n + 1)}", "agency_code": f"A{rng.randrange(5)}",
+                "area": area, "due_at": (time + timedelta(hours=rng.randint(-48, 48))).isoformat()}
+        if rng.random() < 0.7:
+            data["satisfied"] = rng.random() < 0.75
+        return _event("feedback.resolved", f"g-{n}", time, data)
     if roll < 0.9:
         return _event("payment.completed", f"p-{n}", time, {
             "payment_id": f"P{n}", "area": area,
@@ -65,8 +84,18 @@ def _valid_event(rng: random.Random, n: int, time: datetime, areas: list[str]) -
         "metric": rng.choice(["pm2_5", "pm10", "noise_db"]), "value": round(rng.uniform(0, 90), 2)})
 
 
+def _maybe(rng: random.Random, data: dict, *flags: str) -> None:
+    """Optional booleans: absent (false), or given as true or false."""
+    for flag in flags:
+        roll = rng.random()
+        if roll < 0.6:
+            data[flag] = True
+        elif roll < 0.8:
+            data[flag] = False
+
+
 def invalid_record(rng: random.Random, n: int, now: datetime) -> bytes:
-    kind = rng.randrange(8)
+    kind = rng.randrange(10)
     base = valid_event(rng, 10_000_000 + n, now - timedelta(minutes=5))
     if kind == 0:
         return b"{not json"
@@ -82,6 +111,13 @@ def invalid_record(rng: random.Random, n: int, now: datetime) -> bytes:
         base["time"] = (now - timedelta(days=9)).isoformat()
     elif kind == 6:
         base.pop("specversion")
+    elif kind == 8:
+        base["type"] = "dossier.rated"
+        base["data"] = {"dossier_id": "D1", "agency_code": "A1", "area": AREAS[0], "satisfied": "yes"}
+    elif kind == 9:
+        base["type"] = "feedback.received"
+        base["data"] = {"feedback_id": "F1", "agency_code": "A1", "area": AREAS[0],
+                        "due_at": (now - timedelta(hours=1)).isoformat()}  # due before it came
     else:
         base["time"] = "2026-01-01 10:00"  # no offset
     return json.dumps(base).encode()

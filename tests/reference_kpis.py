@@ -73,11 +73,24 @@ def acceptable(event: object, areas: set[str], now: datetime,
     kind = event.get("type")
     if kind == "dossier.received":
         due = _ts(data.get("due_at"))
+        fee = data.get("fee_vnd", 0)
         return (_str(data, "dossier_id", "service_code", "agency_code")
                 and data.get("channel") in CHANNELS and data.get("service_level") in LEVELS
-                and due is not None and due > time)
+                and due is not None and due > time
+                and _flags(data, "digitized", "synced_national", "fee_paid_online")
+                and type(fee) is int and 0 <= fee <= 10**15)
     if kind == "dossier.resolved":
-        return _str(data, "dossier_id", "service_code", "agency_code") and _ts(data.get("due_at")) is not None
+        return (_str(data, "dossier_id", "service_code", "agency_code")
+                and _ts(data.get("due_at")) is not None and _flags(data, "result_digitized"))
+    if kind == "dossier.rated":
+        return _str(data, "dossier_id", "agency_code") and type(data.get("satisfied")) is bool
+    if kind == "feedback.received":
+        due = _ts(data.get("due_at"))
+        return _str(data, "feedback_id", "agency_code") and due is not None and due > time
+    if kind == "feedback.resolved":
+        return (_str(data, "feedback_id", "agency_code") and _ts(data.get("due_at")) is not None
+                and data.get("satisfied") in (None, True, False)
+                and type(data.get("satisfied", False)) is bool)
     if kind == "dossier.withdrawn":
         return _str(data, "dossier_id")
     if kind == "payment.completed":
@@ -89,6 +102,11 @@ def acceptable(event: object, areas: set[str], now: datetime,
         return (_str(data, "station_id") and data.get("metric") in METRICS
                 and isinstance(value, int | Decimal) and not isinstance(value, bool))
     return False
+
+
+def _flags(data: dict, *names: str) -> bool:
+    """Optional booleans: absent, or true or false (not 1, not "yes")."""
+    return all(type(data.get(n, False)) is bool for n in names)
 
 
 def _bucket(time: datetime, size: str) -> datetime:
@@ -159,14 +177,18 @@ def expected_cells(events: list[dict]) -> Expected:
         if kind == "dossier.received":
             online = data["channel"] == "online"
             add("dossier.received", d, time, 1, 0)
-            add("dossier.online_rate", d, time, 1 if online else 0, 1)
             add("dossier.full_online_rate", d, time,
                 1 if online and data["service_level"] == "full_online" else 0, 1)
         elif kind == "dossier.resolved":
             on_time = 1 if time <= datetime.fromisoformat(data["due_at"]) else 0
             add("dossier.resolved", d, time, 1, 0)
             add("dossier.resolved_on_time", d, time, on_time, 0)
-            add("dossier.on_time_rate", d, time, on_time, 1)
+        elif kind == "dossier.rated":
+            add("dossier.rated", d, time, 1, 0)
+        elif kind == "feedback.received":
+            add("feedback.received", d, time, 1, 0)
+        elif kind == "feedback.resolved":
+            add("feedback.resolved", d, time, 1, 0)
         elif kind == "payment.completed":
             amount = data["amount_vnd"]
             non_cash = data["method"] != "cash"
@@ -174,7 +196,48 @@ def expected_cells(events: list[dict]) -> Expected:
             add("payment.value_vnd", d, time, amount, 0)
             add("payment.non_cash_rate", d, time, 1 if non_cash else 0, 1)
             add("payment.non_cash_value_rate", d, time, amount if non_cash else 0, amount)
+        for kpi, (num, den) in index_ratios(ev).items():
+            add(kpi, d, time, num, den)
     return cells
+
+
+def index_ratios(ev: dict) -> dict[str, tuple[int, int]]:
+    """What one accepted event adds to the ratios the service index uses (kpis.md), as
+    (numerator, denominator); a ratio whose denominator it does not touch is left out."""
+    data, kind = ev["data"], ev["type"]
+    late = "due_at" in data and datetime.fromisoformat(ev["time"]) > datetime.fromisoformat(data["due_at"])
+    out: dict[str, tuple[int, int]] = {}
+    if kind == "dossier.received":
+        out["dossier.online_rate"] = (int(data["channel"] == "online"), 1)
+        out["dossier.synced_rate"] = (int(data.get("synced_national", False)), 1)
+        out["dossier.digitized_rate"] = (int(data.get("digitized", False)), 1)
+        if data.get("fee_vnd", 0) > 0:
+            out["dossier.fee_online_rate"] = (int(data.get("fee_paid_online", False)), 1)
+    elif kind == "dossier.resolved":
+        out["dossier.on_time_rate"] = (int(not late), 1)
+        out["dossier.result_digitized_rate"] = (int(data.get("result_digitized", False)), 1)
+    elif kind == "dossier.rated":
+        out["dossier.satisfied_rate"] = (int(data["satisfied"]), 1)
+    elif kind == "feedback.resolved":
+        out["feedback.on_time_rate"] = (int(not late), 1)
+        out["feedback.satisfied_rate"] = (int(not late and data.get("satisfied") is not False), 1)
+    return out
+
+
+def expected_agency_ratios(events: list[dict]) -> dict[tuple[str, str, str, datetime], list[int]]:
+    """(ratio kpi, agency_code, bucket size, local start) -> [numerator, denominator] for the
+    ratios the service index uses, by agency (province-wide)."""
+    out: dict[tuple[str, str, str, datetime], list[int]] = defaultdict(lambda: [0, 0])
+    for ev in events:
+        if "agency_code" not in ev["data"]:
+            continue
+        time = datetime.fromisoformat(ev["time"])
+        for kpi, (num, den) in index_ratios(ev).items():
+            for size in ("1m", "1h", "1d"):
+                cell = out[(kpi, ev["data"]["agency_code"], size, _bucket(time, size))]
+                cell[0] += num
+                cell[1] += den
+    return dict(out)
 
 
 SensorExpected = dict[tuple[str, str, str, str, str, datetime], float | int]
@@ -203,27 +266,33 @@ def expected_sensor_values(events: list[dict]) -> SensorExpected:
 
 
 def expected_gauges(events: list[dict], t: datetime) -> dict[tuple[str, str], int]:
-    """dossier.open and dossier.overdue_open at instant t, by the catalogue's definition:
-    a receipt at or before t and no resolution or withdrawal at or before t."""
-    receipts: dict[str, list[tuple[datetime, str, datetime]]] = defaultdict(list)
-    closings: dict[str, list[datetime]] = defaultdict(list)
-    for ev in events:
-        data, time = ev["data"], datetime.fromisoformat(ev["time"])
-        if ev["type"] == "dossier.received":
-            receipts[data["dossier_id"]].append((time, data["area"],
-                                                 datetime.fromisoformat(data["due_at"])))
-        elif ev["type"] in ("dossier.resolved", "dossier.withdrawn"):
-            closings[data["dossier_id"]].append(time)
+    """dossier.open, dossier.overdue_open, dossier.due_soon, feedback.open and
+    feedback.overdue_open at instant t, by the catalogue's definition: a receipt at or
+    before t and no closing (dossier: resolution or withdrawal; feedback: resolution) at or
+    before t; the area and due date of the earliest receipt."""
     out: dict[tuple[str, str], int] = defaultdict(int)
-    for dossier, items in receipts.items():
-        seen = [r for r in items if r[0] <= t]
-        if not seen or any(c <= t for c in closings.get(dossier, [])):
-            continue
-        _, area, due = min(items)
-        for scope in ("", area):
-            out[("dossier.open", scope)] += 1
-            if due < t:
-                out[("dossier.overdue_open", scope)] += 1
+    for kind, item_key, closing in (("dossier", "dossier_id", ("dossier.resolved", "dossier.withdrawn")),
+                                    ("feedback", "feedback_id", ("feedback.resolved",))):
+        receipts: dict[str, list[tuple[datetime, str, datetime]]] = defaultdict(list)
+        closings: dict[str, list[datetime]] = defaultdict(list)
+        for ev in events:
+            data, time = ev["data"], datetime.fromisoformat(ev["time"])
+            if ev["type"] == f"{kind}.received":
+                receipts[data[item_key]].append((time, data["area"],
+                                                 datetime.fromisoformat(data["due_at"])))
+            elif ev["type"] in closing:
+                closings[data[item_key]].append(time)
+        for item, items in receipts.items():
+            seen = [r for r in items if r[0] <= t]
+            if not seen or any(c <= t for c in closings.get(item, [])):
+                continue
+            _, area, due = min(items)
+            for scope in ("", area):
+                out[(f"{kind}.open", scope)] += 1
+                if due < t:
+                    out[(f"{kind}.overdue_open", scope)] += 1
+                if kind == "dossier" and t < due <= t + timedelta(hours=24):
+                    out[("dossier.due_soon", scope)] += 1
     return dict(out)
 
 
@@ -255,6 +324,9 @@ BREAKDOWNS = {
     "dossier.received": ("agency_code", "channel", "service_level"),
     "dossier.resolved": ("agency_code",),
     "dossier.resolved_on_time": ("agency_code",),
+    "dossier.rated": ("agency_code",),
+    "feedback.received": ("agency_code",),
+    "feedback.resolved": ("agency_code",),
     "payment.count": ("method",),
     "payment.value_vnd": ("method",),
 }
@@ -272,6 +344,8 @@ def expected_breakdowns(events: list[dict]) -> dict[tuple[str, str, str, str, st
         elif kind == "dossier.resolved":
             on_time = time <= datetime.fromisoformat(data["due_at"])
             contributions = [("dossier.resolved", 1), ("dossier.resolved_on_time", int(on_time))]
+        elif kind in ("dossier.rated", "feedback.received", "feedback.resolved"):
+            contributions = [(kind, 1)]
         elif kind == "payment.completed":
             contributions = [("payment.count", 1), ("payment.value_vnd", data["amount_vnd"])]
         for kpi, amount in contributions:

@@ -12,7 +12,15 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from ioc.events import DossierReceived, DossierResolved, Event, PaymentCompleted
+from ioc.event_data import (
+    DossierRated,
+    DossierReceived,
+    DossierResolved,
+    FeedbackReceived,
+    FeedbackResolved,
+    PaymentCompleted,
+)
+from ioc.events import Event
 from ioc.kpis.buckets import Bucket, bucket_start
 
 PROVINCE = ""
@@ -53,10 +61,16 @@ def event_cells(events: Iterable[Event], utc_offset: timedelta) -> Cells:
     breakdowns are province-wide (docs/contract/kpis.md), so an area's tallies need none."""
     offset_s = int(utc_offset.total_seconds())
     minutes: dict[int, datetime] = {}  # local minute number -> bucket start
-    received: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0, 0])
-    received_by: dict[tuple[str, str, str, datetime], int] = defaultdict(int)
-    resolved: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0])
-    resolved_by: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0])
+    received: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0] * len(_RECEIVED))
+    received_agency: dict[tuple[str, datetime], list[int]] = defaultdict(
+        lambda: [0] * len(_RECEIVED))
+    received_by: dict[tuple[str, str, datetime], int] = defaultdict(int)
+    resolved: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0, 0])
+    resolved_agency: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0, 0])
+    rated: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0])
+    rated_agency: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0])
+    feedback: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    feedback_agency: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     payments: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     payments_by: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0])
     for event in events:
@@ -67,19 +81,34 @@ def event_cells(events: Iterable[Event], utc_offset: timedelta) -> Cells:
             minute = minutes[number] = bucket_start(event.time, Bucket.MINUTE, utc_offset)
         if isinstance(data, DossierReceived):
             is_online = data.channel == "online"
-            tally = received[(data.area, minute)]
-            tally[0] += 1
-            tally[1] += is_online
-            tally[2] += is_online and data.service_level == "full_online"
-            received_by[(data.agency_code, data.channel, data.service_level, minute)] += 1
+            has_fee = data.fee_vnd > 0
+            flags = (1, is_online, is_online and data.service_level == "full_online",
+                     data.synced_national, data.digitized, has_fee,
+                     has_fee and data.fee_paid_online)
+            for tally in (received[(data.area, minute)],
+                          received_agency[(data.agency_code, minute)]):
+                for i, flag in enumerate(flags):
+                    tally[i] += flag
+            received_by[(data.channel, data.service_level, minute)] += 1
         elif isinstance(data, DossierResolved):
             in_time = event.time <= data.due_at
-            tally = resolved[(data.area, minute)]
-            tally[0] += 1
-            tally[1] += in_time
-            tally = resolved_by[(data.agency_code, minute)]
-            tally[0] += 1
-            tally[1] += in_time
+            for tally in (resolved[(data.area, minute)], resolved_agency[(data.agency_code, minute)]):
+                tally[0] += 1
+                tally[1] += in_time
+                tally[2] += data.result_digitized
+        elif isinstance(data, DossierRated):
+            for tally in (rated[(data.area, minute)], rated_agency[(data.agency_code, minute)]):
+                tally[0] += 1
+                tally[1] += data.satisfied
+        elif isinstance(data, FeedbackReceived):
+            for tally in (feedback[(data.area, minute)], feedback_agency[(data.agency_code, minute)]):
+                tally[0] += 1
+        elif isinstance(data, FeedbackResolved):
+            in_time = event.time <= data.due_at
+            for tally in (feedback[(data.area, minute)], feedback_agency[(data.agency_code, minute)]):
+                tally[1] += 1
+                tally[2] += in_time
+                tally[3] += in_time and data.satisfied is not False
         elif isinstance(data, PaymentCompleted):
             is_non_cash = data.method != "cash"
             tally = payments[(data.area, minute)]
@@ -92,24 +121,29 @@ def event_cells(events: Iterable[Event], utc_offset: timedelta) -> Cells:
             tally[1] += data.amount_vnd
 
     cells: Cells = {}
-    for (area, minute), (n, online, full) in received.items():
+    for (area, minute), tally in received.items():
         for scope in (PROVINCE, area):
-            _put(cells, "dossier.received", scope, minute, n)
-            _put(cells, "dossier.online_rate", scope, minute, online, n)
-            _put(cells, "dossier.full_online_rate", scope, minute, full, n)
-    for (agency, channel, level, minute), n in received_by.items():
-        _put(cells, "dossier.received", PROVINCE, minute, n, 0, "agency_code", agency)
+            _received_cells(cells, scope, minute, tally, NO_DIM, NO_DIM)
+    for (agency, minute), tally in received_agency.items():
+        _received_cells(cells, PROVINCE, minute, tally, "agency_code", agency)
+    for (channel, level, minute), n in received_by.items():
         _put(cells, "dossier.received", PROVINCE, minute, n, 0, "channel", channel)
         _put(cells, "dossier.received", PROVINCE, minute, n, 0, "service_level", level)
-    for (area, minute), (n, on_time) in resolved.items():
+    for (area, minute), tally in resolved.items():
         for scope in (PROVINCE, area):
-            _put(cells, "dossier.resolved", scope, minute, n)
-            _put(cells, "dossier.resolved_on_time", scope, minute, on_time)
-            _put(cells, "dossier.on_time_rate", scope, minute, on_time, n)
-    for (agency, minute), (n, on_time) in resolved_by.items():
-        _put(cells, "dossier.resolved", PROVINCE, minute, n, 0, "agency_code", agency)
-        _put(cells, "dossier.resolved_on_time", PROVINCE, minute, on_time, 0, "agency_code",
-             agency)
+            _resolved_cells(cells, scope, minute, tally, NO_DIM, NO_DIM)
+    for (agency, minute), tally in resolved_agency.items():
+        _resolved_cells(cells, PROVINCE, minute, tally, "agency_code", agency)
+    for (area, minute), tally in rated.items():
+        for scope in (PROVINCE, area):
+            _rated_cells(cells, scope, minute, tally, NO_DIM, NO_DIM)
+    for (agency, minute), tally in rated_agency.items():
+        _rated_cells(cells, PROVINCE, minute, tally, "agency_code", agency)
+    for (area, minute), tally in feedback.items():
+        for scope in (PROVINCE, area):
+            _feedback_cells(cells, scope, minute, tally, NO_DIM, NO_DIM)
+    for (agency, minute), tally in feedback_agency.items():
+        _feedback_cells(cells, PROVINCE, minute, tally, "agency_code", agency)
     for (area, minute), (n, amount, non_cash, non_cash_amount) in payments.items():
         for scope in (PROVINCE, area):
             _put(cells, "payment.count", scope, minute, n)
@@ -120,6 +154,49 @@ def event_cells(events: Iterable[Event], utc_offset: timedelta) -> Cells:
         _put(cells, "payment.count", PROVINCE, minute, n, 0, "method", method)
         _put(cells, "payment.value_vnd", PROVINCE, minute, amount, 0, "method", method)
     return cells
+
+
+_RECEIVED = ("n", "online", "full_online", "synced", "digitized", "with_fee", "fee_online")
+
+
+def _received_cells(cells: Cells, scope: str, minute: datetime, tally: list[int], dim: str,
+                    value: str) -> None:
+    n, online, full, synced, digitized, with_fee, fee_online = tally
+    _put(cells, "dossier.received", scope, minute, n, 0, dim, value)
+    _put(cells, "dossier.online_rate", scope, minute, online, n, dim, value)
+    if not dim:  # the full-online share is not an index indicator: no agency breakdown
+        _put(cells, "dossier.full_online_rate", scope, minute, full, n)
+    _put(cells, "dossier.synced_rate", scope, minute, synced, n, dim, value)
+    _put(cells, "dossier.digitized_rate", scope, minute, digitized, n, dim, value)
+    if with_fee:
+        _put(cells, "dossier.fee_online_rate", scope, minute, fee_online, with_fee, dim, value)
+
+
+def _resolved_cells(cells: Cells, scope: str, minute: datetime, tally: list[int], dim: str,
+                    value: str) -> None:
+    n, on_time, result_digitized = tally
+    _put(cells, "dossier.resolved", scope, minute, n, 0, dim, value)
+    _put(cells, "dossier.resolved_on_time", scope, minute, on_time, 0, dim, value)
+    _put(cells, "dossier.on_time_rate", scope, minute, on_time, n, dim, value)
+    _put(cells, "dossier.result_digitized_rate", scope, minute, result_digitized, n, dim, value)
+
+
+def _rated_cells(cells: Cells, scope: str, minute: datetime, tally: list[int], dim: str,
+                 value: str) -> None:
+    n, satisfied = tally
+    _put(cells, "dossier.rated", scope, minute, n, 0, dim, value)
+    _put(cells, "dossier.satisfied_rate", scope, minute, satisfied, n, dim, value)
+
+
+def _feedback_cells(cells: Cells, scope: str, minute: datetime, tally: list[int], dim: str,
+                    value: str) -> None:
+    received, resolved, on_time, satisfied = tally
+    if received:
+        _put(cells, "feedback.received", scope, minute, received, 0, dim, value)
+    if resolved:
+        _put(cells, "feedback.resolved", scope, minute, resolved, 0, dim, value)
+        _put(cells, "feedback.on_time_rate", scope, minute, on_time, resolved, dim, value)
+        _put(cells, "feedback.satisfied_rate", scope, minute, satisfied, resolved, dim, value)
 
 
 def rollup(cells: Mapping[CellKey, Counts], bucket: Bucket, utc_offset: timedelta) -> Cells:

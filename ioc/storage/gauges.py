@@ -22,6 +22,8 @@ async def gauge_samples(conn: AsyncConnection, kpi: str, instants: list[datetime
     """One gauge for one scope at each instant; absent means 0."""
     if kpi == "sensor.stations_silent":
         return await station_state.silent_samples(conn, instants, area, silence)
-    index = 0 if kpi == "dossier.open" else 1
-    samples = await dossier_state.gauge_samples(conn, instants, area)
+    kind, _, name = kpi.partition(".")
+    index = {"open": 0, "overdue_open": 1, "due_soon": 2}[name]
+    samples = await dossier_state.gauge_samples(
+        conn, instants, area, "feedback" if kind == "feedback" else "dossier")
     return {t: values[index] for t, values in samples.items()}

@@ -13,7 +13,12 @@ from ioc.intake import RawRecord, triage
 from ioc.kpis.buckets import Bucket
 from ioc.kpis.counters import CellKey, Cells, event_cells, merge, rollup
 from tests.generator import generate_stream
-from tests.reference_kpis import accepted_events, expected_cells
+from tests.reference_kpis import (
+    accepted_events,
+    expected_agency_ratios,
+    expected_breakdowns,
+    expected_cells,
+)
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 ICT = timedelta(hours=7)
@@ -45,6 +50,28 @@ def test_cells_equal_the_reference_computation() -> None:
     got = all_sizes(event_cells(accepted(STREAM), ICT))
     assert got == {k: v for k, v in expected.items()}
     assert len(got) > 1000
+
+
+def test_breakdowns_equal_the_reference_computation() -> None:
+    """Every breakdown cell: the counters' by agency, channel, service level and method, and
+    the service index's ratios by agency (numerator and denominator)."""
+    events = accepted_events(STREAM, set(REF.area_codes), NOW)
+    expected: dict[tuple[str, str, str, str, datetime], list[int]] = {
+        (kpi, dim, value, size, start): [n, 0]
+        for (kpi, _, dim, value, size, start), n in expected_breakdowns(events).items()}
+    expected.update({(kpi, "agency_code", agency, size, start): cell
+                     for (kpi, agency, size, start), cell in expected_agency_ratios(events).items()})
+    minute = event_cells(accepted(STREAM), ICT)
+    got = {}
+    for size in Bucket:
+        cells = minute if size is Bucket.MINUTE else rollup(minute, size, ICT)
+        for key, (num, den) in cells.items():
+            if key.dim:
+                got[(key.kpi, key.dim, key.dim_value, size.value, key.bucket)] = [num, den]
+    assert got == expected
+    assert {k[0] for k in got if k[1] == "agency_code"} >= {
+        "dossier.synced_rate", "dossier.fee_online_rate", "feedback.satisfied_rate",
+        "dossier.satisfied_rate", "dossier.rated", "feedback.received"}
 
 
 def test_triage_keeps_the_first_of_each_source_and_id() -> None:

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from ioc.events import Event, Rules
 from ioc.geography import HISTORIC, load_geography
 from ioc.intake import RawRecord, triage
-from ioc.kpis.gauges import DossierFacts, Receipt, dossier_facts, gauges_at
+from ioc.kpis.gauges import DossierFacts, Receipt, dossier_facts, feedback_facts, gauges_at
 from tests.generator import generate_stream
 from tests.reference_kpis import accepted_events, expected_gauges
 
@@ -23,14 +23,17 @@ def accepted() -> list[Event]:
 
 def test_gauges_equal_the_reference_at_many_instants() -> None:
     facts = dossier_facts(accepted())
+    feedback = feedback_facts(accepted())
     reference_events = accepted_events(STREAM, set(REF.area_codes), NOW)
     instants = [NOW - timedelta(minutes=m) for m in range(0, 4 * 24 * 60, 97)]
-    nonzero = 0
+    nonzero: dict[str, int] = {}
     for t in instants:
-        got = gauges_at(facts.values(), t)
+        got = {**gauges_at(facts.values(), t), **gauges_at(feedback.values(), t, "feedback")}
         assert got == expected_gauges(reference_events, t), t
-        nonzero += bool(got.get(("dossier.overdue_open", "")))
-    assert nonzero > 10
+        for kpi in ("dossier.overdue_open", "dossier.due_soon", "feedback.open",
+                    "feedback.overdue_open"):
+            nonzero[kpi] = nonzero.get(kpi, 0) + bool(got.get((kpi, "")))
+    assert all(n > 10 for n in nonzero.values()), nonzero
 
 
 def test_a_resolution_before_its_receipt_closes_it() -> None:
