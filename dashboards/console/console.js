@@ -3,7 +3,7 @@
 "use strict";
 
 Object.assign(C, { token: null, role: null, kpis: {}, areas: [], agencies: [], province: null,
-                   alerts: new Map(), gauges: new Map(), ws: null, retry: 0, chartScope: null, reportPath: null });
+                   alerts: new Map(), gauges: new Map(), ws: null, retry: 0, chartScope: null, reportPath: null, served: new Set() });
 
 const VIEWS = ["overview", "alerts", "alert", "rankings", "dossiers", "deadletters"];
 
@@ -79,7 +79,8 @@ async function start() {
     C.province = areas.province;
     C.agencies = agencies.agencies;
     C.role = role;
-    C.reportPath = await findReport();
+    C.served = await servedPaths();
+    C.reportPath = C.served.has("/api/v1/reports/monthly") ? "/api/v1/reports/monthly" : null;
     renderStatic();
     connect();
     await route(false);
@@ -91,12 +92,10 @@ async function start() {
   }
 }
 
-// The monthly report, when the server offers one (it is listed in its OpenAPI).
-async function findReport() {
-  try {
-    const spec = await (await fetch("/openapi.json")).json();
-    return Object.keys(spec.paths || {}).find((p) => /^\/api\/v1\/reports\/monthly/.test(p) && !p.includes("{")) || null;
-  } catch (e) { return null; }
+// The routes the server offers (its OpenAPI): the monthly report and the chart's series may
+// arrive after the page; without them the page keeps their place or asks day by day.
+async function servedPaths() {
+  try { return new Set(Object.keys((await (await fetch("/openapi.json")).json()).paths || {})); } catch (e) { return new Set(); }
 }
 
 $("lang").addEventListener("click", () => {

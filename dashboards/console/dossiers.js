@@ -6,9 +6,12 @@
 const PAGE_SIZE = 50;
 // Which dossiers a KPI counts: the gauges name their state.
 const KPI_DRILL = { "dossier.open": { state: "open" }, "dossier.overdue_open": { state: "overdue" },
-                    "dossier.received": { state: "open" }, "dossier.on_time_rate": { state: "overdue" },
-                    "feedback.open": { kind: "feedback", state: "open" }, "feedback.overdue": { kind: "feedback", state: "overdue" } };
-const drillStateOf = (kpi) => KPI_DRILL[kpi] || (kpi && kpi.startsWith("dossier.") ? { state: "open" } : null);
+                    "dossier.due_soon": { state: "due_soon" }, "dossier.on_time_rate": { state: "overdue" },
+                    "feedback.open": { kind: "feedback", state: "open" },
+                    "feedback.overdue_open": { kind: "feedback", state: "overdue" },
+                    "feedback.on_time_rate": { kind: "feedback", state: "overdue" } };
+const drillStateOf = (kpi) => KPI_DRILL[kpi] ||
+  (kpi && kpi.startsWith("dossier.") ? { state: "open" } : kpi && kpi.startsWith("feedback.") ? { kind: "feedback", state: "open" } : null);
 
 function dossiersLink(filters) {
   const q = new URLSearchParams();
@@ -88,12 +91,15 @@ function onDossierForm(ev) {
     state: $("ds-state").value, area: $("ds-area").value, agency_code: $("ds-agency").value });
 }
 
-// The overview's gauges: open and overdue dossiers for the province, each a way down.
+// The overview's gauges: the province's open, overdue and soon-due dossiers and feedback
+// (those the catalogue has), each a way down to the items behind it.
+const GAUGES = ["dossier.open", "dossier.overdue_open", "dossier.due_soon", "feedback.open", "feedback.overdue_open"];
 function renderGauges() {
-  const tiles = [["dossier.open", "st_open"], ["dossier.overdue_open", "st_overdue"]].map(([kpi, label]) => {
+  const tiles = GAUGES.filter((kpi) => C.kpis[kpi]).map((kpi) => {
     const v = C.gauges.get(`${kpi}|`);
-    return el("a", { className: `gauge ${kpi === "dossier.overdue_open" && v && v.value > 0 ? "bad" : ""}`, href: dossiersLink(KPI_DRILL[kpi]),
-      dataset: { kpi }, "aria-label": `${kpiName(kpi)}: ${v ? fmtNumber(v.value) : "—"}` },
+    const bad = kpi.includes("overdue") && v && v.value > 0;
+    return el("a", { className: `gauge${bad ? " bad" : ""}`, href: dossiersLink(KPI_DRILL[kpi]), dataset: { kpi },
+      "aria-label": `${kpiName(kpi)}: ${v ? fmtNumber(v.value) : "—"}` },
       el("span", { className: "label" }, kpiName(kpi)), el("span", { className: "value" }, v ? fmtNumber(v.value) : "—"));
   });
   $("gauges").replaceChildren(...tiles);

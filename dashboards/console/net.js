@@ -64,10 +64,9 @@ function takeToken() {
   return sessionStorage.getItem(TOKEN_KEY);
 }
 
-// The feed: the dossier and feedback gauges for the province and every unit (the overview's
-// figures), and every alert change (sent whatever the subscription).
-const FEED_KPIS = ["dossier.open", "dossier.overdue_open"];
-const wanted = () => ({ kpis: FEED_KPIS, areas: null, buckets: ["now"] });
+// The feed: the dossier and feedback gauges (dossiers.js GAUGES) for the province and every
+// unit (the overview's figures), and every alert change (sent whatever the subscription).
+const wanted = () => ({ kpis: GAUGES.filter((k) => C.kpis[k]), areas: null, buckets: ["now"] });
 
 function setConn(kind) {
   const c = $("conn");

@@ -70,7 +70,7 @@ async function downloadReport(month) {
   const r = await fetch(`${C.reportPath}?month=${encodeURIComponent(month)}`, { headers: { Authorization: `Bearer ${C.token}` } });
   if (!r.ok) { announce(`${t("failed")}: HTTP ${r.status}`, true); return; }
   const url = URL.createObjectURL(await r.blob());
-  el("a", { href: url, download: `ioc-report-${month}.pdf` }).click();
+  el("a", { href: url, download: `bao-cao-thang-${month}.pdf` }).click();
   setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
@@ -95,14 +95,26 @@ async function drawChart() {
   const key = `${chosen.by}|${chosen.scope}|${month}`;
   C.chartKey = key;
   $("chart-title").textContent = `${t("chart_of")} ${month} · ${chosen.name}`;
-  const days = monthDays(month);
-  const cards = await Promise.all(days.map((d) => scorecard("day", d, chosen.by).catch(() => null)));
+  const points = await monthPoints(chosen, month);
   if (C.chartKey !== key) return; // another choice was made meanwhile
-  const points = days.map((d, i) => {
+  $("chart").replaceChildren(lineChart(points, month));
+}
+
+// One scope's index on each day of the month: the series route when the server has it, else
+// the day scorecard of each day so far.
+async function monthPoints(chosen, month) {
+  const days = monthDays(month);
+  if (C.served.has("/api/v1/scorecard/days")) {
+    const q = new URLSearchParams({ month, by: chosen.by, scope: chosen.scope });
+    const series = await api(`/api/v1/scorecard/days?${q}`).catch(() => ({ days: [] }));
+    const by = new Map(series.days.map((d) => [d.start, d.index]));
+    return days.map((d) => ({ day: d, value: by.has(d) ? by.get(d) : null }));
+  }
+  const cards = await Promise.all(days.map((d) => scorecard("day", d, chosen.by).catch(() => null)));
+  return days.map((d, i) => {
     const row = cards[i] && cards[i].rows.find((r) => r.scope === chosen.scope);
     return { day: d, value: row ? row.index : null };
   });
-  $("chart").replaceChildren(lineChart(points, month));
 }
 
 const SVG = "http://www.w3.org/2000/svg";

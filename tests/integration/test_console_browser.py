@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,15 @@ def pipeline(services: Services) -> Iterator[Pipeline]:
     env = {"IOC_ALERT_RULES_REFRESH_S": "0.3", "IOC_ALERT_TICK_S": "0.5"}
     with running_pipeline(services, "p_console_browser", env=env) as pipe:
         yield pipe
+
+
+@pytest.fixture(scope="module")
+def published(pipeline: Pipeline) -> datetime:
+    """Today's dossiers in units 288 and 290 (processed), once per module; their time."""
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
+    pipeline.publish(dossiers(now))
+    pipeline.wait_processed()
+    return now
 
 
 def call(pipe: Pipeline, method: str, path: str, role: str, **kwargs: Any) -> httpx.Response:
@@ -60,7 +70,7 @@ def payment(when: datetime) -> bytes:
 
 def dossiers(when: datetime) -> list[bytes]:
     """Dossiers received and resolved today in two units, so that they have an index."""
-    out = []
+    out = []  # open at the end: CD-3 and CD-4, both in 290
     for i, area in enumerate(["288", "288", "290", "290", "290"]):
         common = {"dossier_id": f"CD-{i}", "service_code": "S", "agency_code": "A", "area": area}
         out.append(json.dumps(event("dossier.received", when, {
@@ -104,14 +114,15 @@ def fired(pipe: Pipeline, rule_id: int) -> dict[str, Any] | None:
     return found[0] if found else None
 
 
-def test_an_operator_acknowledges_an_alert_from_the_console(pipeline: Pipeline, browser: Page) -> None:
+def test_an_operator_acknowledges_an_alert_from_the_console(pipeline: Pipeline, browser: Page,
+                                                            published: datetime) -> None:
     made = call(pipeline, "POST", "/api/v1/alert-rules", "admin", json={
         "name": RULE, "kpi": "payment.count", "bucket": "1d", "comparison": "above",
         "threshold": 2, "severity": "critical"})
     assert made.status_code == 201, made.text
     rule_id = made.json()["id"]
-    now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
-    pipeline.publish(dossiers(now) + [payment(now) for _ in range(3)])
+    now = published
+    pipeline.publish([payment(now) for _ in range(3)])
     pipeline.wait_processed()
     # the rule may have been read after those values: one more payment now and then until it fires
     deadline, nudge = time.monotonic() + 90, time.monotonic() + 5
@@ -216,4 +227,46 @@ def test_an_admin_replays_a_dead_letter_from_the_console(pipeline: Pipeline, bro
     assert again["reason"] == "unknown_area" and again["replayed_at"] is None
     wait_until(lambda: text_of(browser, f"{row} .replayed-at") not in ("", "—"), timeout_s=30,
                what="the page showing it replayed", interval_s=0.25)
+    browser.call("Emulation.clearDeviceMetricsOverride")
+
+
+def half_up(value: float | None) -> str:
+    """The page's rounding of an index, English: half-up to two decimals of the shortest decimal."""
+    return "—" if value is None else str(Decimal(repr(value)).quantize(Decimal("0.01"), ROUND_HALF_UP))
+
+
+def test_rankings_chart_and_dossiers_behind_an_area(pipeline: Pipeline, browser: Page,
+                                                    published: datetime) -> None:
+    if not served(pipeline, "/api/v1/scorecard"):
+        pytest.skip("GET /api/v1/scorecard is not served yet (being built)")
+    browser.call("Emulation.setDeviceMetricsOverride", width=1600, height=1000, deviceScaleFactor=1,
+                 mobile=False)
+    browser.call("Page.navigate", url=f"{pipeline.api_url}/console?token={pipeline.tokens['operator']}"
+                                      "&lang=en#rankings")
+    card = pipeline.get("/api/v1/scorecard", period="day", by="area")
+    assert [r["scope"] for r in card["rows"]] and {r["scope"] for r in card["rows"]} == {"288", "290"}
+    rows = "JSON.stringify([...document.querySelectorAll('#rankings-table tbody tr')].map(r => " \
+           "[r.dataset.scope, r.cells[2].textContent]))"
+    wanted = [[r["scope"], half_up(r["index"])] for r in card["rows"]]
+    wait_until(lambda: json.loads(browser.eval(rows) or "[]") == wanted, timeout_s=30,
+               what="the day's ranking by area, as the API gives it", interval_s=0.25)
+    # the month's chart: the province's index today is a point of it
+    wait_until(lambda: (browser.eval("document.querySelectorAll('#chart svg circle').length") or 0) >= 1,
+               timeout_s=30, what="the month's chart", interval_s=0.25)
+    province = pipeline.get("/api/v1/scorecard", period="day", by="province")["rows"]
+    label = browser.eval("document.querySelector('#chart svg').getAttribute('aria-label')")
+    assert province and half_up(province[0]["index"]) in label
+    if served(pipeline, "/api/v1/reports/monthly"):
+        wait_until(lambda: browser.eval("!!document.getElementById('report-link')"), timeout_s=10,
+                   what="the monthly report's button", interval_s=0.25)
+    save_screen(browser, pipeline.root, "console-rankings.png")
+
+    # down from the area 290 to its open dossiers
+    if served(pipeline, "/api/v1/dossiers"):
+        browser.eval("document.querySelector('#rankings-table tr[data-scope=\"290\"] th a').click()")
+        ids = ("JSON.stringify([...document.querySelectorAll('#dossiers-table tbody th')]"
+               ".map(e => e.textContent))")
+        wait_until(lambda: json.loads(browser.eval(ids) or "[]") == ["CD-3", "CD-4"], timeout_s=30,
+                   what="the open dossiers of area 290", interval_s=0.25)
+        assert "area=290" in browser.eval("location.hash")
     browser.call("Emulation.clearDeviceMetricsOverride")
