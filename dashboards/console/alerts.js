@@ -63,7 +63,7 @@ function alertTable(list, caption) {
 function renderAlertsToHandle() {
   const open = [...C.alerts.values()].filter((a) => OPEN_ALERT_STATES.includes(a.state)).sort(alertSort);
   $("handle-count").textContent = String(open.filter((a) => a.state !== "acknowledged").length);
-  $("handle-list").replaceChildren(alertTable(open, t("to_handle")));
+  keepFocus($("handle-list"), alertTable(open, t("to_handle")));
 }
 
 async function renderAlertList() {
@@ -76,10 +76,12 @@ async function renderAlertList() {
     list.forEach(applyAlert);
     list = list.map((a) => C.alerts.get(a.id) || a);
   }
-  $("alerts-list").replaceChildren(alertTable(list.sort(alertSort), t("alerts")));
+  keepFocus($("alerts-list"), alertTable(list.sort(alertSort), t("alerts")));
 }
 
-async function renderAlertDetail(id) {
+// One alert's page. Opened: its title takes the focus. Drawn again (a feed message, an
+// action): what was being typed and where the focus was are kept.
+async function renderAlertDetail(id, opened = false) {
   let a;
   try { a = await api(`/api/v1/alerts/${encodeURIComponent(id)}`); } catch (e) {
     $("alert-detail").replaceChildren(el("p", { className: "empty" }, `${t("failed")}: ${e.message}`));
@@ -96,7 +98,10 @@ async function renderAlertDetail(id) {
     el("label", { htmlFor: "comment-text" }, t("comment")),
     el("textarea", { id: "comment-text", rows: 3, maxLength: 4000 }),
     el("button", { type: "submit" }, t("add_comment")));
-  $("alert-detail").replaceChildren(
+  const typed = { comment: $("comment-text") ? $("comment-text").value : "", note: $("action-note") ? $("action-note").value : "" };
+  const same = $("alert-detail").dataset.alert === String(a.id);
+  $("alert-detail").dataset.alert = a.id;
+  keepFocus($("alert-detail"), [
     el("p", {}, el("a", { href: "#alerts" }, `← ${t("back")}`)),
     el("h2", { id: "alert-title", tabIndex: -1 }, a.rule_name),
     el("dl", { className: "facts" }, fields.map(([k, v]) => [el("dt", {}, t(k)), el("dd", {}, v)])),
@@ -104,8 +109,9 @@ async function renderAlertDetail(id) {
     el("input", { id: "action-note", maxLength: 4000, autocomplete: "off" }),
     actionButtons(a, false),
     drill ? el("p", {}, el("a", { href: dossiersLink({ ...drill, area: a.area }) }, `${t("drill")}: ${kpiName(a.kpi)} · ${alertWhere(a)}`)) : null,
-    el("h3", {}, t("history")), history, form);
-  $("alert-title").focus();
+    el("h3", {}, t("history")), history, form]);
+  if (same) { $("comment-text").value = typed.comment; $("action-note").value = typed.note; }
+  if (opened) $("alert-title").focus();
 }
 
 async function act(id, what) {
@@ -125,6 +131,7 @@ async function comment(id) {
   try {
     const a = await api(`/api/v1/alerts/${id}/comments`, { method: "POST", body: { comment: text } });
     applyAlert(a);
+    $("comment-text").value = "";
     announce(`${t("add_comment")}: ${t("done")}`);
   } catch (e) { announce(`${t("failed")}: ${e.message}`, true); return; }
   rerender();

@@ -34,23 +34,20 @@ async function route(focus = true) {
   });
   if (!C.token || !C.role) return;
   if (focus && view !== "alert") $(`view-${view}`).querySelector("h2").focus();
-  await fill(view);
+  await fill(view, focus);
 }
 
-async function fill(view) {
+async function fill(view, opened = false) {
   if (view === "overview") { renderGauges(); renderAlertsToHandle(); await renderTodayRanking(); }
   else if (view === "alerts") await renderAlertList();
-  else if (view === "alert") await renderAlertDetail(location.hash.split("/")[1]);
+  else if (view === "alert") await renderAlertDetail(location.hash.split("/")[1], opened);
   else if (view === "rankings") await renderRankings();
   else if (view === "dossiers") await renderDossiers();
   else if (view === "deadletters") await renderDeadLetters();
 }
 
-// After an action: the current view again, keeping the focus where it was when it survives.
-function rerender() {
-  const focused = document.activeElement && document.activeElement.id;
-  fill(currentView()).then(() => { if (focused && $(focused)) $(focused).focus(); });
-}
+// After an action: the current view again (each view keeps the focus where it can).
+function rerender() { fill(currentView()); }
 
 // The feed changed something: alerts show at once; the index and lists are read again at
 // most every few seconds (they are computed by the server, not from the feed's values).
@@ -58,9 +55,9 @@ let refreshTimer = null;
 function onFeed(kind) {
   $("last-update").textContent = new Date().toLocaleTimeString(locale(), { timeZone: TIME_ZONE });
   const view = currentView();
-  if (view === "overview") { renderGauges(); renderAlertsToHandle(); }
-  if (view === "alerts" && $("alert-state").value === "open") renderAlertList();
-  if (view === "alert" && kind === "alert") renderAlertDetail(location.hash.split("/")[1]);
+  if (view === "overview") { renderGauges(); if (kind !== "kpi") renderAlertsToHandle(); }
+  if (view === "alerts" && kind !== "kpi" && $("alert-state").value === "open") renderAlertList();
+  if (view === "alert" && kind !== "kpi") renderAlertDetail(location.hash.split("/")[1]);
   if (kind === "kpi" && !refreshTimer && ["overview", "rankings"].includes(view)) {
     refreshTimer = setTimeout(() => {
       refreshTimer = null;

@@ -102,5 +102,5 @@ function renderGauges() {
       "aria-label": `${kpiName(kpi)}: ${v ? fmtNumber(v.value) : "—"}` },
       el("span", { className: "label" }, kpiName(kpi)), el("span", { className: "value" }, v ? fmtNumber(v.value) : "—"));
   });
-  $("gauges").replaceChildren(...tiles);
+  keepFocus($("gauges"), tiles);
 }

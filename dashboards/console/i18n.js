@@ -137,6 +137,27 @@ function el(tag, props = {}, ...children) {
   return node;
 }
 
+// Replace a live region's content without losing the keyboard user's place: the element that
+// had the focus (found again by its id, its action and alert, its KPI, or its link) gets it
+// back, or failing that another action on the same alert.
+function keepFocus(container, children) {
+  const a = document.activeElement;
+  const inside = a && a !== container && container.contains(a);
+  const ways = [];
+  if (inside) {
+    if (a.id) ways.push(`#${CSS.escape(a.id)}`);
+    if (a.dataset.act) ways.push(`[data-act="${a.dataset.act}"][data-alert="${a.dataset.alert}"]`, `.act[data-alert="${a.dataset.alert}"]`, `tr[data-alert="${a.dataset.alert}"] a`);
+    if (a.dataset.kpi) ways.push(`[data-kpi="${CSS.escape(a.dataset.kpi)}"]`);
+    if (a.dataset.deadletter) ways.push(`button.replay[data-deadletter="${CSS.escape(a.dataset.deadletter)}"]`);
+    if (a.getAttribute("href")) ways.push(`a[href="${CSS.escape(a.getAttribute("href"))}"]`);
+  }
+  container.replaceChildren(...[children].flat());
+  for (const way of ways) {
+    const found = container.querySelector(way);
+    if (found) { found.focus(); return; }
+  }
+}
+
 // A polite announcement for screen readers and the status line (results of actions).
 function announce(text, bad = false) {
   const s = $("status");

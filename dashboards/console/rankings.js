@@ -34,7 +34,7 @@ function rankingTable(card, { withActions }) {
 async function renderTodayRanking() {
   try {
     const card = await scorecard("day", localDate(), "area");
-    $("today-ranking").replaceChildren(rankingTable(card, { withActions: false }));
+    keepFocus($("today-ranking"), rankingTable(card, { withActions: false }));
   } catch (e) { $("today-ranking").replaceChildren(el("p", { className: "empty" }, `${t("failed")}: ${e.message}`)); }
 }
 
@@ -53,7 +53,7 @@ async function renderRankings() {
   $("rk-report").replaceChildren(reportLink(on.slice(0, 7)));
   try {
     const card = await scorecard(period, on, by);
-    $("rankings-table").replaceChildren(rankingTable(card, { withActions: true }));
+    keepFocus($("rankings-table"), rankingTable(card, { withActions: true }));
   } catch (e) { $("rankings-table").replaceChildren(el("p", { className: "empty" }, `${t("failed")}: ${e.message}`)); }
   drawChart();
 }

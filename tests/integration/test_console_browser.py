@@ -138,23 +138,32 @@ def test_an_operator_acknowledges_an_alert_from_the_console(pipeline: Pipeline, 
     browser.call("Emulation.setDeviceMetricsOverride", width=1600, height=1000, deviceScaleFactor=1,
                  mobile=False)
     browser.call("Page.navigate",
-                 url=f"{pipeline.api_url}/console?token={pipeline.tokens['operator']}&lang=en")
+                 url=f"{pipeline.api_url}/console?token={pipeline.tokens['operator']}&lang=vi")
     row = f"#handle-list tr[data-alert='{alert['id']}']"
     wait_until(lambda: RULE in text_of(browser, row), timeout_s=60, what="the alert on the console",
                interval_s=0.25)
-    assert browser.eval("location.search") == "?lang=en"  # the token left the address bar
+    assert browser.eval("location.search") == "?lang=vi"  # the token left the address bar
     assert browser.eval("document.getElementById('conn').dataset.state") == "connected"
-    assert "Critical" in text_of(browser, row) and "Firing" in text_of(browser, row)
-    assert browser.eval("document.documentElement.lang") == "en"
-    # the index is rounded half-up to two decimals from its decimal digits
-    assert browser.eval("[round2(75.805), round2(1.005), round2(58.064516129), round2(null)]") == \
-        ["75.81", "1.01", "58.06", None]
+    # Vietnamese first
+    assert "Khẩn cấp" in text_of(browser, row) and "Đang báo" in text_of(browser, row)
+    assert text_of(browser, "#handle-title").startswith("Cảnh báo cần xử lý")
     if served(pipeline, "/api/v1/scorecard"):
         wait_until(lambda: browser.eval("document.querySelectorAll('#today-ranking tbody tr').length") == 2,
                    timeout_s=30, what="today's ranking of the two units", interval_s=0.25)
     wait_until(lambda: text_of(browser, "#gauges [data-kpi='dossier.open'] .value") == "2",
                timeout_s=30, what="the open dossiers gauge from the feed", interval_s=0.25)
     save_screen(browser, pipeline.root, "console-overview.png")
+
+    # English, with the keyboard: the language button, Enter
+    browser.eval("document.getElementById('lang').focus()")
+    press(browser, "Enter", 13)
+    wait_until(lambda: browser.eval("document.documentElement.lang") == "en", timeout_s=10,
+               what="English", interval_s=0.2)
+    wait_until(lambda: "Critical" in text_of(browser, row) and "Firing" in text_of(browser, row),
+               timeout_s=10, what="the alert in English", interval_s=0.2)
+    # the index is rounded half-up to two decimals from its decimal digits
+    assert browser.eval("[round2(75.805), round2(1.005), round2(58.064516129), round2(null)]") == \
+        ["75.81", "1.01", "58.06", None]
 
     # acknowledged from the keyboard: focus its button, press Enter
     button = f"{row} button[data-act='ack']"
@@ -169,6 +178,8 @@ def test_an_operator_acknowledges_an_alert_from_the_console(pipeline: Pipeline, 
     wait_until(lambda: "Acknowledged" in text_of(browser, row), timeout_s=30,
                what="the console showing the acknowledgement", interval_s=0.25)
     assert "Acknowledge" in text_of(browser, "#status")
+    # the keyboard user's place is kept: the focus moved to the alert's next action
+    assert browser.eval("document.activeElement.dataset.act") == "resolve"
 
     # a comment from the alert's page
     browser.eval(f"location.hash = '#alert/{alert['id']}'")

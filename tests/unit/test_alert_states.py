@@ -1,5 +1,5 @@
 """An alert's states have one definition, :class:`ioc.alerts.machine.AlertState`: the storage,
-the API and the wall (a JavaScript constant, read here) agree with it."""
+the API, the wall and the console (JavaScript constants, read here) agree with it."""
 
 from __future__ import annotations
 
@@ -8,21 +8,26 @@ import re
 from pathlib import Path
 from typing import get_args
 
+import pytest
+
 from ioc.alerts.machine import OPEN_STATES, AlertState, State, track_state
 from ioc.alerts.rules import PROVINCE, alert_scope, scope_parts
 
-WALL_JS = Path(__file__).resolve().parents[2] / "dashboards" / "wall" / "wall.js"
+DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"
+WALL_JS = DASHBOARDS / "wall" / "wall.js"
+PAGES_JS = [WALL_JS, DASHBOARDS / "console" / "i18n.js"]
 
 
-def js_list(name: str) -> list[str]:
-    found = re.search(rf"^const {name} = (\[[^\]]*\]);", WALL_JS.read_text(encoding="utf-8"), re.M)
-    assert found, f"wall.js defines no {name}"
+def js_list(name: str, script: Path = WALL_JS) -> list[str]:
+    found = re.search(rf"^const {name} = (\[[^\]]*\]);", script.read_text(encoding="utf-8"), re.M)
+    assert found, f"{script.name} defines no {name}"
     return list(json.loads(found.group(1)))
 
 
-def test_the_wall_knows_every_alert_state_and_which_are_open() -> None:
-    assert js_list("ALERT_STATES") == [s.value for s in AlertState]
-    assert js_list("OPEN_ALERT_STATES") == [s.value for s in OPEN_STATES]
+@pytest.mark.parametrize("script", PAGES_JS, ids=lambda p: p.parent.name)
+def test_the_pages_know_every_alert_state_and_which_are_open(script: Path) -> None:
+    assert js_list("ALERT_STATES", script) == [s.value for s in AlertState]
+    assert js_list("OPEN_ALERT_STATES", script) == [s.value for s in OPEN_STATES]
 
 
 def test_storage_and_the_api_take_their_states_from_the_enum() -> None:
