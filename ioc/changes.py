@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
@@ -14,6 +14,7 @@ from typing import Any
 from ioc.kpis.catalogue import BY_ID, Kind, kpi_value
 from ioc.kpis.gauges import GAUGE_KPIS
 from ioc.kpis.sensors import SENSOR_KPIS, aggregate_value
+from ioc.kpis.service_index import as_float, score
 from ioc.storage.kpi_cells import StoredCell
 from ioc.storage.sensor_cells import StoredSensorCell
 
@@ -83,6 +84,30 @@ def sensor_change_messages(cell: StoredSensorCell, utc_offset: timedelta) -> lis
     if cell.key.station_id:
         for message in messages:
             message["station"] = cell.key.station_id
+    return messages
+
+
+IndicatorRow = tuple[str, str, datetime, int, int, int]
+"""A stored indicator cell: (kpi, area, bucket start, numerator, denominator, version)."""
+
+
+def index_messages(rows: Iterable[IndicatorRow], bucket: str, utc_offset: timedelta,
+                   ) -> list[dict[str, Any]]:
+    """``kpi`` messages of the service index and its groups (``index.value``,
+    ``index.<group>``) for each (area, bucket start) the indicator cells of ``rows`` cover.
+    Values are the doubles nearest the exact ones; a message's version is the sum of its
+    indicator cells' versions, so it grows whenever any of them changes."""
+    grouped: dict[tuple[str, datetime], dict[str, tuple[int, int]]] = {}
+    versions: dict[tuple[str, datetime], int] = {}
+    for kpi, area, start, num, den, version in rows:
+        grouped.setdefault((area, start), {})[kpi] = (num, den)
+        versions[(area, start)] = versions.get((area, start), 0) + version
+    messages = []
+    for (area, start), counts in grouped.items():
+        for kpi, value in score(counts).values().items():
+            messages.append({"type": "kpi", "kpi": kpi, "area": area or None, "bucket": bucket,
+                             "start": _bucket_iso(start, utc_offset), "value": as_float(value),
+                             "version": versions[(area, start)]})
     return messages
 
 

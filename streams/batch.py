@@ -21,6 +21,7 @@ from psycopg import AsyncConnection
 
 from ioc.changes import (
     change_message_text,
+    index_messages,
     local_iso,
     message_text,
     sensor_change_messages,
@@ -33,13 +34,17 @@ from ioc.kpis.buckets import Bucket
 from ioc.kpis.counters import event_cells, rollup
 from ioc.kpis.gauges import dossier_facts, feedback_facts
 from ioc.kpis.sensors import rollup_sensors, sensor_cells
+from ioc.kpis.service_index import INDICATOR_KPIS
 from ioc.kpis.stations import reading_times
 from ioc.source_labels import source_label
-from ioc.storage import deadletters, dossier_state, ledger, offsets, station_state
+from ioc.storage import deadletters, dossier_state, kpi_reads, ledger, offsets, station_state
 from ioc.storage.kpi_cells import StoredCell, add_cells
+from ioc.storage.kpi_reads import CellRow
 from ioc.storage.sensor_cells import StoredSensorCell, add_sensor_cells
 from streams import metrics
 from streams.publishing import OutRecord, Publisher, change_text_records
+
+INDICATORS = frozenset(INDICATOR_KPIS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +65,8 @@ class BatchOutcome:
     stored: list[StoredCell] = field(default_factory=list)
     """The new totals of the cells without breakdown (the ones published)."""
     stored_sensors: list[StoredSensorCell] = field(default_factory=list)
+    index_cells: list[CellRow] = field(default_factory=list)
+    """The service index's indicator cells of every (area, day) the batch changed one of."""
     dead_letters: list[DeadLetter] = field(default_factory=list)
     """The rejected events newly written to the dead-letter store."""
 
@@ -117,6 +124,9 @@ class BatchProcessor:
             outcome.stored = await add_cells(conn, {
                 Bucket.MINUTE: minute_cells,
                 **{size: rollup(minute_cells, size, cfg.utc_offset) for size in coarse}})
+            outcome.index_cells = await kpi_reads.indicator_cells(conn, (
+                (c.area, c.bucket) for c in outcome.stored
+                if c.bucket_size is Bucket.DAY and c.kpi in INDICATORS))
             outcome.stored_sensors = await add_sensor_cells(conn, {
                 Bucket.MINUTE: minute_sensors,
                 **{size: rollup_sensors(minute_sensors, size, cfg.utc_offset) for size in coarse}})
@@ -128,17 +138,20 @@ class BatchProcessor:
             await offsets.advance(conn, cfg.cluster_id, cfg.consumer, next_offsets(fresh))
         self._count(outcome, self.known_sources)
         deadletters.count(outcome.dead_letters)
-        await self._publish_changes(outcome.stored, outcome.stored_sensors)
+        await self._publish_changes(outcome.stored, outcome.stored_sensors, outcome.index_cells)
         return outcome
 
     async def _publish_changes(self, stored: Sequence[StoredCell],
-                               sensors: Sequence[StoredSensorCell]) -> None:
-        """Province and area values (no breakdowns) for the wall, and each station's
-        sensor aggregates (for station alert rules; the feed sends them only to clients that
-        ask for stations)."""
+                               sensors: Sequence[StoredSensorCell],
+                               index_cells: Sequence[CellRow]) -> None:
+        """Province and area values (no breakdowns) for the wall, the service index of each
+        (area, day) that changed, and each station's sensor aggregates (for station alert
+        rules; the feed sends them only to clients that ask for stations)."""
         offset = self._config.utc_offset
         changed_at = local_iso(self._clock.now(), offset)
         texts = [change_message_text(c, offset, changed_at) for c in stored]
+        texts.extend(message_text(m, changed_at)
+                     for m in index_messages(index_cells, str(Bucket.DAY), offset))
         for cell in sensors:
             texts.extend(message_text(m, changed_at) for m in sensor_change_messages(cell, offset))
         if texts:

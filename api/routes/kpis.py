@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import Reader, State
 from api.params import Instant, Text, given_area
-from api.views import day_value, point
+from api.views import day_value, index_points, point
 from ioc.changes import local_iso
 from ioc.event_data import METRICS
 from ioc.kpis.buckets import Bucket, bucket_range, bucket_start
@@ -238,11 +238,18 @@ async def series(
         return {"kpi": kpi.id, "bucket": bucket.value, "area": area, "district": area,
                 "station_id": station_id, "metric": metric,
                 "points": [_sensor_point(kpi, start, agg, offset) for start, agg in cells]}
-    async with state.pool.connection() as conn:
-        rows = await kpi_reads.series(conn, kpi=kpi.id, bucket=bucket, area=scope,
-                                      start=first, end=end, dim=dim, dim_value=dim_value)
+    if kpi.kind is Kind.INDEX:
+        async with state.pool.connection() as conn:
+            rows = await kpi_reads.indicator_series(conn, bucket=bucket, area=scope, start=first,
+                                                    end=end, dim=dim, dim_value=dim_value)
+        points = index_points(kpi, rows, bucket.value, offset)
+    else:
+        async with state.pool.connection() as conn:
+            rows = await kpi_reads.series(conn, kpi=kpi.id, bucket=bucket, area=scope,
+                                          start=first, end=end, dim=dim, dim_value=dim_value)
+        points = [point(kpi, row, offset) for row in rows]
     body: dict[str, Any] = {"kpi": kpi.id, "bucket": bucket.value, "area": area, "district": area,
-                            "points": [point(kpi, row, offset) for row in rows]}
+                            "points": points}
     if dim:
         body["breakdown"] = {dim: dim_value}
     return body
@@ -278,6 +285,13 @@ async def current(
         return {"kpi": kpi.id, "area": area, "district": area, "station_id": station_id, "metric": metric,
                 "value": found["value"], "readings": found["readings"],
                 "as_of": local_iso(now, offset)}
+    if kpi.kind is Kind.INDEX:
+        async with state.pool.connection() as conn:
+            rows = await kpi_reads.indicator_series(conn, bucket=Bucket.DAY, area=scope, start=day,
+                                                    end=day + timedelta(days=1))
+        points = index_points(kpi, rows, Bucket.DAY.value, offset)
+        return {"kpi": kpi.id, "area": area, "district": area,
+                "value": points[0]["value"] if points else None, "as_of": local_iso(now, offset)}
     async with state.pool.connection() as conn:
         rows = await kpi_reads.series(conn, kpi=kpi.id, bucket=Bucket.DAY, area=scope,
                                       start=day, end=day + timedelta(days=1))

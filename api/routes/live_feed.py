@@ -16,13 +16,14 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from api.fanout import Subscription
 from api.feed_client import WS_DISCONNECTS, ClientSession
 from api.state import AppState
-from api.views import snapshot_values
+from api.views import index_snapshot_values, snapshot_values
 from ioc.alerts.presentation import alert_json
 from ioc.changes import gauge_messages, local_iso
 from ioc.kpis.buckets import Bucket, bucket_start
 from ioc.kpis.catalogue import BY_ID, CATALOGUE, Kind
 from ioc.kpis.counters import PROVINCE
 from ioc.kpis.gauges import GAUGE_KPIS
+from ioc.kpis.service_index import INDICATOR_KPIS
 from ioc.storage import gauges as gauge_store
 from ioc.storage import kpi_reads
 from ioc.storage.alert_episodes import OPEN
@@ -98,17 +99,22 @@ async def build_snapshot(state: AppState, subscription: Subscription) -> dict[st
     kpis = [k for k in CATALOGUE if k.kind in (Kind.COUNTER, Kind.RATIO)
             and (wanted_kpis is None or k.id in wanted_kpis)]
     gauges = [k for k in GAUGE_KPIS if wanted_kpis is None or k in wanted_kpis]
+    index_kpis = [k for k in CATALOGUE if k.kind is Kind.INDEX
+                  and (wanted_kpis is None or k.id in wanted_kpis)]
     scopes = [PROVINCE, *(d.code for d in state.geography.units)]
     if wanted_areas is not None:
         scopes = [s for s in scopes if s in wanted_areas]
     async with state.pool.connection() as conn:
         rows = await kpi_reads.day_cells(conn, day, [k.id for k in kpis])
+        indicator_rows = (await kpi_reads.day_cells(conn, day, list(INDICATOR_KPIS))
+                          if index_kpis else [])
         gauge_values = (await gauge_store.gauges_now(conn, now, state.settings.station_silence)
                         if gauges else {})
         open_alerts = await list_alerts(
             conn, states=OPEN, rule_id=None, scope=None, severity=None,
             before_id=None, limit=500)
     values = snapshot_values(kpis, scopes, rows, day, offset)
+    values += index_snapshot_values(index_kpis, scopes, indicator_rows, day, offset)
     values += [m for m in gauge_messages(gauge_values, scopes, now, offset) if m["kpi"] in gauges]
     values = [v for v in values if subscription.wants(v)]  # buckets, and each part's own KPIs and areas
     return {"type": "snapshot", "as_of": local_iso(now, offset),

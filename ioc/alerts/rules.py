@@ -156,6 +156,8 @@ def check_rule(spec: RuleSpec, area_codes: frozenset[str]) -> None:
     if is_gauge != (spec.bucket == GAUGE):
         advice = "a gauge: use" if is_gauge else "not a gauge: do not use"
         raise RuleCheckError(f"bucket: {spec.kpi} is {advice} bucket 'now'")
+    if kpi.kind is Kind.INDEX and spec.bucket != "1d":
+        raise RuleCheckError(f"bucket: {spec.kpi} is judged per day: use bucket '1d'")
     if spec.kpi in SENSOR_KPIS:
         if spec.metric not in METRICS:
             raise RuleCheckError(f"metric: {spec.kpi} needs one of {', '.join(METRICS)}")

@@ -11,6 +11,8 @@ class Kind(StrEnum):
     RATIO = "ratio"
     AGGREGATE = "aggregate"
     GAUGE = "gauge"
+    INDEX = "index"
+    """The service index and its groups' points (0..100), combined from ratios' cells."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,15 @@ CATALOGUE: tuple[KpiDef, ...] = (
     KpiDef("feedback.open", "Phản ánh đang xử lý", "Open citizen feedback", "items", Kind.GAUGE),
     KpiDef("feedback.overdue_open", "Phản ánh quá hạn chưa xử lý", "Overdue open feedback",
            "items", Kind.GAUGE),
+    KpiDef("index.value", "Chỉ số phục vụ người dân, doanh nghiệp", "Service index", "points",
+           Kind.INDEX, AGENCY),
+    KpiDef("index.transparency", "Công khai, minh bạch", "Transparency", "points", Kind.INDEX,
+           AGENCY),
+    KpiDef("index.progress", "Tiến độ giải quyết", "Progress", "points", Kind.INDEX, AGENCY),
+    KpiDef("index.digitisation", "Số hóa hồ sơ", "Digitisation", "points", Kind.INDEX, AGENCY),
+    KpiDef("index.online_service", "Cung cấp dịch vụ trực tuyến", "Online service", "points",
+           Kind.INDEX, AGENCY),
+    KpiDef("index.satisfaction", "Mức độ hài lòng", "Satisfaction", "points", Kind.INDEX, AGENCY),
     KpiDef("sensor.stations_silent", "Trạm quan trắc mất tín hiệu", "Silent stations", "stations",
            Kind.GAUGE),
     KpiDef("sensor.avg", "Giá trị trung bình cảm biến", "Sensor mean", "metric unit",

@@ -21,7 +21,7 @@ def api_cells(pipeline: Pipeline, now: datetime, scopes: list[str | None] = SCOP
     start = (now - timedelta(days=4)).isoformat()
     end = (now + timedelta(hours=1)).isoformat()
     for kpi in CATALOGUE:
-        if kpi.kind in (Kind.AGGREGATE, Kind.GAUGE):
+        if kpi.kind in (Kind.AGGREGATE, Kind.GAUGE, Kind.INDEX):
             continue
         for scope in scopes:
             for bucket in ("1m", "1h", "1d"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 
 import httpx
 import psycopg
@@ -24,6 +25,7 @@ from tests.integration.conftest import (
     skip_without_timescaledb,
 )
 from tests.integration.kpi_check import SCOPES, api_cells, api_sensor_values
+from tests.reference_index import expected_items, expected_scorecard
 from tests.reference_kpis import (
     TZ,
     accepted_events,
@@ -101,6 +103,10 @@ def test_sensor_aggregates_equal_the_reference(processed: Pipeline) -> None:
     assert got == expected
 
 
+GAUGES = ("dossier.open", "dossier.overdue_open", "dossier.due_soon", "feedback.open",
+          "feedback.overdue_open", "sensor.stations_silent")
+
+
 def gauges_reference(events: list[dict], t: datetime) -> dict[tuple[str, str], int]:
     return {**expected_gauges(events, t), **expected_silent(events, t)}
 
@@ -109,7 +115,7 @@ def test_gauges_equal_the_reference(processed: Pipeline) -> None:
     events = accepted_events(STREAM, set(REF.area_codes), NOW)
     end = (NOW - timedelta(hours=2)).isoformat()  # every sample instant lies in the past
     seen: dict[tuple[str, str, str, str], int] = {}
-    for kpi in ("dossier.open", "dossier.overdue_open", "sensor.stations_silent"):
+    for kpi in GAUGES:
         for scope in SCOPES:
             for bucket, start in (("1h", NOW - timedelta(days=4)), ("1m", NOW - timedelta(hours=4)),
                                   ("1d", NOW - timedelta(days=5))):
@@ -124,12 +130,13 @@ def test_gauges_equal_the_reference(processed: Pipeline) -> None:
     for (kpi, scope, _, at), value in seen.items():
         want = gauges_reference(events, datetime.fromisoformat(at)).get((kpi, scope), 0)
         assert value == want, (kpi, scope, at, value, want)
-    for kpi in ("dossier.open", "dossier.overdue_open", "sensor.stations_silent"):
+    for kpi in GAUGES:
         for scope in SCOPES:
             body = processed.get(f"/api/v1/kpis/{kpi}/current", **({"area": scope} if scope else {}))
             at = datetime.fromisoformat(body["as_of"])
             assert body["value"] == gauges_reference(events, at).get((kpi, scope or ""), 0)
-    assert len(seen) > 8000
+    assert len(seen) > 16000
+    assert all(any(v for k, v in seen.items() if k[0] == kpi) for kpi in GAUGES)
 
 
 def test_breakdowns_equal_the_reference(processed: Pipeline) -> None:
@@ -162,6 +169,120 @@ def test_breakdowns_equal_the_reference(processed: Pipeline) -> None:
                      params={"channel": "online", "agency_code": "A1"}).status_code == 422
 
 
+def _exact(value: Fraction | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def test_scorecards_equal_the_reference(processed: Pipeline) -> None:
+    """/api/v1/scorecard by province, area and agency, for each of the stream's days and
+    for this month: every row's scope, rank, index and groups equal the reference's exact
+    values (as the nearest doubles); names come from the geography and the agency list."""
+    events = accepted_events(STREAM, set(REF.area_codes), NOW)
+    today = NOW.astimezone(TZ).date()
+    periods = [("day", (today - timedelta(days=n)).isoformat(), today - timedelta(days=n),
+                today - timedelta(days=n)) for n in range(4)]
+    periods.append(("month", today.isoformat()[:7], today.replace(day=1), today))
+    answers = {}
+    for period, on, first, last in periods:
+        for by in ("province", "area", "agency"):
+            body = processed.get("/api/v1/scorecard", period=period, on=on, by=by)
+            answers[(period, on, by)] = body
+            want = expected_scorecard(events, by, first, last)
+            assert body["period"] == period and body["by"] == by
+            assert body["start"] == first.isoformat()
+            assert [(r["scope"], r["rank"], r["index"], r["groups"]) for r in body["rows"]] == [
+                (w["scope"], w["rank"], _exact(w["index"]),  # type: ignore[arg-type]
+                 {g: _exact(v) for g, v in w["groups"].items()})  # type: ignore[attr-defined]
+                for w in want], (period, on, by)
+            assert body["rows"], (period, on, by)
+            if by == "area":
+                assert all(r["name"] == REF.area_names[r["scope"]] for r in body["rows"])
+    remember(processed, "scorecards", answers)
+    current = processed.get("/api/v1/scorecard", period="day", by="province")
+    assert current == answers[("day", today.isoformat(), "province")]
+    headers = {"Authorization": f"Bearer {processed.tokens['operator']}"}
+    for bad in ({"period": "day", "on": "2026-02-30"}, {"period": "month", "on": "2026-1"},
+                {"by": "district"}, {"period": "week"}):
+        assert httpx.get(f"{processed.api_url}/api/v1/scorecard", headers=headers,
+                         params=bad).status_code == 422, bad
+
+
+def test_index_kpis_equal_the_reference(processed: Pipeline) -> None:
+    """index.value and each group as KPIs: a day's series point and today's value per
+    scope are the scorecard's numbers; the month's days as the console charts them."""
+    events = accepted_events(STREAM, set(REF.area_codes), NOW)
+    today = NOW.astimezone(TZ).date()
+    start, end = (NOW - timedelta(days=4)).isoformat(), (NOW + timedelta(hours=1)).isoformat()
+    for scope in SCOPES:
+        by = "area" if scope else "province"
+        want = {}
+        for n in range(4):
+            day = today - timedelta(days=n)
+            rows = [r for r in expected_scorecard(events, by, day, day) if r["scope"] == (scope or "")]
+            if rows:
+                want[day.isoformat()] = rows[0]
+        for kpi in ("index.value", "index.progress", "index.satisfaction"):
+            body = processed.get(f"/api/v1/kpis/{kpi}/series", bucket="1d", start=start, end=end,
+                                 **({"area": scope} if scope else {}))
+            group = kpi.removeprefix("index.")
+            assert {p["start"][:10]: p["value"] for p in body["points"]} == {
+                day: _exact(row["index"] if kpi == "index.value" else row["groups"][group])  # type: ignore[index]
+                for day, row in want.items()}, (kpi, scope)
+        body = processed.get("/api/v1/kpis/index.value/current", **({"area": scope} if scope else {}))
+        todays = want.get(today.isoformat())
+        assert body["value"] == (_exact(todays["index"]) if todays else None)  # type: ignore[arg-type]
+    month = processed.get("/api/v1/scorecard/days", month=today.isoformat()[:7], by="agency",
+                          scope="A2")
+    for day in month["days"]:
+        first = datetime.fromisoformat(day["start"]).date()
+        (row,) = [r for r in expected_scorecard(events, "agency", first, first) if r["scope"] == "A2"]
+        assert day["index"] == _exact(row["index"])  # type: ignore[arg-type]
+    assert month["days"] and month["name"] == "A2"
+
+
+def test_drill_down_lists_exactly_the_items_behind_the_gauges(processed: Pipeline) -> None:
+    """/api/v1/dossiers and /api/v1/feedback at past instants and now, for the province, an
+    area and an agency: the same items as the reference, most overdue first, paged; the
+    totals equal the gauges."""
+    events = accepted_events(STREAM, set(REF.area_codes), NOW)
+    instants = [NOW - timedelta(hours=h) for h in (60, 30, 7, 2)]
+    checked = 0
+    for t in instants:
+        for kind, states in (("dossier", ("open", "overdue", "due_soon")),
+                             ("feedback", ("open", "overdue"))):
+            for state in states:
+                for area, agency in ((None, None), ("291", None), (None, "A3"), ("288", "A0")):
+                    want = expected_items(events, kind, state, t, area, agency)
+                    got: list[tuple[str, str]] = []
+                    offset = 0
+                    while True:
+                        params = {"state": state, "at": t.isoformat(), "limit": 250, "offset": offset}
+                        params.update({k: v for k, v in (("area", area), ("agency_code", agency)) if v})
+                        body = processed.get(f"/api/v1/{'dossiers' if kind == 'dossier' else 'feedback'}",
+                                             **params)
+                        items = body["dossiers" if kind == "dossier" else "feedback"]
+                        assert body["total"] == len(want)
+                        got += [(i[f"{kind}_id"], i["due_at"]) for i in items]
+                        offset += 250
+                        if offset >= body["total"]:
+                            break
+                    assert [(i, datetime.fromisoformat(d)) for i, d in got] == want, (kind, state, t)
+                    checked += len(want)
+                    if area is None and agency is None:
+                        gauge = {"open": f"{kind}.open", "overdue": f"{kind}.overdue_open",
+                                 "due_soon": "dossier.due_soon"}[state]
+                        assert len(want) == gauges_reference(events, t).get((gauge, ""), 0)
+    assert checked > 3000
+    first = processed.get("/api/v1/dossiers", state="open", limit=1)
+    assert first["dossiers"][0]["service_code"] and first["dossiers"][0]["agency_code"]
+    headers = {"Authorization": f"Bearer {processed.tokens['operator']}"}
+    for bad in ({"state": "closed"}, {"limit": 0}, {"area": "999"}, {"at": "yesterday"}):
+        assert httpx.get(f"{processed.api_url}/api/v1/dossiers", headers=headers,
+                         params=bad).status_code == 422, bad
+    assert httpx.get(f"{processed.api_url}/api/v1/feedback", headers=headers,
+                     params={"state": "due_soon"}).status_code == 422
+
+
 def test_sensor_kpis_need_a_metric(processed: Pipeline) -> None:
     headers = {"Authorization": f"Bearer {processed.tokens['operator']}"}
     base = f"{processed.api_url}/api/v1/kpis"
@@ -178,7 +299,7 @@ def test_current_is_todays_total(processed: Pipeline) -> None:
     expected = reference()
     today = datetime.now(UTC).astimezone(TZ).replace(hour=0, minute=0, second=0, microsecond=0)
     for kpi in CATALOGUE:
-        if kpi.kind in (Kind.AGGREGATE, Kind.GAUGE):
+        if kpi.kind in (Kind.AGGREGATE, Kind.GAUGE, Kind.INDEX):
             continue
         for scope in SCOPES:
             params = {"area": scope} if scope else {}
