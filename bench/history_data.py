@@ -27,8 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from connectors.sim_traffic import TrafficPlan
-from connectors.simulator import poisson
+from connectors.sim_traffic import TrafficPlan, poisson
 from ioc.geography import Geography
 from ioc.geography.agencies import load_agencies
 from ioc.kpis.buckets import Bucket, bucket_start

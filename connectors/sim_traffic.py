@@ -20,6 +20,7 @@ The historic profile (hai-duong-2024) keeps the simulator's original rules
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -136,3 +137,16 @@ class TrafficPlan:
         if service.agency is not None:
             return service.agency
         return self._own.get(area, self._fallback)
+
+
+def poisson(rng: random.Random, mean: float) -> int:
+    if mean <= 0:
+        return 0
+    if mean > 50:  # normal approximation, fine for counts this large
+        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
+    limit, k, p = math.exp(-mean), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return k
+        k += 1

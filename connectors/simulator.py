@@ -10,6 +10,12 @@ In a two-tier geography (since 2025) units differ in volume, services are handle
 deployment's agencies (a commune's UBND only for its own unit) and stations stand in a
 subset of units (connectors/sim_traffic.py). The historic profile (12 districts) keeps its
 original rules, and so the very same output for a seed.
+
+In a two-tier geography the events also carry what the service index needs
+(connectors/sim_citizens.py): dossiers synchronised to the national portal, digitised,
+with fees paid online; results digitised; citizens' ratings of resolved dossiers; and
+citizen feedback (phản ánh, kiến nghị) received and resolved. Those draws use their own
+random stream, so the rest of the output is the same with or without them.
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connectors.sim_traffic import AIR, WATER, Service, Station, TrafficPlan
+from connectors.sim_citizens import Citizens
+from connectors.sim_traffic import AIR, WATER, Service, Station, TrafficPlan, poisson
 from ioc.events import to_cloudevent
 from ioc.geography import HISTORIC, Geography
 from ioc.geography.agencies import Agencies, load_agencies
@@ -44,19 +51,6 @@ def _pick(rng: random.Random, weighted: tuple[tuple[str, float], ...]) -> str:
     return rng.choices([w[0] for w in weighted], [w[1] for w in weighted])[0]
 
 
-def poisson(rng: random.Random, mean: float) -> int:
-    if mean <= 0:
-        return 0
-    if mean > 50:  # normal approximation, fine for counts this large
-        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
-    limit, k, p = math.exp(-mean), 0, 1.0
-    while True:
-        p *= rng.random()
-        if p <= limit:
-            return k
-        k += 1
-
-
 class Simulator:
     def __init__(self, geography: Geography, *, seed: int, source: str, rate: float,
                  start: datetime, agencies: Agencies | None = None) -> None:
@@ -71,11 +65,13 @@ class Simulator:
         self._open: list[OpenDossier] = []
         rng = self._rng
         self._plan: TrafficPlan | None = None
+        self._citizens: Citizens | None = None
         if geography.profile != HISTORIC:
             self._plan = TrafficPlan(
                 geography, agencies if agencies is not None else load_agencies(geography),
                 seed=seed, rng=rng)
             self.services, self.stations = self._plan.services, self._plan.stations
+            self._citizens = Citizens(seed, self._run)
             return
         self.services = tuple(
             Service(f"1.{rng.randrange(1000, 14000):06d}.000.00.00.H23",
@@ -139,11 +135,14 @@ class Simulator:
             hour=17, minute=0, second=0, microsecond=0)
         dossier = OpenDossier(self._next_id("HS", area), service, agency, area, due)
         self._open.append(dossier)
-        return self._event("dossier.received", f"{dossier.dossier_id}-recv", t, {
+        data: dict[str, Any] = {
             "dossier_id": dossier.dossier_id, "service_code": service.code,
             "agency_code": agency, "area": area, "channel": channel,
             "service_level": service.level, "due_at": due.isoformat(),
-        })
+        }
+        if self._citizens is not None:
+            data.update(self._citizens.receipt_fields(service, channel))
+        return self._event("dossier.received", f"{dossier.dossier_id}-recv", t, data)
 
     def _resolve(self, t: datetime) -> dict[str, Any] | None:
         if not self._open:
@@ -158,11 +157,15 @@ class Simulator:
         if rng.random() < 0.015:
             return self._event("dossier.withdrawn", f"{dossier.dossier_id}-wd", t, {
                 "dossier_id": dossier.dossier_id, "area": dossier.area})
-        return self._event("dossier.resolved", f"{dossier.dossier_id}-res", t, {
+        data: dict[str, Any] = {
             "dossier_id": dossier.dossier_id, "service_code": dossier.service.code,
             "agency_code": dossier.agency_code, "area": dossier.area,
             "due_at": dossier.due_at.isoformat(),
-        })
+        }
+        if self._citizens is not None:
+            data.update(self._citizens.resolution_fields())
+            self._citizens.resolved(dossier, t)
+        return self._event("dossier.resolved", f"{dossier.dossier_id}-res", t, data)
 
     def _payment(self, t: datetime) -> dict[str, Any]:
         rng = self._rng
@@ -228,6 +231,10 @@ class Simulator:
             for _ in range(poisson(rng, self._rate * 0.5 * width * (0.4 + 0.6 * counter))):
                 at = t + timedelta(seconds=rng.uniform(0, width))
                 out.append((at, self._payment(at)))
+            if self._citizens is not None and self._plan is not None:
+                for at, event_id, type_, data in self._citizens.between(
+                        t, slice_end, dossier_mean, self._plan):
+                    out.append((at, self._event(type_, event_id, at, data)))
             t = slice_end
         for minute in _minutes(start, end):
             for station in self.stations:

@@ -172,3 +172,33 @@ def test_a_deployments_own_agencies_are_used() -> None:
     assert {a for a, area in codes if area != "10510"} == {"STP"}  # other units: the province
     with pytest.raises(ValueError, match="no agency can take dossiers"):
         make(agencies=Agencies((own.agencies[1],)))
+
+
+def test_two_tier_events_carry_the_service_index_at_realistic_rates() -> None:
+    """Ratings, citizen feedback and the optional dossier fields (issue 15): valid, in
+    realistic proportions, a rating after its dossier's resolution, feedback resolved after
+    it was received; the service index of the whole run lies well inside 0..100."""
+    sim = make(rate=20)
+    sim.backlog(TUESDAY_10H, 1)
+    end = TUESDAY_10H + timedelta(minutes=30)
+    events = sim.between(TUESDAY_10H, end)
+    rules = Rules(HAI_PHONG)
+    assert all(isinstance(validate_event(e, rules, end), Event) for e in events)
+    kinds = Counter(e["type"] for e in events)
+    assert kinds["dossier.rated"] > 0.1 * kinds["dossier.resolved"]
+    assert 0.01 * kinds["dossier.received"] < kinds["feedback.received"] < 0.1 * kinds["dossier.received"]
+    assert kinds["feedback.resolved"] > 0
+    received = [e["data"] for e in events if e["type"] == "dossier.received"]
+    assert 0.85 < sum(d["synced_national"] for d in received) / len(received) < 0.97
+    with_fee = [d for d in received if d.get("fee_vnd", 0) > 0]
+    assert 0.15 < len(with_fee) / len(received) < 0.5 and any(d["fee_paid_online"] for d in with_fee)
+    resolved_at = {e["data"]["dossier_id"]: e["time"] for e in events if e["type"] == "dossier.resolved"}
+    received_at = {e["data"]["feedback_id"]: e["time"] for e in events if e["type"] == "feedback.received"}
+    for event in events:
+        if event["type"] == "dossier.rated":
+            assert event["time"] == resolved_at[event["data"]["dossier_id"]]
+        if event["type"] == "feedback.resolved" and event["data"]["feedback_id"] in received_at:
+            assert event["time"] > received_at[event["data"]["feedback_id"]]
+    historic = Simulator(load_geography(HISTORIC), seed=1, source="sim.test", rate=20,
+                         start=TUESDAY_10H).between(TUESDAY_10H, end)
+    assert {e["type"] for e in historic}.isdisjoint({"dossier.rated", "feedback.received"})
