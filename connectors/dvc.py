@@ -1,10 +1,13 @@
-"""The administrative-procedure system's adapter: polls its change journal, publishes dossier.*.
+"""The administrative-procedure system's adapter: polls its change journal, publishes
+dossier.* and feedback.* (the system's module for citizens' petitions).
 
 ``ioc connect dvc`` reads ``GET <IOC_DVC_URL>/api/v1/dossier-changes?after=<seq>`` page by
 page (see connectors/fake_dvc.py for the contract), maps each change to a CloudEvent,
 publishes the page, waits for the broker's acks and only then saves the last ``seq`` as its
-checkpoint. A change it cannot map goes to the dead-letter topic with the reason. Event ids
-are ``<dossier_id>:<status>``, so a page re-sent after a crash is recognised downstream as
+checkpoint. A change it cannot map goes to the dead-letter topic with the reason. Statuses:
+received, resolved, withdrawn, rated (a citizen's rating of a dossier), feedback_received and
+feedback_resolved (keyed by ``feedback_id``). Event ids are ``<dossier_id>:<status>`` and
+``feedback:<feedback_id>:received|resolved``, so a page re-sent after a crash is recognised downstream as
 duplicates: nothing lost, nothing counted twice. An unreachable or failing system is retried
 with backoff; the checkpoint does not move until a page is published.
 """
@@ -29,12 +32,22 @@ from ioc.events import to_cloudevent, with_v1_area
 log = logging.getLogger(__name__)
 
 _TYPES = {"received": "dossier.received", "resolved": "dossier.resolved",
-          "withdrawn": "dossier.withdrawn"}
+          "withdrawn": "dossier.withdrawn", "rated": "dossier.rated",
+          "feedback_received": "feedback.received", "feedback_resolved": "feedback.resolved"}
 _FIELDS = {
     "received": ("service_code", "agency_code", "area", "channel", "service_level", "due_at"),
     "resolved": ("service_code", "agency_code", "area", "due_at"),
     "withdrawn": ("area",),
+    "rated": ("agency_code", "area", "satisfied"),
+    "feedback_received": ("agency_code", "area", "due_at"),
+    "feedback_resolved": ("agency_code", "area", "due_at"),
 }
+_OPTIONAL = {
+    "received": ("digitized", "synced_national", "fee_vnd", "fee_paid_online"),
+    "resolved": ("result_digitized",),
+    "feedback_resolved": ("satisfied",),
+}
+"""Fields passed on when the system gives them (the service index's, docs/contract/events.md)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +66,17 @@ def change_to_event(change: Any, source: str) -> dict[str, Any] | Unmappable:
         return Unmappable("unknown_status",
                           f"status {status!r} is not one of {', '.join(sorted(_TYPES))}")
     change = with_v1_area(change)
-    missing = [f for f in ("dossier_id", "changed_at", *_FIELDS[status]) if change.get(f) in (None, "")]
+    item = "feedback_id" if status.startswith("feedback_") else "dossier_id"
+    missing = [f for f in (item, "changed_at", *_FIELDS[status]) if change.get(f) in (None, "")]
     if missing:
         return Unmappable("unmappable_change", f"change lacks {', '.join(missing)}")
-    data = {"dossier_id": change["dossier_id"], **{f: change[f] for f in _FIELDS[status]}}
-    return to_cloudevent(source=source, event_id=f"{change['dossier_id']}:{status}",
-                         type_=_TYPES[status], time=change["changed_at"], data=data)
+    data = {item: change[item], **{f: change[f] for f in _FIELDS[status]},
+            **{f: change[f] for f in _OPTIONAL.get(status, ()) if f in change}}
+    # A feedback item's id may equal a dossier's: its events' ids say which it is.
+    event_id = (f"feedback:{change[item]}:{status.removeprefix('feedback_')}"
+                if item == "feedback_id" else f"{change[item]}:{status}")
+    return to_cloudevent(source=source, event_id=event_id, type_=_TYPES[status],
+                         time=change["changed_at"], data=data)
 
 
 @dataclass(slots=True)

@@ -28,17 +28,17 @@ from urllib.parse import parse_qs, urlparse
 from ioc.geography import Geography
 
 _STATUS = {"dossier.received": "received", "dossier.resolved": "resolved",
-           "dossier.withdrawn": "withdrawn"}
+           "dossier.withdrawn": "withdrawn", "dossier.rated": "rated",
+           "feedback.received": "feedback_received", "feedback.resolved": "feedback_resolved"}
 
 
 def change_of(event: dict[str, Any]) -> dict[str, Any] | None:
-    """A simulated dossier event as the system's change record (None for other types)."""
+    """A simulated dossier or feedback event as the system's change record (None for other
+    types)."""
     status = _STATUS.get(event["type"])
     if status is None:
         return None
-    return {"dossier_id": event["data"]["dossier_id"], "status": status,
-            "changed_at": event["time"], **{k: v for k, v in event["data"].items()
-                                            if k != "dossier_id"}}
+    return {"status": status, "changed_at": event["time"], **event["data"]}
 
 
 class Journal:

@@ -27,6 +27,31 @@ def test_a_dvc_change_becomes_a_dossier_event_with_a_natural_id() -> None:
     assert isinstance(withdrawn, dict) and withdrawn["type"] == "dossier.withdrawn"
 
 
+def test_dvc_changes_carry_the_service_index_fields_ratings_and_feedback() -> None:
+    """Issue 15: the optional dossier fields pass on when given; ratings and the system's
+    citizen feedback become dossier.rated and feedback.*, with ids that cannot clash."""
+    rich = change_to_event({**RECEIVED, "synced_national": True, "fee_vnd": 50000,
+                            "fee_paid_online": False}, "dvc")
+    assert isinstance(rich, dict)
+    assert rich["data"]["synced_national"] is True and rich["data"]["fee_vnd"] == 50000
+    assert "digitized" not in rich["data"]
+    rated = change_to_event({"dossier_id": "000123", "status": "rated", "agency_code": "UBND-288",
+                             "area": "288", "satisfied": False,
+                             "changed_at": "2026-03-27T09:00:00+07:00"}, "dvc")
+    assert isinstance(rated, dict) and rated["type"] == "dossier.rated"
+    assert rated["id"] == "000123:rated" and rated["data"]["satisfied"] is False
+    base = {"feedback_id": "000123", "agency_code": "SO-TP", "area": "288",
+            "due_at": "2026-04-05T17:00:00+07:00", "changed_at": "2026-03-27T09:00:00+07:00"}
+    opened = change_to_event({**base, "status": "feedback_received"}, "dvc")
+    closed = change_to_event({**base, "status": "feedback_resolved", "satisfied": True}, "dvc")
+    assert isinstance(opened, dict) and isinstance(closed, dict)
+    assert (opened["type"], opened["id"]) == ("feedback.received", "feedback:000123:received")
+    assert (closed["type"], closed["id"]) == ("feedback.resolved", "feedback:000123:resolved")
+    assert closed["data"]["satisfied"] is True and "dossier_id" not in closed["data"]
+    lacking = change_to_event({**base, "status": "feedback_received", "feedback_id": ""}, "dvc")
+    assert isinstance(lacking, Unmappable) and "feedback_id" in lacking.reason
+
+
 @pytest.mark.parametrize(("change", "code", "words"), [
     ({**RECEIVED, "status": "archived"}, "unknown_status", "archived"),
     ({k: v for k, v in RECEIVED.items() if k != "due_at"}, "unmappable_change", "due_at"),
