@@ -141,6 +141,13 @@ def _cmd_connect(args: argparse.Namespace, settings: Settings) -> int:
     return run.connect_sensors(settings)
 
 
+def _cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from ioc.clock import SystemClock
+    from ioc.report.service import run_report
+
+    return run_report(settings, args.month, args.out, SystemClock())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ioc", description=__doc__, formatter_class=_HelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}",
@@ -205,6 +212,16 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = keys_sub.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("id", type=int, help="the key's id (ioc keys list)")
     keys.set_defaults(func=_cmd_keys)
+
+    report = sub.add_parser("report", help="write a month's report as a PDF: service-index rankings of "
+                                           "areas and agencies, the province's KPIs against their targets, "
+                                           "the alerts fired (reads IOC_DATABASE_URL)")
+    report.add_argument("--month", required=True, metavar="YYYY-MM",
+                        help="the calendar month, in the province's local time")
+    report.add_argument("--out", default=None, metavar="FILE",
+                        help="where to write it; '-': standard output "
+                             "(default: bao-cao-thang-YYYY-MM.pdf here)")
+    report.set_defaults(func=_cmd_report)
 
     from bench.cli import add_bench_parsers  # ioc bench <what>, its old aliases, ioc soak
 
