@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter as Tally
+from contextlib import AsyncExitStack
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -18,9 +19,9 @@ from api.deps import Integrator, State
 from api.durable import NotSafe, publish_durably
 from api.state import AppState
 from ioc import http_limits
-from ioc.deadletters import HTTP, of_http
+from ioc.deadletters import HTTP, DeadLetter, of_http
 from ioc.events import Envelope
-from ioc.ingest import MAX_BYTES, Body, BodyError, judge_events, parse_body
+from ioc.ingest import MAX_BYTES, Body, BodyError, Judged, judge_events, parse_body
 from ioc.source_labels import configured_sources, source_label
 from ioc.storage import deadletters
 
@@ -62,6 +63,16 @@ async def read_bounded(request: Request, limit: int, timeout_s: float) -> bytes:
     except http_limits.BodyRefused as exc:
         INGEST_REQUESTS.labels(str(exc.status)).inc()
         raise HTTPException(exc.status, exc.reason, headers={"Connection": "close"}) from None
+
+
+async def _publish(state: AppState, judged: Judged, received_at: datetime) -> None:
+    try:
+        await publish_durably(
+            state.producer, state.pool if state.settings.intake_journal else None,
+            state.settings.events_topic,
+            [(p.event.dedup_key, p.key, p.value) for p in judged.publish], received_at)
+    except NotSafe as exc:
+        raise _refuse(503, f"{exc}; nothing was accepted, retry the request") from None
 
 
 def _known(configured: frozenset[str], bound: tuple[str, ...] | None) -> frozenset[str]:
@@ -133,31 +144,32 @@ async def take_events(state: AppState, items: Body, raw: bytes, received_at: dat
 
     Raises 403 (a source the key may not publish for) or 503 (nothing acknowledged: the
     broker, the intake journal or the dead-letter store is down; the caller retries, a
-    published event is then a duplicate and a dead letter already waiting is not stored
-    twice)."""
+    dead letter already waiting is not stored twice). The dead letters are written before
+    anything is published, so a store that is down publishes nothing; a replay's are
+    written, and its dead letter marked, in a transaction that commits only once the
+    broker acknowledged (a failed send leaves the dead letter waiting)."""
     judged = await run_in_threadpool(judge_events, items, state.rules, received_at, allowed_sources)
     if judged.forbidden_sources:
         names = ", ".join(sorted(judged.forbidden_sources))
         raise _refuse(403, f"this key may not publish for source(s): {names}")
-    try:
-        await publish_durably(
-            state.producer, state.pool if state.settings.intake_journal else None,
-            state.settings.events_topic,
-            [(p.event.dedup_key, p.key, p.value) for p in judged.publish], received_at)
-    except NotSafe as exc:
-        raise _refuse(503, f"{exc}; nothing was accepted, retry the request") from None
     letters = (await run_in_threadpool(partial(of_http, raw, judged, received_at, origin, whole=whole))
                if judged.rejected else [])
-    if letters or replaying is not None:
-        try:
-            async with state.pool.connection(timeout=5) as conn, conn.transaction():
+    stored: list[DeadLetter] = []
+    try:
+        async with AsyncExitStack() as held:
+            if letters or replaying is not None:
+                conn = await held.enter_async_context(state.pool.connection(timeout=5))
+                await held.enter_async_context(conn.transaction())
                 if replaying is not None:
                     await deadletters.mark_replayed(conn, replaying, state.clock.now())
                 stored = await deadletters.store(conn, letters, state.clock.now())
-        except (psycopg.Error, PoolTimeout) as exc:
-            raise _refuse(503, f"the dead-letter store is unavailable ({type(exc).__name__}); "
-                               "retry the request (events already sent count once)") from None
-        deadletters.count(stored)
+                if replaying is None:
+                    await held.aclose()  # committed before publishing
+            await _publish(state, judged, received_at)
+    except (psycopg.Error, PoolTimeout) as exc:
+        raise _refuse(503, f"the dead-letter store is unavailable ({type(exc).__name__}); "
+                           "retry the request") from None
+    deadletters.count(stored)
     known = _known(configured_sources(state.settings), allowed_sources)
     tally = Tally((source_label(p.event.source, known), "accepted", "") for p in judged.publish)
     tally.update((source_label(r.source, known), "rejected", r.code) for r in judged.rejected)
