@@ -25,7 +25,19 @@ from api.limits import (
 )
 from api.loop_lag import watch_loop_lag
 from api.producer import EventProducer
-from api.routes import agencies, alerts, deadletters, ingest, keys, kpis, live_feed, ops, reports
+from api.routes import (
+    agencies,
+    alerts,
+    deadletters,
+    drilldown,
+    ingest,
+    keys,
+    kpis,
+    live_feed,
+    ops,
+    reports,
+    scorecard,
+)
 from api.state import AppState
 from dashboards import console_dir, wall_dir
 from ioc import package_version
@@ -90,11 +102,13 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.include_router(agencies.router)
     app.include_router(alerts.router)
     app.include_router(deadletters.router)
+    app.include_router(drilldown.router)
     app.include_router(keys.router)
     app.include_router(kpis.router)
     app.include_router(live_feed.router)
     app.include_router(ops.router)
     app.include_router(reports.router)
+    app.include_router(scorecard.router)
 
     @app.get("/wall", include_in_schema=False)
     async def wall() -> FileResponse:
