@@ -28,6 +28,7 @@ from ioc.alerts.rules import (
     is_current,
     observations,
 )
+from ioc.changes import index_messages
 from ioc.signing import verify
 
 OFFSET = timedelta(hours=7)
@@ -113,6 +114,26 @@ def test_observations_pick_the_newest_value_per_rule_and_scope() -> None:
     seen = observations(rules, messages, NOW, OFFSET)
     assert {k: (o.value, o.version) for k, o in seen.items()} == {
         (1, "288"): (90.0, 3), (1, "290"): (None, 1), (2, ""): (99.0, 1)}
+
+
+def test_an_areas_index_today_below_70_is_judged_from_the_workers_index_messages() -> None:
+    """Issue 15: index.value (and each group) is alerted on like any KPI, per day; the
+    messages are those the worker publishes (ioc.changes.index_messages)."""
+    check_rule(spec(kpi="index.value", threshold=70), CODES)
+    check_rule(spec(kpi="index.satisfaction", threshold=10, scope="province"), CODES)
+    with pytest.raises(RuleCheckError, match="bucket"):
+        check_rule(spec(kpi="index.value", bucket="1h", threshold=70), CODES)
+    with pytest.raises(RuleCheckError, match="min_count"):
+        check_rule(spec(kpi="index.value", threshold=70, min_count=5), CODES)
+    rows = [("dossier.on_time_rate", "288", DAY, 1, 2, 3), ("dossier.synced_rate", "288", DAY, 2, 2, 1),
+            ("dossier.on_time_rate", "290", DAY, 9, 10, 4)]
+    messages = index_messages(rows, "1d", OFFSET)
+    rule = Rule(1, spec(kpi="index.value", threshold=70))
+    seen = observations([rule], messages, NOW, OFFSET)
+    # 288: 100 × (20 × 1/2 + 18 × 1) / 38 = 73.68…; 290: 90; versions sum their cells'
+    assert {scope: (round(o.value or 0, 6), o.version) for (_, scope), o in seen.items()} == {
+        "288": (round(2800 / 38, 6), 4), "290": (90.0, 4)}
+    assert not observations([rule], messages, NOW + timedelta(days=1), OFFSET)  # today only
 
 
 def test_sensor_rules_match_their_metric() -> None:
