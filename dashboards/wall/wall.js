@@ -33,6 +33,7 @@ const TILES = [
   { kpi: "payment.count" },
   { kpi: "payment.non_cash_rate", target: 65, higher: true },
   { kpi: "sensor.stations_silent", target: 0, higher: false },
+  { kpi: "index.value", target: 70, higher: true }, // the service index (Decision 766): a unit ranking
 ];
 
 const DEFAULT_RANK_KPI = "dossier.on_time_rate";
@@ -47,9 +48,17 @@ const t = (key) => I18N[state.lang][key] || key;
 const locale = () => (state.lang === "vi" ? "vi-VN" : "en-GB");
 const key = (kpi, area) => `${kpi}|${area || ""}`;
 
+// Index points as pages show them: rounded half-up to two decimals (docs/contract/kpis.md).
+// The API gives the double nearest the exact value; the tiny allowance makes an exact tie
+// (e.g. 82.125, whose double may lie just below it) round up as the exact value does.
+const halfUp2 = (value) => Math.floor(value * 100 + 0.5 + 1e-9) / 100;
+
 function fmt(kpiId, value) {
   if (value === null || value === undefined) return "—";
   const kpi = state.kpis[kpiId];
+  if (kpi && kpi.kind === "index") {
+    return new Intl.NumberFormat(locale(), { maximumFractionDigits: 2, minimumFractionDigits: 2 }).format(halfUp2(value));
+  }
   if (kpi && kpi.unit === "%") return new Intl.NumberFormat(locale(), { maximumFractionDigits: 1, minimumFractionDigits: 1 }).format(value) + " %";
   return new Intl.NumberFormat(locale()).format(value);
 }

@@ -6,11 +6,12 @@ from __future__ import annotations
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from ioc.embedded.processes import free_port
+from ioc.embedded.processes import free_port, wait_until
 from tests.integration.ioc_cli import Up, run_ioc
 
 pytestmark = pytest.mark.integration
@@ -60,6 +61,22 @@ def test_ioc_up_runs_the_whole_system_and_stops_cleanly(tmp_path: Path) -> None:
         per_unit = [httpx.get(url, headers=headers, params={"area": a["code"]}, timeout=5).json()["value"]
                     for a in areas["areas"]]
         assert sum(v > 0 for v in per_unit) >= 10
+
+        # within a minute of the simulator's start, the console's ranking is alive: today's
+        # service index of areas and of agencies, and a unit's index on the wall's feed
+        def ranking(by: str) -> list[dict[str, Any]]:
+            return httpx.get(f"http://127.0.0.1:{port}/api/v1/scorecard", headers=headers,
+                             params={"by": by}, timeout=5).json()["rows"]
+
+        wait_until(lambda: len(ranking("area")) >= 10, timeout_s=60,
+                   what="today's service-index ranking of areas", interval_s=1)
+        rows = ranking("area")
+        assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
+        assert all(0 <= r["index"] <= 100 for r in rows)
+        assert all(abs(sum(v for v in r["groups"].values() if v is not None) - r["index"]) < 1e-9
+                   for r in rows)  # the groups' points add up to the index
+        assert ranking("agency") and httpx.get(f"http://127.0.0.1:{port}/console",
+                                                timeout=5).status_code == 200
 
         # a second `ioc up` on the same data dir refuses, saying why
         second = run_ioc("up", "--data-dir", str(data_dir), "--port", str(free_port()))

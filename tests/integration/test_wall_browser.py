@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -32,7 +33,7 @@ pytestmark = pytest.mark.integration
 BROWSER = next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
 TILES = ["dossier.received", "dossier.resolved", "dossier.on_time_rate", "dossier.online_rate",
          "dossier.full_online_rate", "dossier.open", "dossier.overdue_open", "payment.count",
-         "payment.non_cash_rate", "sensor.stations_silent"]
+         "payment.non_cash_rate", "sensor.stations_silent", "index.value"]
 
 
 class Page:
@@ -118,6 +119,8 @@ def expected(pipeline: Pipeline, kpi: str) -> str:
         return "—"
     if kpi.endswith("_rate"):
         return f"{value:,.1f} %"
+    if kpi == "index.value":  # half-up to two decimals, as wall.js rounds it
+        return f"{math.floor(value * 100 + 0.5 + 1e-9) / 100:,.2f}"
     return f"{int(value):,}"
 
 
