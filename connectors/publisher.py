@@ -22,11 +22,12 @@ from ioc.topics import producer_config
 
 T = TypeVar("T")
 
-_KEY_FIELDS = ("dossier_id", "payment_id", "station_id")
+_KEY_FIELDS = ("dossier_id", "feedback_id", "payment_id", "station_id")
 
 
 def event_key(event: dict[str, Any]) -> bytes | None:
-    """The partitioning key of docs/contract/events.md: dossier_id, payment_id or station_id."""
+    """The partitioning key of docs/contract/events.md: dossier_id, feedback_id, payment_id
+    or station_id."""
     data = event.get("data")
     if isinstance(data, dict):
         for name in _KEY_FIELDS:

@@ -101,7 +101,9 @@ class RuleSpec(BaseModel):
     kpi: str = Field(description="a KPI id of the catalogue (GET /api/v1/kpis)")
     bucket: Literal["1m", "1h", "1d", "now"] = Field(
         description="the bucket whose value is judged; 'now' for gauges (dossier.open, "
-                    "dossier.overdue_open, sensor.stations_silent). Only the current bucket is judged.")
+                    "dossier.overdue_open, dossier.due_soon, feedback.open, feedback.overdue_open, "
+                    "sensor.stations_silent); '1d' for the service index (index.*). Only the "
+                    "current bucket is judged.")
     metric: str | None = Field(default=None, description="sensor metric, for sensor.* KPIs only")
     scope: Literal["province", "areas", "stations"] = "province"
     areas: list[str] | None = Field(
