@@ -173,9 +173,11 @@ def _feed_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--clients", type=int, default=1000, help="WebSocket clients")
     p.add_argument("--rate", type=float, default=10, help="simulated events/s")
     p.add_argument("--seconds", type=float, default=30, help="length of the run")
-    p.add_argument("--subscription", choices=["wall", "wall-overdue", "tiles-everywhere", "all-today"],
+    p.add_argument("--subscription",
+                   choices=["wall", "wall-overdue", "wall-index", "tiles-everywhere", "all-today"],
                    default="wall", help="what each client subscribes to (bench/feed.py SUBSCRIPTIONS): "
-                   "the wall's, ranked by default or by a gauge; every tile for every unit; every KPI")
+                   "the wall's, ranked by default, by a gauge or by the service index; every tile "
+                   "for every unit; every KPI")
 
 
 def _alerts_args(p: argparse.ArgumentParser) -> None:

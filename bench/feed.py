@@ -37,7 +37,7 @@ MEASURED_EVERY = 10
 receive, so that the clients' own CPU (on the same two cores) does not become the delay."""
 WALL_KPIS = ["dossier.received", "dossier.resolved", "dossier.on_time_rate", "dossier.online_rate",
              "dossier.full_online_rate", "dossier.open", "dossier.overdue_open", "payment.count",
-             "payment.non_cash_rate", "sensor.stations_silent"]
+             "payment.non_cash_rate", "sensor.stations_silent", "index.value"]
 """What the wall page shows (its tiles, dashboards/wall/wall.js ``TILES``)."""
 TODAY = ["1d", "now"]
 
@@ -52,6 +52,7 @@ def _wall(ranked_by: str) -> dict[str, Any]:
 SUBSCRIPTIONS = {
     "wall": _wall("dossier.on_time_rate"),  # the wall's default ranking
     "wall-overdue": _wall("dossier.overdue_open"),  # ranked by a gauge: every unit's, every tick
+    "wall-index": _wall("index.value"),  # ranked by the service index
     "tiles-everywhere": {"type": "subscribe", "kpis": WALL_KPIS, "areas": None, "buckets": TODAY},
     "all-today": {"type": "subscribe", "kpis": None, "areas": None, "buckets": TODAY},
 }
@@ -256,6 +257,7 @@ def print_feed_results(r: dict[str, Any]) -> None:
     print("")
     what = {"wall": "the wall's (tiles for the province, the on-time rate for every unit)",
             "wall-overdue": "the wall's ranked by a gauge (overdue open dossiers for every unit)",
+            "wall-index": "the wall's ranked by the service index (index.value for every unit)",
             "tiles-everywhere": "every tile's KPI for every unit",
             "all-today": "every KPI, sensors included"}[r["subscription"]]
     print(f"clients      {r['clients']:>10,.0f}  WebSocket; subscription {what}, 1d and gauges")
