@@ -220,7 +220,7 @@ def validate_event(raw: bytes | str | dict[str, Any], rules: Rules, now: datetim
         )
     if area != data.area:
         data = data.model_copy(update={"area": area})
-    if isinstance(data, DossierReceived | FeedbackReceived) and data.due_at <= envelope.time:
+    if isinstance(data, DossierReceived) and data.due_at <= envelope.time:
         return Rejection(
             ReasonCode.INVALID_DATA, "field 'data.due_at': must be after the event's time",
             source, ident,

@@ -64,14 +64,17 @@ def _valid_event(rng: random.Random, n: int, time: datetime, areas: list[str]) -
             "dossier_id": f"D{rng.randrange(n + 1)}", "agency_code": f"A{rng.randrange(5)}",
             "area": area, "satisfied": rng.random() < 0.8})
     if roll < 0.66:
-        return _event("feedback.received", f"f-{n}", time, {
+        return _event("feedback.received", f"f-{n}", time, {  # now and then already overdue
             "feedback_id": f"F{n}", "agency_code": f"A{rng.randrange(5)}", "area": area,
-            "due_at": (time + timedelta(hours=rng.randint(1, 240))).isoformat()})
+            "due_at": (time + timedelta(hours=rng.randint(-12, 240))).isoformat()})
     if roll < 0.72:
         data = {"feedback_id": f"F{rng.randrange(n + 1)}", "agency_code": f"A{rng.randrange(5)}",
                 "area": area, "due_at": (time + timedelta(hours=rng.randint(-48, 48))).isoformat()}
-        if rng.random() < 0.7:
+        roll = rng.random()
+        if roll < 0.7:
             data["satisfied"] = rng.random() < 0.75
+        elif roll < 0.75:
+            data["satisfied"] = None  # no verdict, said explicitly
         return _event("feedback.resolved", f"g-{n}", time, data)
     if roll < 0.9:
         return _event("payment.completed", f"p-{n}", time, {
@@ -115,9 +118,9 @@ def invalid_record(rng: random.Random, n: int, now: datetime) -> bytes:
         base["type"] = "dossier.rated"
         base["data"] = {"dossier_id": "D1", "agency_code": "A1", "area": AREAS[0], "satisfied": "yes"}
     elif kind == 9:
-        base["type"] = "feedback.received"
+        base["type"] = "feedback.resolved"
         base["data"] = {"feedback_id": "F1", "agency_code": "A1", "area": AREAS[0],
-                        "due_at": (now - timedelta(hours=1)).isoformat()}  # due before it came
+                        "due_at": now.isoformat(), "satisfied": 1}  # a number, not a boolean
     else:
         base["time"] = "2026-01-01 10:00"  # no offset
     return json.dumps(base).encode()

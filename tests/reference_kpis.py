@@ -84,13 +84,12 @@ def acceptable(event: object, areas: set[str], now: datetime,
                 and _ts(data.get("due_at")) is not None and _flags(data, "result_digitized"))
     if kind == "dossier.rated":
         return _str(data, "dossier_id", "agency_code") and type(data.get("satisfied")) is bool
-    if kind == "feedback.received":
-        due = _ts(data.get("due_at"))
-        return _str(data, "feedback_id", "agency_code") and due is not None and due > time
-    if kind == "feedback.resolved":
+    if kind == "feedback.received":  # (unlike a dossier's, its due date may have passed)
+        return _str(data, "feedback_id", "agency_code") and _ts(data.get("due_at")) is not None
+    if kind == "feedback.resolved":  # satisfied: true, false, or absent or null (no verdict)
         return (_str(data, "feedback_id", "agency_code") and _ts(data.get("due_at")) is not None
                 and data.get("satisfied") in (None, True, False)
-                and type(data.get("satisfied", False)) is bool)
+                and type(data.get("satisfied")) in (bool, type(None)))
     if kind == "dossier.withdrawn":
         return _str(data, "dossier_id")
     if kind == "payment.completed":

@@ -116,7 +116,7 @@ def gauges_at(facts: Iterable[DossierFacts], t: datetime, kind: str = "dossier",
         kpis = [f"{kind}.open"]
         if f.receipt.due_at < t:
             kpis.append(f"{kind}.overdue_open")
-        elif kind == "dossier" and f.receipt.due_at <= t + DUE_SOON:
+        elif kind == "dossier" and t < f.receipt.due_at <= t + DUE_SOON:
             kpis.append("dossier.due_soon")
         for kpi in kpis:
             for scope in ("", f.receipt.area):
