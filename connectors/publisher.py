@@ -14,10 +14,11 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from connectors.metrics import CONNECTOR_EVENTS
+from ioc.deadletters import DeadLetter, of_connector
 from ioc.events import dedup_key
 from ioc.intake import received_at_header
 from ioc.settings import Settings
-from ioc.storage import journal
+from ioc.storage import deadletters, journal
 from ioc.topics import producer_config
 
 T = TypeVar("T")
@@ -81,6 +82,10 @@ class Journal:
     def append(self, entries: Sequence[journal.Entry]) -> list[int]:
         return self._run(lambda conn: journal.append_sync(conn, entries))
 
+    def dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        stored = self._run(lambda conn: deadletters.store_sync(conn, letters, datetime.now(UTC)))
+        deadletters.count(stored)
+
     def discard(self, seqs: Sequence[int]) -> None:
         with contextlib.suppress(NotSafe):  # kept: the relay may count them later; harmless,
             self._run(lambda conn: journal.discard_sync(conn, seqs))  # the caller retries anyway
@@ -127,13 +132,21 @@ class EventPublisher:
 
     def dead_letter(self, items: Iterable[tuple[bytes, str, str]], *, connector: str,
                     timeout_s: float = 30.0) -> int:
-        """Send (original bytes, reason code, reason) to the dead-letter topic, as the stream
-        worker does for invalid events; wait for the acks."""
+        """Keep (original bytes, reason code, reason) as dead letters: with the intake journal
+        on (the embedded default, whose broker keeps the topic in memory only), written to
+        the dead-letter store first, so none is lost if the broker restarts before the worker
+        copies the topic; then sent to the dead-letter topic, as the stream worker does for
+        invalid events (the copy finds them already stored). Waits for the acks."""
+        pending = list(items)
+        entered = datetime.now(UTC)
+        if self._journal is not None and pending:
+            self._journal.dead_letters([of_connector(raw, code, reason, connector, entered)
+                                        for raw, code, reason in pending])
         futures = [self._producer.send(
             self._deadletter_topic, value=raw,
             headers=[("ioc-reason-code", code.encode()), ("ioc-reason", reason.encode()),
-                     ("ioc-connector", connector.encode())])
-            for raw, code, reason in items]
+                     ("ioc-connector", connector.encode()), received_at_header(entered)])
+            for raw, code, reason in pending]
         for future in futures:
             future.get(timeout=timeout_s)
         return len(futures)

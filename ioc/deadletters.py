@@ -54,6 +54,15 @@ class DeadLetter:
     event_id: str | None = None
     source: str | None = None
 
+    def __post_init__(self) -> None:
+        # Its text goes into PostgreSQL text columns, which refuse NUL and need valid
+        # UTF-8: a rejected event's id, source or detail may carry either (the bytes
+        # themselves are kept as they came, in ``body``).
+        for name in ("reason", "detail", "origin", "event_id", "source"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, storable_text(value))
+
     @property
     def digest(self) -> bytes:
         """Identity of a dead letter while it waits: (origin, reason, body)."""
@@ -62,6 +71,13 @@ class DeadLetter:
             h.update(len(part).to_bytes(8, "big"))
             h.update(part)
         return h.digest()
+
+
+def storable_text(text: str) -> str:
+    """``text`` with NUL and unpaired surrogates replaced by U+FFFD."""
+    if "\x00" not in text and text.isascii():
+        return text
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace").replace("\x00", "\ufffd")
 
 
 def worker_origin(topic: str) -> str:
@@ -107,13 +123,21 @@ def of_topic_record(value: bytes, headers: Mapping[str, bytes], topic: str,
     if WORKER_HEADER in headers:
         return None
     connector = _text(headers.get("ioc-connector"))
-    return DeadLetter(
-        _text(headers.get("ioc-reason-code")) or "unknown",
-        _text(headers.get("ioc-reason")) or "",
-        value,
-        f"connector:{connector}" if connector else worker_origin(topic),
-        received_at_of(headers) or now,
-        _named(value, "id"), _named(value, "source"))
+    code = _text(headers.get("ioc-reason-code")) or "unknown"
+    reason = _text(headers.get("ioc-reason")) or ""
+    when = received_at_of(headers) or now
+    if connector:
+        return of_connector(value, code, reason, connector, when)
+    return DeadLetter(code, reason, value, worker_origin(topic), when,
+                      _named(value, "id"), _named(value, "source"))
+
+
+def of_connector(value: bytes, code: str, reason: str, connector: str,
+                 received_at: datetime) -> DeadLetter:
+    """Input a connector could not map: what it writes to the store itself (with the intake
+    journal on) and what the copy of the dead-letter topic makes of it, the same dead letter."""
+    return DeadLetter(code, reason, value, f"connector:{connector}", received_at,
+                      _named(value, "id"), _named(value, "source"))
 
 
 def header_map(headers: Iterable[tuple[str, bytes]] | Mapping[str, bytes] | None) -> dict[str, bytes]:

@@ -165,11 +165,13 @@ async def take_events(state: AppState, items: Body, raw: bytes, received_at: dat
                 stored = await deadletters.store(conn, letters, state.clock.now())
                 if replaying is None:
                     await held.aclose()  # committed before publishing
+                    deadletters.count(stored)  # counted once stored, even if publishing fails
+                    stored = []
             await _publish(state, judged, received_at)
     except (psycopg.Error, PoolTimeout) as exc:
         raise _refuse(503, f"the dead-letter store is unavailable ({type(exc).__name__}); "
                            "retry the request") from None
-    deadletters.count(stored)
+    deadletters.count(stored)  # a replay's: committed only after the broker's ack
     known = _known(configured_sources(state.settings), allowed_sources)
     tally = Tally((source_label(p.event.source, known), "accepted", "") for p in judged.publish)
     tally.update((source_label(r.source, known), "rejected", r.code) for r in judged.rejected)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from prometheus_client import Counter
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, Connection
 
 from ioc.deadletters import DeadLetter, Listed, listed, origin_kind
 
@@ -23,24 +23,45 @@ STORED = Counter("ioc_deadletters_stored_total",
 _COLUMNS = "id, event_id, reason, detail, source, received_at, body, replayed_at"
 
 
+_INSERT = (
+    "INSERT INTO dead_letters (digest, event_id, reason, detail, source, received_at,"
+    " stored_at, body, origin)"
+    " SELECT d, e, r, t, s, a, %s, b, o FROM unnest(%s::bytea[], %s::text[], %s::text[],"
+    " %s::text[], %s::text[], %s::timestamptz[], %s::bytea[], %s::text[])"
+    " AS x(d, e, r, t, s, a, b, o)"
+    " ON CONFLICT (digest) WHERE replayed_at IS NULL DO NOTHING RETURNING digest")
+
+
+def _unique(letters: Sequence[DeadLetter]) -> list[DeadLetter]:
+    return list({letter.digest: letter for letter in reversed(letters)}.values())[::-1]
+
+
+def _params(unique: Sequence[DeadLetter], stored_at: datetime) -> tuple[object, ...]:
+    return (stored_at, [x.digest for x in unique], [x.event_id for x in unique],
+            [x.reason for x in unique], [x.detail for x in unique], [x.source for x in unique],
+            [x.received_at for x in unique], [x.body for x in unique], [x.origin for x in unique])
+
+
 async def store(conn: AsyncConnection, letters: Sequence[DeadLetter],
                 stored_at: datetime) -> list[DeadLetter]:
     """Insert the dead letters not already waiting (same digest, not replayed); returns those
     inserted. Inside the caller's transaction when there is one."""
-    unique = list({letter.digest: letter for letter in reversed(letters)}.values())[::-1]
+    unique = _unique(letters)
     if not unique:
         return []
-    cur = await conn.execute(
-        "INSERT INTO dead_letters (digest, event_id, reason, detail, source, received_at,"
-        " stored_at, body, origin)"
-        " SELECT d, e, r, t, s, a, %s, b, o FROM unnest(%s::bytea[], %s::text[], %s::text[],"
-        " %s::text[], %s::text[], %s::timestamptz[], %s::bytea[], %s::text[])"
-        " AS x(d, e, r, t, s, a, b, o)"
-        " ON CONFLICT (digest) WHERE replayed_at IS NULL DO NOTHING RETURNING digest",
-        (stored_at, [x.digest for x in unique], [x.event_id for x in unique],
-         [x.reason for x in unique], [x.detail for x in unique], [x.source for x in unique],
-         [x.received_at for x in unique], [x.body for x in unique], [x.origin for x in unique]))
+    cur = await conn.execute(_INSERT, _params(unique, stored_at))
     new = {bytes(row[0]) for row in await cur.fetchall()}
+    return [x for x in unique if x.digest in new]
+
+
+def store_sync(conn: Connection, letters: Sequence[DeadLetter], stored_at: datetime,
+               ) -> list[DeadLetter]:
+    """:func:`store` for a synchronous connection (a connector's, before it checkpoints)."""
+    unique = _unique(letters)
+    if not unique:
+        return []
+    cur = conn.execute(_INSERT, _params(unique, stored_at))
+    new = {bytes(row[0]) for row in cur.fetchall()}
     return [x for x in unique if x.digest in new]
 
 
