@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,19 +51,21 @@ def index_points(kpi: KpiDef, rows: list[CellRow], bucket: str, utc_offset: time
                  ) -> list[dict[str, Any]]:
     """The points of an index KPI (``index.value``, ``index.<group>``) from its scope's
     indicator cells, ordered by start; a bucket with no indicator cell has no point."""
-    found = [m for m in index_messages(rows, bucket, utc_offset) if m["kpi"] == kpi.id]
+    found = [m for m in index_messages(rows, bucket, utc_offset, {}) if m["kpi"] == kpi.id]
     return [{"start": m["start"], "value": m["value"]}
             for m in sorted(found, key=lambda m: datetime.fromisoformat(m["start"]))]
 
 
 def index_snapshot_values(kpis: list[KpiDef], scopes: list[str], rows: list[CellRow],
-                          day_start: datetime, utc_offset: timedelta) -> list[dict[str, Any]]:
+                          versions: Mapping[tuple[str, datetime], int], day_start: datetime,
+                          utc_offset: timedelta) -> list[dict[str, Any]]:
     """Today's index values of every (index KPI, scope) asked for: null where no indicator
     has data yet."""
     wanted = {k.id for k in kpis}
     in_scope = set(scopes)
     found = {(m["kpi"], m["area"] or ""): m
-             for m in index_messages([r for r in rows if r.area in in_scope], "1d", utc_offset)
+             for m in index_messages([r for r in rows if r.area in in_scope], "1d", utc_offset,
+                                     versions)
              if m["kpi"] in wanted}
     start = local_iso(day_start, utc_offset)
     return [found.get((kpi.id, scope)) or {"type": "kpi", "kpi": kpi.id, "area": scope or None,

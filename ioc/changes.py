@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
@@ -92,22 +92,21 @@ IndicatorRow = tuple[str, str, datetime, int, int, int]
 
 
 def index_messages(rows: Iterable[IndicatorRow], bucket: str, utc_offset: timedelta,
-                   ) -> list[dict[str, Any]]:
+                   versions: Mapping[tuple[str, datetime], int]) -> list[dict[str, Any]]:
     """``kpi`` messages of the service index and its groups (``index.value``,
     ``index.<group>``) for each (area, bucket start) the indicator cells of ``rows`` cover.
-    Values are the doubles nearest the exact ones; a message's version is the sum of its
-    indicator cells' versions, so it grows whenever any of them changes."""
+    Values are the doubles nearest the exact ones; the version of each (area, start) is
+    ``versions``' (0 where absent), which the batch that changed it raised
+    (ioc.storage.kpi_cells.bump_index_versions)."""
     grouped: dict[tuple[str, datetime], dict[str, tuple[int, int]]] = {}
-    versions: dict[tuple[str, datetime], int] = {}
-    for kpi, area, start, num, den, version in rows:
+    for kpi, area, start, num, den, _version in rows:
         grouped.setdefault((area, start), {})[kpi] = (num, den)
-        versions[(area, start)] = versions.get((area, start), 0) + version
     messages = []
     for (area, start), counts in grouped.items():
         for kpi, value in score(counts).values().items():
             messages.append({"type": "kpi", "kpi": kpi, "area": area or None, "bucket": bucket,
                              "start": _bucket_iso(start, utc_offset), "value": as_float(value),
-                             "version": versions[(area, start)]})
+                             "version": versions.get((area, start), 0)})
     return messages
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from psycopg import AsyncConnection
 
@@ -38,7 +38,7 @@ from ioc.kpis.service_index import INDICATOR_KPIS
 from ioc.kpis.stations import reading_times
 from ioc.source_labels import source_label
 from ioc.storage import deadletters, dossier_state, kpi_reads, ledger, offsets, station_state
-from ioc.storage.kpi_cells import StoredCell, add_cells
+from ioc.storage.kpi_cells import StoredCell, add_cells, bump_index_versions
 from ioc.storage.kpi_reads import CellRow
 from ioc.storage.sensor_cells import StoredSensorCell, add_sensor_cells
 from streams import metrics
@@ -67,6 +67,8 @@ class BatchOutcome:
     stored_sensors: list[StoredSensorCell] = field(default_factory=list)
     index_cells: list[CellRow] = field(default_factory=list)
     """The service index's indicator cells of every (area, day) the batch changed one of."""
+    index_versions: dict[tuple[str, datetime], int] = field(default_factory=dict)
+    """Their index versions, raised by this batch."""
     dead_letters: list[DeadLetter] = field(default_factory=list)
     """The rejected events newly written to the dead-letter store."""
 
@@ -124,9 +126,10 @@ class BatchProcessor:
             outcome.stored = await add_cells(conn, {
                 Bucket.MINUTE: minute_cells,
                 **{size: rollup(minute_cells, size, cfg.utc_offset) for size in coarse}})
-            outcome.index_cells = await kpi_reads.indicator_cells(conn, (
+            outcome.index_versions = await bump_index_versions(conn, (
                 (c.area, c.bucket) for c in outcome.stored
                 if c.bucket_size is Bucket.DAY and c.kpi in INDICATORS))
+            outcome.index_cells = await kpi_reads.indicator_cells(conn, outcome.index_versions)
             outcome.stored_sensors = await add_sensor_cells(conn, {
                 Bucket.MINUTE: minute_sensors,
                 **{size: rollup_sensors(minute_sensors, size, cfg.utc_offset) for size in coarse}})
@@ -138,21 +141,19 @@ class BatchProcessor:
             await offsets.advance(conn, cfg.cluster_id, cfg.consumer, next_offsets(fresh))
         self._count(outcome, self.known_sources)
         deadletters.count(outcome.dead_letters)
-        await self._publish_changes(outcome.stored, outcome.stored_sensors, outcome.index_cells)
+        await self._publish_changes(outcome)
         return outcome
 
-    async def _publish_changes(self, stored: Sequence[StoredCell],
-                               sensors: Sequence[StoredSensorCell],
-                               index_cells: Sequence[CellRow]) -> None:
+    async def _publish_changes(self, outcome: BatchOutcome) -> None:
         """Province and area values (no breakdowns) for the wall, the service index of each
         (area, day) that changed, and each station's sensor aggregates (for station alert
         rules; the feed sends them only to clients that ask for stations)."""
         offset = self._config.utc_offset
         changed_at = local_iso(self._clock.now(), offset)
-        texts = [change_message_text(c, offset, changed_at) for c in stored]
-        texts.extend(message_text(m, changed_at)
-                     for m in index_messages(index_cells, str(Bucket.DAY), offset))
-        for cell in sensors:
+        texts = [change_message_text(c, offset, changed_at) for c in outcome.stored]
+        texts.extend(message_text(m, changed_at) for m in index_messages(
+            outcome.index_cells, str(Bucket.DAY), offset, outcome.index_versions))
+        for cell in outcome.stored_sensors:
             texts.extend(message_text(m, changed_at) for m in sensor_change_messages(cell, offset))
         if texts:
             await self._publisher.publish(change_text_records(self._config.changes_topic, texts))

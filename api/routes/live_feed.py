@@ -108,13 +108,14 @@ async def build_snapshot(state: AppState, subscription: Subscription) -> dict[st
         rows = await kpi_reads.day_cells(conn, day, [k.id for k in kpis])
         indicator_rows = (await kpi_reads.day_cells(conn, day, list(INDICATOR_KPIS))
                           if index_kpis else [])
+        versions = await kpi_reads.index_versions(conn, day) if index_kpis else {}
         gauge_values = (await gauge_store.gauges_now(conn, now, state.settings.station_silence)
                         if gauges else {})
         open_alerts = await list_alerts(
             conn, states=OPEN, rule_id=None, scope=None, severity=None,
             before_id=None, limit=500)
     values = snapshot_values(kpis, scopes, rows, day, offset)
-    values += index_snapshot_values(index_kpis, scopes, indicator_rows, day, offset)
+    values += index_snapshot_values(index_kpis, scopes, indicator_rows, versions, day, offset)
     values += [m for m in gauge_messages(gauge_values, scopes, now, offset) if m["kpi"] in gauges]
     values = [v for v in values if subscription.wants(v)]  # buckets, and each part's own KPIs and areas
     return {"type": "snapshot", "as_of": local_iso(now, offset),

@@ -69,9 +69,13 @@ async def merge_facts(conn: AsyncConnection, facts: Mapping[str, DossierFacts],
         ["service_code"] if table.service else [])
 
     def tup(alias: str) -> sql.Composable:
+        # Text compares in code-point order (COLLATE "C"), as Python's min() does, whatever
+        # the database's own collation.
         return sql.SQL("({})").format(sql.SQL(", ").join(
-            sql.SQL("coalesce({}.{}, '')").format(sql.Identifier(alias), sql.Identifier(c))
+            sql.SQL("coalesce({}.{}, '') COLLATE \"C\"").format(sql.Identifier(alias), sql.Identifier(c))
             if c in ("agency_code", "service_code")
+            else sql.SQL("{}.{} COLLATE \"C\"").format(sql.Identifier(alias), sql.Identifier(c))
+            if c == "area"
             else sql.SQL("{}.{}").format(sql.Identifier(alias), sql.Identifier(c))
             for c in receipt))
 
@@ -146,7 +150,7 @@ async def items_at(conn: AsyncConnection, kind: Kind, state: State, t: datetime,
                    area: str | None = None, agency_code: str | None = None,
                    limit: int = 100, offset: int = 0) -> tuple[int, list[Item]]:
     """(total, one page) of the items open, overdue or due soon at instant ``t``, most
-    overdue (earliest due date, then id) first."""
+    overdue (earliest due date, then id in code-point order) first."""
     table = TABLES[kind]
     due = {"open": sql.SQL("TRUE"), "overdue": sql.SQL("due_at < %(t)s"),
            "due_soon": sql.SQL("due_at > %(t)s AND due_at <= %(t)s + %(soon)s")}[state]
@@ -163,7 +167,7 @@ async def items_at(conn: AsyncConnection, kind: Kind, state: State, t: datetime,
     service = sql.SQL("service_code") if table.service else sql.SQL("NULL::text")
     cur = await conn.execute(sql.SQL(
         "SELECT {key}, {service}, agency_code, area, received_at, due_at FROM {table}"
-        " WHERE {where} ORDER BY due_at, {key} LIMIT %(limit)s OFFSET %(offset)s").format(
+        " WHERE {where} ORDER BY due_at, {key} COLLATE \"C\" LIMIT %(limit)s OFFSET %(offset)s").format(
             key=sql.Identifier(table.key), service=service, table=sql.Identifier(table.name),
             where=where), params)
     return total, [Item(*r) for r in await cur.fetchall()]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -64,3 +64,22 @@ async def add_cells(conn: AsyncConnection,
         for k, (n, d) in by_key.items()))
     cur = await conn.execute(_ADD_ALL)
     return [StoredCell(Bucket.of_text(row[0]), *row[1:]) for row in await cur.fetchall()]
+
+
+async def bump_index_versions(conn: AsyncConnection, pairs: Iterable[tuple[str, datetime]],
+                              ) -> dict[tuple[str, datetime], int]:
+    """Raise the service index's version of each (area, day start) and return the new ones
+    (inside the batch transaction, after :func:`add_cells`, before the indicator cells are
+    read). The row lock orders concurrent workers: the later one waits, then reads cells
+    that include the earlier one's commit, and publishes the higher version."""
+    ordered = sorted(set(pairs))
+    if not ordered:
+        return {}
+    cur = await conn.execute(
+        "INSERT INTO index_versions AS t (area, bucket)"
+        " SELECT area, bucket FROM unnest(%s::text[], %s::timestamptz[]) AS s(area, bucket)"
+        " ORDER BY area, bucket"
+        " ON CONFLICT (area, bucket) DO UPDATE SET version = t.version + 1"
+        " RETURNING area, bucket, version",
+        ([a for a, _ in ordered], [b for _, b in ordered]))
+    return {(area, bucket): version for area, bucket, version in await cur.fetchall()}

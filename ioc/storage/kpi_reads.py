@@ -73,3 +73,10 @@ async def indicator_cells(conn: AsyncConnection, scopes: Iterable[tuple[str, dat
         " WHERE k.dim = '' AND k.kpi = ANY(%s::text[])",
         ([a for a, _ in pairs], [b for _, b in pairs], list(INDICATOR_KPIS)))
     return [CellRow(*row) for row in await cur.fetchall()]
+
+
+async def index_versions(conn: AsyncConnection, day_start: datetime) -> dict[tuple[str, datetime], int]:
+    """The service index's version of every (area, that day) (see ``bump_index_versions``)."""
+    cur = await conn.execute("SELECT area, bucket, version FROM index_versions WHERE bucket = %s",
+                             (day_start,))
+    return {(area, bucket): version for area, bucket, version in await cur.fetchall()}

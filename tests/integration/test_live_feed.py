@@ -143,6 +143,32 @@ def test_subscription_narrows_what_is_sent(pipeline: Pipeline, feed: Inbox) -> N
     assert "no.such" in error["error"]
 
 
+def test_the_service_index_arrives_in_the_snapshot_and_live(pipeline: Pipeline, feed: Inbox) -> None:
+    """index.value and its groups per area and day: in the snapshot (with the version the
+    last batch raised) and after each change, with a higher version and the API's value."""
+    feed.until(lambda m: m.get("type") == "snapshot", 10)
+    feed.ws.send(json.dumps({"type": "subscribe", "kpis": ["index.value", "index.online_service"],
+                             "areas": ["293"]}))
+    snapshot = feed.until(lambda m: m.get("type") == "snapshot")
+    first = value_of(snapshot, "index.value", "293")
+    assert first["bucket"] == "1d" and first["start"] == snapshot["day_start"]
+    versions = [first["version"]]
+    for n, channel in enumerate(("online", "counter", "online")):
+        pipeline.publish([received_event(f"index-{n}", datetime.now(UTC), area="293", channel=channel)])
+        update = feed.until(lambda m: m.get("type") == "kpi" and m["kpi"] == "index.value"
+                            and m["area"] == "293" and m["version"] > versions[-1])
+        versions.append(update["version"])
+        current = pipeline.get("/api/v1/kpis/index.value/current", area="293")
+        assert update["value"] == current["value"] is not None
+        version = update["version"]
+        group = feed.until(lambda m, v=version: m.get("type") == "kpi"
+                           and m["kpi"] == "index.online_service" and m["version"] == v)
+        assert group["area"] == "293" and group["value"] is not None
+    feed.ws.send(json.dumps({"type": "subscribe", "kpis": ["index.value"], "areas": ["293"]}))
+    latest = value_of(feed.until(lambda m: m.get("type") == "snapshot"), "index.value", "293")
+    assert latest["version"] == versions[-1] and latest["value"] == update["value"]
+
+
 def test_a_subscription_with_parts_gets_each_part(pipeline: Pipeline, feed: Inbox) -> None:
     # as the wall subscribes: its tiles for the province, one KPI for every unit
     feed.until(lambda m: m.get("type") == "snapshot", 10)

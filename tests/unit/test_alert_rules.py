@@ -127,12 +127,12 @@ def test_an_areas_index_today_below_70_is_judged_from_the_workers_index_messages
         check_rule(spec(kpi="index.value", threshold=70, min_count=5), CODES)
     rows = [("dossier.on_time_rate", "288", DAY, 1, 2, 3), ("dossier.synced_rate", "288", DAY, 2, 2, 1),
             ("dossier.on_time_rate", "290", DAY, 9, 10, 4)]
-    messages = index_messages(rows, "1d", OFFSET)
+    messages = index_messages(rows, "1d", OFFSET, {("288", DAY): 4, ("290", DAY): 7})
     rule = Rule(1, spec(kpi="index.value", threshold=70))
     seen = observations([rule], messages, NOW, OFFSET)
-    # 288: 100 × (20 × 1/2 + 18 × 1) / 38 = 73.68…; 290: 90; versions sum their cells'
+    # 288: 100 × (20 × 1/2 + 18 × 1) / 38 = 73.68…; 290: 90; the versions the batch raised
     assert {scope: (round(o.value or 0, 6), o.version) for (_, scope), o in seen.items()} == {
-        "288": (round(2800 / 38, 6), 4), "290": (90.0, 4)}
+        "288": (round(2800 / 38, 6), 4), "290": (90.0, 7)}
     assert not observations([rule], messages, NOW + timedelta(days=1), OFFSET)  # today only
 
 
