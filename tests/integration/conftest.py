@@ -22,7 +22,7 @@ import psycopg
 import pytest
 from kafka import KafkaConsumer
 
-from connectors.publisher import EventPublisher
+from connectors.publisher import EventPublisher, event_key
 from ioc.embedded.broker import EmbeddedBroker
 from ioc.embedded.child_env import child_env
 from ioc.embedded.processes import free_port, http_ok, spawn_ioc, stop, wait_until
@@ -166,14 +166,12 @@ class Pipeline:
 
 
 def _key(raw: bytes) -> bytes | None:
+    """The key connectors give an event (the entity's id), None for what is no event."""
     try:
-        data = json.loads(raw).get("data", {})
-    except (ValueError, UnicodeDecodeError, AttributeError):
+        event = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
         return None
-    for name in ("dossier_id", "payment_id", "station_id"):
-        if isinstance(data, dict) and isinstance(data.get(name), str):
-            return str(data[name]).encode()
-    return None
+    return event_key(event) if isinstance(event, dict) else None
 
 
 def make_pipeline(services: Services, name: str, *, api: bool = True,
