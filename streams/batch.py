@@ -31,7 +31,7 @@ from ioc.deadletters import DeadLetter, of_rejected_record
 from ioc.events import Event, Rejection, Rules
 from ioc.intake import RawRecord, next_offsets, triage
 from ioc.kpis.buckets import Bucket
-from ioc.kpis.counters import event_cells, rollup
+from ioc.kpis.counters import bucket_cells
 from ioc.kpis.gauges import dossier_facts, feedback_facts
 from ioc.kpis.sensors import rollup_sensors, sensor_cells
 from ioc.kpis.service_index import INDICATOR_KPIS
@@ -120,12 +120,9 @@ class BatchProcessor:
             outcome.duplicates = sorted_out.duplicates
             for event in sorted_out.accepted:
                 (outcome.accepted if event.dedup_key in new_keys else outcome.duplicates).append(event)
-            minute_cells = event_cells(outcome.accepted, cfg.utc_offset)
             minute_sensors = sensor_cells(outcome.accepted, cfg.utc_offset)
             coarse = (Bucket.HOUR, Bucket.DAY)
-            outcome.stored = await add_cells(conn, {
-                Bucket.MINUTE: minute_cells,
-                **{size: rollup(minute_cells, size, cfg.utc_offset) for size in coarse}})
+            outcome.stored = await add_cells(conn, bucket_cells(outcome.accepted, cfg.utc_offset))
             outcome.index_versions = await bump_index_versions(conn, (
                 (c.area, c.bucket) for c in outcome.stored
                 if c.bucket_size is Bucket.DAY and c.kpi in INDICATORS))

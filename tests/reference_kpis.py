@@ -225,17 +225,16 @@ def index_ratios(ev: dict) -> dict[str, tuple[int, int]]:
 
 def expected_agency_ratios(events: list[dict]) -> dict[tuple[str, str, str, datetime], list[int]]:
     """(ratio kpi, agency_code, bucket size, local start) -> [numerator, denominator] for the
-    ratios the service index uses, by agency (province-wide)."""
+    ratios the service index uses, by agency (province-wide; kept per day only)."""
     out: dict[tuple[str, str, str, datetime], list[int]] = defaultdict(lambda: [0, 0])
     for ev in events:
         if "agency_code" not in ev["data"]:
             continue
         time = datetime.fromisoformat(ev["time"])
         for kpi, (num, den) in index_ratios(ev).items():
-            for size in ("1m", "1h", "1d"):
-                cell = out[(kpi, ev["data"]["agency_code"], size, _bucket(time, size))]
-                cell[0] += num
-                cell[1] += den
+            cell = out[(kpi, ev["data"]["agency_code"], "1d", _bucket(time, "1d"))]
+            cell[0] += num
+            cell[1] += den
     return dict(out)
 
 
@@ -319,6 +318,7 @@ def expected_silent(events: list[dict], t: datetime,
     return dict(out)
 
 
+DAY_ONLY = {"dossier.rated", "feedback.received", "feedback.resolved"}
 BREAKDOWNS = {
     "dossier.received": ("agency_code", "channel", "service_level"),
     "dossier.resolved": ("agency_code",),
@@ -348,7 +348,9 @@ def expected_breakdowns(events: list[dict]) -> dict[tuple[str, str, str, str, st
         elif kind == "payment.completed":
             contributions = [("payment.count", 1), ("payment.value_vnd", data["amount_vnd"])]
         for kpi, amount in contributions:
-            for dim in BREAKDOWNS[kpi]:  # province-wide only (docs/contract/kpis.md)
-                for size in ("1m", "1h", "1d"):
+            # province-wide only; version 2's counters by agency per day only (kpis.md)
+            sizes = ("1d",) if kpi in DAY_ONLY else ("1m", "1h", "1d")
+            for dim in BREAKDOWNS[kpi]:
+                for size in sizes:
                     out[(kpi, "", dim, data[dim], size, _bucket(time, size))] += amount
     return dict(out)

@@ -8,7 +8,7 @@ late-corrected aggregation exact.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -62,15 +62,12 @@ def event_cells(events: Iterable[Event], utc_offset: timedelta) -> Cells:
     offset_s = int(utc_offset.total_seconds())
     minutes: dict[int, datetime] = {}  # local minute number -> bucket start
     received: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0] * len(_RECEIVED))
-    received_agency: dict[tuple[str, datetime], list[int]] = defaultdict(
-        lambda: [0] * len(_RECEIVED))
+    received_agency: dict[tuple[str, datetime], int] = defaultdict(int)
     received_by: dict[tuple[str, str, datetime], int] = defaultdict(int)
     resolved: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0, 0])
-    resolved_agency: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0, 0])
+    resolved_agency: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0])
     rated: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0])
-    rated_agency: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0])
     feedback: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    feedback_agency: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     payments: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     payments_by: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0])
     for event in events:
@@ -85,30 +82,32 @@ def event_cells(events: Iterable[Event], utc_offset: timedelta) -> Cells:
             flags = (1, is_online, is_online and data.service_level == "full_online",
                      data.synced_national, data.digitized, has_fee,
                      has_fee and data.fee_paid_online)
-            for tally in (received[(data.area, minute)],
-                          received_agency[(data.agency_code, minute)]):
-                for i, flag in enumerate(flags):
-                    tally[i] += flag
+            tally = received[(data.area, minute)]
+            for i, flag in enumerate(flags):
+                tally[i] += flag
+            received_agency[(data.agency_code, minute)] += 1
             received_by[(data.channel, data.service_level, minute)] += 1
         elif isinstance(data, DossierResolved):
             in_time = event.time <= data.due_at
-            for tally in (resolved[(data.area, minute)], resolved_agency[(data.agency_code, minute)]):
-                tally[0] += 1
-                tally[1] += in_time
-                tally[2] += data.result_digitized
+            tally = resolved[(data.area, minute)]
+            tally[0] += 1
+            tally[1] += in_time
+            tally[2] += data.result_digitized
+            tally = resolved_agency[(data.agency_code, minute)]
+            tally[0] += 1
+            tally[1] += in_time
         elif isinstance(data, DossierRated):
-            for tally in (rated[(data.area, minute)], rated_agency[(data.agency_code, minute)]):
-                tally[0] += 1
-                tally[1] += data.satisfied
+            tally = rated[(data.area, minute)]
+            tally[0] += 1
+            tally[1] += data.satisfied
         elif isinstance(data, FeedbackReceived):
-            for tally in (feedback[(data.area, minute)], feedback_agency[(data.agency_code, minute)]):
-                tally[0] += 1
+            feedback[(data.area, minute)][0] += 1
         elif isinstance(data, FeedbackResolved):
             in_time = event.time <= data.due_at
-            for tally in (feedback[(data.area, minute)], feedback_agency[(data.agency_code, minute)]):
-                tally[1] += 1
-                tally[2] += in_time
-                tally[3] += in_time and data.satisfied is not False
+            tally = feedback[(data.area, minute)]
+            tally[1] += 1
+            tally[2] += in_time
+            tally[3] += in_time and data.satisfied is not False
         elif isinstance(data, PaymentCompleted):
             is_non_cash = data.method != "cash"
             tally = payments[(data.area, minute)]
@@ -124,26 +123,23 @@ def event_cells(events: Iterable[Event], utc_offset: timedelta) -> Cells:
     for (area, minute), tally in received.items():
         for scope in (PROVINCE, area):
             _received_cells(cells, scope, minute, tally, NO_DIM, NO_DIM)
-    for (agency, minute), tally in received_agency.items():
-        _received_cells(cells, PROVINCE, minute, tally, "agency_code", agency)
+    for (agency, minute), n in received_agency.items():
+        _put(cells, "dossier.received", PROVINCE, minute, n, 0, "agency_code", agency)
     for (channel, level, minute), n in received_by.items():
         _put(cells, "dossier.received", PROVINCE, minute, n, 0, "channel", channel)
         _put(cells, "dossier.received", PROVINCE, minute, n, 0, "service_level", level)
     for (area, minute), tally in resolved.items():
         for scope in (PROVINCE, area):
             _resolved_cells(cells, scope, minute, tally, NO_DIM, NO_DIM)
-    for (agency, minute), tally in resolved_agency.items():
-        _resolved_cells(cells, PROVINCE, minute, tally, "agency_code", agency)
+    for (agency, minute), (n, on_time) in resolved_agency.items():
+        _put(cells, "dossier.resolved", PROVINCE, minute, n, 0, "agency_code", agency)
+        _put(cells, "dossier.resolved_on_time", PROVINCE, minute, on_time, 0, "agency_code", agency)
     for (area, minute), tally in rated.items():
         for scope in (PROVINCE, area):
             _rated_cells(cells, scope, minute, tally, NO_DIM, NO_DIM)
-    for (agency, minute), tally in rated_agency.items():
-        _rated_cells(cells, PROVINCE, minute, tally, "agency_code", agency)
     for (area, minute), tally in feedback.items():
         for scope in (PROVINCE, area):
             _feedback_cells(cells, scope, minute, tally, NO_DIM, NO_DIM)
-    for (agency, minute), tally in feedback_agency.items():
-        _feedback_cells(cells, PROVINCE, minute, tally, "agency_code", agency)
     for (area, minute), (n, amount, non_cash, non_cash_amount) in payments.items():
         for scope in (PROVINCE, area):
             _put(cells, "payment.count", scope, minute, n)
@@ -156,16 +152,74 @@ def event_cells(events: Iterable[Event], utc_offset: timedelta) -> Cells:
     return cells
 
 
+def agency_day_cells(events: Iterable[Event], utc_offset: timedelta) -> Cells:
+    """Per local day cells of the breakdowns by agency_code that version 2 added: the
+    service index's ratios and the counters dossier.rated, feedback.received and
+    feedback.resolved (docs/contract/kpis.md). Kept per day only (the scorecard ranks
+    agencies per day and month): per minute they were most of the cells a batch wrote.
+    dossier.received, dossier.resolved and dossier.resolved_on_time keep their breakdown by
+    agency in every bucket size (:func:`event_cells`)."""
+    days: dict[int, datetime] = {}
+    offset_s = int(utc_offset.total_seconds())
+    received: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0] * len(_RECEIVED))
+    resolved: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0, 0])
+    rated: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0])
+    feedback: dict[tuple[str, datetime], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for event in events:
+        data = event.data
+        if not isinstance(data, _AGENCY_TYPES):
+            continue
+        number = (int(event.time.timestamp() // 1) + offset_s) // 86400
+        day = days.get(number)
+        if day is None:
+            day = days[number] = bucket_start(event.time, Bucket.DAY, utc_offset)
+        if isinstance(data, DossierReceived):
+            is_online = data.channel == "online"
+            has_fee = data.fee_vnd > 0
+            tally = received[(data.agency_code, day)]
+            for i, flag in enumerate((1, is_online, False, data.synced_national, data.digitized,
+                                      has_fee, has_fee and data.fee_paid_online)):
+                tally[i] += flag
+        elif isinstance(data, DossierResolved):
+            tally = resolved[(data.agency_code, day)]
+            tally[0] += 1
+            tally[1] += event.time <= data.due_at
+            tally[2] += data.result_digitized
+        elif isinstance(data, DossierRated):
+            tally = rated[(data.agency_code, day)]
+            tally[0] += 1
+            tally[1] += data.satisfied
+        elif isinstance(data, FeedbackReceived):
+            feedback[(data.agency_code, day)][0] += 1
+        else:
+            in_time = event.time <= data.due_at
+            tally = feedback[(data.agency_code, day)]
+            tally[1] += 1
+            tally[2] += in_time
+            tally[3] += in_time and data.satisfied is not False
+    cells: Cells = {}
+    for (agency, day), tally in received.items():
+        _received_cells(cells, PROVINCE, day, tally, "agency_code", agency)
+    for (agency, day), tally in resolved.items():
+        _resolved_cells(cells, PROVINCE, day, tally, "agency_code", agency)
+    for (agency, day), tally in rated.items():
+        _rated_cells(cells, PROVINCE, day, tally, "agency_code", agency)
+    for (agency, day), tally in feedback.items():
+        _feedback_cells(cells, PROVINCE, day, tally, "agency_code", agency)
+    return cells
+
+
+_AGENCY_TYPES = (DossierReceived, DossierResolved, DossierRated, FeedbackReceived, FeedbackResolved)
 _RECEIVED = ("n", "online", "full_online", "synced", "digitized", "with_fee", "fee_online")
 
 
 def _received_cells(cells: Cells, scope: str, minute: datetime, tally: list[int], dim: str,
                     value: str) -> None:
     n, online, full, synced, digitized, with_fee, fee_online = tally
-    _put(cells, "dossier.received", scope, minute, n, 0, dim, value)
-    _put(cells, "dossier.online_rate", scope, minute, online, n, dim, value)
-    if not dim:  # the full-online share is not an index indicator: no agency breakdown
+    if not dim:  # (by agency: the count in event_cells; the full-online share is no indicator)
+        _put(cells, "dossier.received", scope, minute, n)
         _put(cells, "dossier.full_online_rate", scope, minute, full, n)
+    _put(cells, "dossier.online_rate", scope, minute, online, n, dim, value)
     _put(cells, "dossier.synced_rate", scope, minute, synced, n, dim, value)
     _put(cells, "dossier.digitized_rate", scope, minute, digitized, n, dim, value)
     if with_fee:
@@ -175,8 +229,9 @@ def _received_cells(cells: Cells, scope: str, minute: datetime, tally: list[int]
 def _resolved_cells(cells: Cells, scope: str, minute: datetime, tally: list[int], dim: str,
                     value: str) -> None:
     n, on_time, result_digitized = tally
-    _put(cells, "dossier.resolved", scope, minute, n, 0, dim, value)
-    _put(cells, "dossier.resolved_on_time", scope, minute, on_time, 0, dim, value)
+    if not dim:  # (by agency: the counts in event_cells)
+        _put(cells, "dossier.resolved", scope, minute, n)
+        _put(cells, "dossier.resolved_on_time", scope, minute, on_time)
     _put(cells, "dossier.on_time_rate", scope, minute, on_time, n, dim, value)
     _put(cells, "dossier.result_digitized_rate", scope, minute, result_digitized, n, dim, value)
 
@@ -197,6 +252,16 @@ def _feedback_cells(cells: Cells, scope: str, minute: datetime, tally: list[int]
         _put(cells, "feedback.resolved", scope, minute, resolved, 0, dim, value)
         _put(cells, "feedback.on_time_rate", scope, minute, on_time, resolved, dim, value)
         _put(cells, "feedback.satisfied_rate", scope, minute, satisfied, resolved, dim, value)
+
+
+def bucket_cells(events: Sequence[Event], utc_offset: timedelta) -> dict[Bucket, Cells]:
+    """Every counter and ratio cell of ``events`` at each bucket size: the minute cells, their
+    rollups, and (per day only) version 2's breakdowns by agency."""
+    minute = event_cells(events, utc_offset)
+    hour = rollup(minute, Bucket.HOUR, utc_offset)
+    day = rollup(hour, Bucket.DAY, utc_offset)  # (the hours: fewer to regroup than minutes)
+    merge(day, agency_day_cells(events, utc_offset))
+    return {Bucket.MINUTE: minute, Bucket.HOUR: hour, Bucket.DAY: day}
 
 
 def rollup(cells: Mapping[CellKey, Counts], bucket: Bucket, utc_offset: timedelta) -> Cells:

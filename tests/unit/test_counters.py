@@ -11,7 +11,7 @@ from ioc.events import Event, Rules, validate_event
 from ioc.geography import HISTORIC, load_geography
 from ioc.intake import RawRecord, triage
 from ioc.kpis.buckets import Bucket
-from ioc.kpis.counters import CellKey, Cells, event_cells, merge, rollup
+from ioc.kpis.counters import CellKey, Cells, bucket_cells, event_cells, merge, rollup
 from tests.generator import generate_stream
 from tests.reference_kpis import (
     accepted_events,
@@ -61,10 +61,8 @@ def test_breakdowns_equal_the_reference_computation() -> None:
         for (kpi, _, dim, value, size, start), n in expected_breakdowns(events).items()}
     expected.update({(kpi, "agency_code", agency, size, start): cell
                      for (kpi, agency, size, start), cell in expected_agency_ratios(events).items()})
-    minute = event_cells(accepted(STREAM), ICT)
     got = {}
-    for size in Bucket:
-        cells = minute if size is Bucket.MINUTE else rollup(minute, size, ICT)
+    for size, cells in bucket_cells(accepted(STREAM), ICT).items():
         for key, (num, den) in cells.items():
             if key.dim:
                 got[(key.kpi, key.dim, key.dim_value, size.value, key.bucket)] = [num, den]

@@ -11,7 +11,7 @@ from ioc.events import Rules
 from ioc.geography import HISTORIC, load_geography
 from ioc.intake import RawRecord, triage
 from ioc.kpis.buckets import Bucket
-from ioc.kpis.counters import event_cells, rollup
+from ioc.kpis.counters import bucket_cells
 from ioc.kpis.service_index import GROUPS, INDICATOR_KPIS, Counts, ranking, score
 from ioc.scorecard import period_of, scorecard
 from tests.generator import generate_stream
@@ -51,7 +51,7 @@ def test_ranking_orders_by_exact_index_then_code() -> None:
 def _sums(by: str, first: date, last: date) -> dict[str, dict[str, Counts]]:
     events = triage([RawRecord("t", 0, i, r) for i, r in enumerate(STREAM)], Rules(REF),
                     NOW).accepted
-    days = rollup(event_cells(events, ICT), Bucket.DAY, ICT)
+    days = bucket_cells(events, ICT)[Bucket.DAY]
     out: dict[str, dict[str, Counts]] = {}
     for key, (num, den) in days.items():
         day = key.bucket.astimezone(TZ).date()
