@@ -78,30 +78,28 @@ def _add(facts: dict[str, DossierFacts], item: str, new: DossierFacts) -> None:
     facts[item] = new if old is None else old.merge(new)
 
 
-def dossier_facts(events: Iterable[Event]) -> dict[str, DossierFacts]:
-    """The facts each batch adds, per dossier_id."""
+def _facts(events: Iterable[Event], received: type[DossierReceived] | type[FeedbackReceived],
+           closing: tuple[type, ...], item: str) -> dict[str, DossierFacts]:
     facts: dict[str, DossierFacts] = {}
     for event in events:
         data = event.data
-        if isinstance(data, DossierReceived):
-            _add(facts, data.dossier_id, DossierFacts(receipt=Receipt(
-                event.time, data.area, data.due_at, data.agency_code, data.service_code)))
-        elif isinstance(data, DossierResolved | DossierWithdrawn):
-            _add(facts, data.dossier_id, DossierFacts(closed_at=event.time))
+        if isinstance(data, DossierReceived | FeedbackReceived) and isinstance(data, received):
+            _add(facts, getattr(data, item), DossierFacts(receipt=Receipt(
+                event.time, data.area, data.due_at, data.agency_code,
+                getattr(data, "service_code", ""))))
+        elif isinstance(data, closing):
+            _add(facts, getattr(data, item), DossierFacts(closed_at=event.time))
     return facts
+
+
+def dossier_facts(events: Iterable[Event]) -> dict[str, DossierFacts]:
+    """The facts each batch adds, per dossier_id."""
+    return _facts(events, DossierReceived, (DossierResolved, DossierWithdrawn), "dossier_id")
 
 
 def feedback_facts(events: Iterable[Event]) -> dict[str, DossierFacts]:
     """The facts each batch adds, per feedback_id."""
-    facts: dict[str, DossierFacts] = {}
-    for event in events:
-        data = event.data
-        if isinstance(data, FeedbackReceived):
-            _add(facts, data.feedback_id, DossierFacts(receipt=Receipt(
-                event.time, data.area, data.due_at, data.agency_code)))
-        elif isinstance(data, FeedbackResolved):
-            _add(facts, data.feedback_id, DossierFacts(closed_at=event.time))
-    return facts
+    return _facts(events, FeedbackReceived, (FeedbackResolved,), "feedback_id")
 
 
 def gauges_at(facts: Iterable[DossierFacts], t: datetime, kind: str = "dossier",

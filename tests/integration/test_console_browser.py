@@ -7,9 +7,7 @@ console-deadletters.png go to the test's data directory, and to $IOC_CONSOLE_SCR
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,6 +20,7 @@ import httpx
 import pytest
 
 from ioc.embedded.processes import wait_until
+from tests.integration import test_wall_browser as wall_browser
 from tests.integration.conftest import Pipeline, Services, running_pipeline
 from tests.integration.test_wall_browser import Page, browser
 
@@ -96,14 +95,7 @@ def press(page: Page, key: str, code: int) -> None:
 
 
 def save_screen(page: Page, folder: Path, name: str) -> list[Path]:
-    shot = base64.b64decode(page.call("Page.captureScreenshot", format="png")["data"])
-    assert shot[:8] == b"\x89PNG\r\n\x1a\n" and len(shot) > 20_000
-    paths = [folder / name]
-    if os.environ.get("IOC_CONSOLE_SCREENS"):
-        paths.append(Path(os.environ["IOC_CONSOLE_SCREENS"]) / name)
-    for path in paths:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(shot)
+    paths = wall_browser.save_screen(page, folder, name, copies="IOC_CONSOLE_SCREENS")
     print(f"console screenshot: {', '.join(map(str, paths))}")
     return paths
 

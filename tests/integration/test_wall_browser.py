@@ -378,13 +378,13 @@ def test_every_unit_is_on_one_screen_worst_first(province: Pipeline, browser: Pa
         browser.call("Emulation.clearDeviceMetricsOverride")
 
 
-def save_screen(page: Page, folder: Path, name: str) -> list[Path]:
-    """A PNG of the page in ``folder``, and in $IOC_WALL_SCREENS when that is set."""
+def save_screen(page: Page, folder: Path, name: str, copies: str = "IOC_WALL_SCREENS") -> list[Path]:
+    """A PNG of the page in ``folder``, and in the folder $``copies`` names when set."""
     shot = base64.b64decode(page.call("Page.captureScreenshot", format="png")["data"])
     assert shot[:8] == b"\x89PNG\r\n\x1a\n" and len(shot) > 20_000
     paths = [folder / name]
-    if os.environ.get("IOC_WALL_SCREENS"):
-        paths.append(Path(os.environ["IOC_WALL_SCREENS"]) / name)
+    if os.environ.get(copies):
+        paths.append(Path(os.environ[copies]) / name)
     for path in paths:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(shot)
