@@ -24,6 +24,11 @@ WEIGHTS = {  # indicator: (group, weight), as the catalogue's table gives them
 GROUPS = ("transparency", "progress", "digitisation", "online_service", "satisfaction")
 
 
+def as_double(value: Fraction | None) -> float | None:
+    """What the API returns for an exact value: the nearest double."""
+    return None if value is None else float(value)
+
+
 def scope_of(ev: dict, by: str) -> str | None:
     if by == "province":
         return ""

@@ -319,6 +319,9 @@ def expected_silent(events: list[dict], t: datetime,
 
 
 DAY_ONLY = {"dossier.rated", "feedback.received", "feedback.resolved"}
+"""Version 2's counters by agency: per day only (kpis.md)."""
+V1_BY_AGENCY = ("dossier.received", "dossier.resolved", "dossier.resolved_on_time")
+"""The counters whose breakdown by agency is kept at every bucket size."""
 BREAKDOWNS = {
     "dossier.received": ("agency_code", "channel", "service_level"),
     "dossier.resolved": ("agency_code",),

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from fractions import Fraction
 
 import httpx
 import psycopg
@@ -25,9 +24,10 @@ from tests.integration.conftest import (
     skip_without_timescaledb,
 )
 from tests.integration.kpi_check import SCOPES, api_cells, api_sensor_values
-from tests.reference_index import expected_items, expected_scorecard
+from tests.reference_index import as_double, expected_items, expected_scorecard
 from tests.reference_kpis import (
     TZ,
+    V1_BY_AGENCY,
     accepted_events,
     expected_breakdowns,
     expected_cells,
@@ -76,9 +76,6 @@ def test_every_series_equals_the_reference(processed: Pipeline) -> None:
     extra = {k: v for k, v in got.items() if k not in expected}
     assert not missing, list(missing.items())[:5]
     assert not extra, list(extra.items())[:5]
-
-
-V1_BY_AGENCY = ("dossier.received", "dossier.resolved", "dossier.resolved_on_time")
 
 
 def test_rollups_equal_the_minute_cells_bucketed_in_sql(processed: Pipeline) -> None:
@@ -182,10 +179,6 @@ def test_breakdowns_equal_the_reference(processed: Pipeline) -> None:
                      params={"channel": "online", "agency_code": "A1"}).status_code == 422
 
 
-def _exact(value: Fraction | None) -> float | None:
-    return None if value is None else float(value)
-
-
 def test_scorecards_equal_the_reference(processed: Pipeline) -> None:
     """/api/v1/scorecard by province, area and agency, for each of the stream's days and
     for this month: every row's scope, rank, index and groups equal the reference's exact
@@ -204,8 +197,8 @@ def test_scorecards_equal_the_reference(processed: Pipeline) -> None:
             assert body["period"] == period and body["by"] == by
             assert body["start"] == first.isoformat()
             assert [(r["scope"], r["rank"], r["index"], r["groups"]) for r in body["rows"]] == [
-                (w["scope"], w["rank"], _exact(w["index"]),  # type: ignore[arg-type]
-                 {g: _exact(v) for g, v in w["groups"].items()})  # type: ignore[attr-defined]
+                (w["scope"], w["rank"], as_double(w["index"]),  # type: ignore[arg-type]
+                 {g: as_double(v) for g, v in w["groups"].items()})  # type: ignore[attr-defined]
                 for w in want], (period, on, by)
             assert body["rows"], (period, on, by)
             if by == "area":
@@ -239,17 +232,17 @@ def test_index_kpis_equal_the_reference(processed: Pipeline) -> None:
                                  **({"area": scope} if scope else {}))
             group = kpi.removeprefix("index.")
             assert {p["start"][:10]: p["value"] for p in body["points"]} == {
-                day: _exact(row["index"] if kpi == "index.value" else row["groups"][group])  # type: ignore[index]
+                day: as_double(row["index"] if kpi == "index.value" else row["groups"][group])  # type: ignore[index]
                 for day, row in want.items()}, (kpi, scope)
         body = processed.get("/api/v1/kpis/index.value/current", **({"area": scope} if scope else {}))
         todays = want.get(today.isoformat())
-        assert body["value"] == (_exact(todays["index"]) if todays else None)  # type: ignore[arg-type]
+        assert body["value"] == (as_double(todays["index"]) if todays else None)  # type: ignore[arg-type]
     month = processed.get("/api/v1/scorecard/days", month=today.isoformat()[:7], by="agency",
                           scope="A2")
     for day in month["days"]:
         first = datetime.fromisoformat(day["start"]).date()
         (row,) = [r for r in expected_scorecard(events, "agency", first, first) if r["scope"] == "A2"]
-        assert day["index"] == _exact(row["index"])  # type: ignore[arg-type]
+        assert day["index"] == as_double(row["index"])  # type: ignore[arg-type]
     assert month["days"] and month["name"] == "A2"
 
 
