@@ -9,7 +9,7 @@ by code.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import NamedTuple
@@ -39,7 +39,6 @@ INDICATOR_KPIS = tuple(i.kpi for i in INDICATORS)
 
 INDEX_KPI = "index.value"
 """The index as a KPI (alert rules, the feed); each group's points as ``index.<group>``."""
-INDEX_KPIS = (INDEX_KPI, *(f"index.{g}" for g in GROUPS))
 
 Counts = tuple[int, int]
 
@@ -82,13 +81,6 @@ def ranking(scores: Mapping[str, Score]) -> list[Ranked]:
     rows = sorted(((scope, s) for scope, s in scores.items() if s.index is not None),
                   key=lambda row: (-row[1].index, row[0]))  # type: ignore[operator]
     return [Ranked(scope, n, s) for n, (scope, s) in enumerate(rows, start=1)]
-
-
-def add_counts(into: dict[str, Counts], more: Iterable[tuple[str, Counts]]) -> None:
-    """Sum (numerator, denominator) per indicator, e.g. a month's days."""
-    for kpi, (num, den) in more:
-        old = into.get(kpi, (0, 0))
-        into[kpi] = (old[0] + num, old[1] + den)
 
 
 def as_float(value: Fraction | None) -> float | None:
